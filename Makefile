@@ -1,0 +1,116 @@
+# Makefile: build, test and run trainprog.  `make help` lists the targets.
+
+CC	?= cc
+PREFIX	?= /usr/local
+DESTDIR	?=
+
+# `make SANITIZE=address,undefined` builds an instrumented tree in build/san.
+SANITIZE ?=
+ifeq ($(SANITIZE),)
+B	:= build
+SANFLAGS :=
+else
+B	:= build/san
+SANFLAGS := -fsanitize=$(SANITIZE) -fno-sanitize-recover=all -fno-omit-frame-pointer
+endif
+
+PKGS	:= libpq libcjson fcgi
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+WARN	:= -Wall -Wextra -Wstrict-prototypes -Wmissing-prototypes -Wshadow \
+	   -Wpointer-arith -Wsign-compare -Wformat=2 -Wundef -Wvla
+ifeq ($(WERROR),1)
+WARN	+= -Werror
+endif
+OPT	?= -O2 -g
+CPPFLAGS += -D_GNU_SOURCE -Iinclude $(PKG_CFLAGS)
+XCFLAGS	:= -std=c11 $(WARN) $(OPT) -fPIC -fvisibility=hidden $(SANFLAGS) $(CFLAGS)
+XLDFLAGS := $(SANFLAGS) $(LDFLAGS)
+
+LIB_SRC	 := lib/progress.c lib/render.c lib/store.c
+FCGI_SRC := fcgi/clock.c fcgi/config.c fcgi/db.c fcgi/handler_progress.c \
+	    fcgi/http.c fcgi/listen.c fcgi/log.c fcgi/master.c fcgi/router.c \
+	    fcgi/worker.c
+UNIT_TESTS := test_progress test_render test_store test_router test_config
+
+LIB_OBJ	 := $(LIB_SRC:%.c=$(B)/obj/%.o)
+FCGI_OBJ := $(FCGI_SRC:%.c=$(B)/obj/%.o)
+UNIT_BIN := $(UNIT_TESTS:%=$(B)/t/%)
+
+.PHONY: all deps run test unit e2e check-san clean install help
+
+all: $(B)/bin/tp-fcgi $(B)/lib/libtrainprog.a $(B)/lib/libtrainprog.so
+
+help:
+	@echo "make run        install what is missing, build, start the local stack (Ctrl-C stops it)"
+	@echo "make test       install what is missing, build, run every test (also under ASan+UBSan)"
+	@echo "make all        build into build/ (SANITIZE=address,undefined: build/san/)"
+	@echo "make unit       build and run the unit tests"
+	@echo "make e2e        run the end-to-end tests against a private stack"
+	@echo "make install    install under PREFIX (default /usr/local), honouring DESTDIR"
+	@echo "make clean      remove build/"
+
+$(B)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(XCFLAGS) -MMD -MP -c $< -o $@
+
+$(B)/lib/libtrainprog.a: $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	ar rcs $@ $^
+
+$(B)/lib/libtrainprog.so: $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) -shared -Wl,-soname,libtrainprog.so.0 $(XLDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+
+$(B)/bin/tp-fcgi: $(B)/obj/fcgi/main.o $(FCGI_OBJ) $(B)/lib/libtrainprog.a
+	@mkdir -p $(dir $@)
+	$(CC) $(XLDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+
+# Unit tests: Criterion, one binary per source file under test.
+$(B)/t/test_%: $(B)/obj/t/unit/test_%.o $(FCGI_OBJ) $(B)/lib/libtrainprog.a
+	@mkdir -p $(dir $@)
+	$(CC) $(XLDFLAGS) -o $@ $^ $(PKG_LIBS) -lcriterion -lm
+
+deps:
+	@deploy/install-deps
+
+unit: $(UNIT_BIN)
+	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t --jobs 2; done
+
+e2e: all
+	t/e2e/run --bin-dir $(B)/bin
+
+# Every suite again on an ASan+UBSan build: leaks, overflows and undefined
+# behaviour fail the run.
+check-san:
+	$(MAKE) SANITIZE=address,undefined all unit
+	t/e2e/run --bin-dir build/san/bin --sanitized
+
+test: deps
+	$(MAKE) all unit e2e
+	$(MAKE) check-san
+	@echo "make test: all suites passed"
+
+run: deps all
+	deploy/dev-stack run
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib \
+	    $(DESTDIR)$(PREFIX)/include/tp $(DESTDIR)$(PREFIX)/share/trainprog/schema \
+	    $(DESTDIR)$(PREFIX)/share/trainprog/nginx $(DESTDIR)$(PREFIX)/share/trainprog/deploy
+	install -m 0755 $(B)/bin/tp-fcgi $(DESTDIR)$(PREFIX)/bin/
+	install -m 0644 $(B)/lib/libtrainprog.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 0755 $(B)/lib/libtrainprog.so $(DESTDIR)$(PREFIX)/lib/libtrainprog.so.0
+	ln -sf libtrainprog.so.0 $(DESTDIR)$(PREFIX)/lib/libtrainprog.so
+	install -m 0644 include/tp/*.h $(DESTDIR)$(PREFIX)/include/tp/
+	install -m 0644 schema/*.sql $(DESTDIR)$(PREFIX)/share/trainprog/schema/
+	install -m 0644 conf/nginx/*.conf $(DESTDIR)$(PREFIX)/share/trainprog/nginx/
+	install -m 0644 conf/tp-fcgi.conf $(DESTDIR)$(PREFIX)/share/trainprog/tp-fcgi.conf.example
+	install -m 0755 deploy/migrate $(DESTDIR)$(PREFIX)/share/trainprog/deploy/
+
+clean:
+	rm -rf build
+
+-include $(shell find $(B)/obj -name '*.d' 2>/dev/null)

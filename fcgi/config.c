@@ -1,0 +1,352 @@
+/* config.c: tp-fcgi settings: defaults, the configuration file, flags. */
+#include <ctype.h>
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pool.h"
+
+enum setting_type { SET_STRING, SET_INT, SET_DURATION, SET_MODE, SET_LEVEL };
+
+struct setting {
+	const char		*st_name;
+	enum setting_type	 st_type;
+	size_t			 st_offset;
+	long			 st_min, st_max;	/* SET_INT, SET_DURATION (ms) */
+	const char		*st_default;		/* as text, NULL: unset */
+	const char		*st_help;
+};
+
+#define OFF(m)	offsetof(struct config, m)
+
+static const struct setting settings[] = {
+	{ "listen", SET_STRING, OFF(cf_listen), 0, 0, "/run/trainprog/tp-fcgi.sock",
+	  "unix socket path, or host:port (loopback unless behind a trusted network)" },
+	{ "listen_mode", SET_MODE, OFF(cf_listen_mode), 0, 0777, "0660",
+	  "permissions of the unix socket (octal)" },
+	{ "listen_owner", SET_STRING, OFF(cf_listen_owner), 0, 0, NULL,
+	  "user that owns the unix socket (default: the user running tp-fcgi)" },
+	{ "listen_group", SET_STRING, OFF(cf_listen_group), 0, 0, NULL,
+	  "group of the unix socket, e.g. www-data so that nginx can connect" },
+	{ "listen_backlog", SET_INT, OFF(cf_listen_backlog), 1, 65535, "511",
+	  "length of the kernel's queue of connections not yet accepted" },
+	{ "workers", SET_INT, OFF(cf_workers), 1, 1024, "4",
+	  "number of worker processes, each with one database connection" },
+	{ "database_url", SET_STRING, OFF(cf_database_url), 0, 0, NULL,
+	  "libpq connection string or URL (default: $DATABASE_URL, then PG* variables)" },
+	{ "db_timeout", SET_DURATION, OFF(cf_db_timeout_ms), 100, 60000, "1500ms",
+	  "longest a request waits for the database before answering 503" },
+	{ "statement_timeout", SET_DURATION, OFF(cf_statement_timeout_ms), 10, 60000, "1000ms",
+	  "PostgreSQL statement_timeout of the workers' sessions" },
+	{ "db_retry", SET_DURATION, OFF(cf_db_retry_ms), 0, 60000, "1000ms",
+	  "after a failed connection attempt, answer 503 at once for this long" },
+	{ "shutdown_timeout", SET_DURATION, OFF(cf_shutdown_timeout_ms), 0, 3600000, "10s",
+	  "on SIGTERM, how long workers may finish requests before SIGKILL" },
+	{ "pid_file", SET_STRING, OFF(cf_pid_file), 0, 0, NULL,
+	  "file to write the master's pid to" },
+	{ "log_level", SET_LEVEL, OFF(cf_log_level), 0, 0, "info",
+	  "debug, info, warn or error" },
+};
+
+#define NSETTINGS	(sizeof(settings) / sizeof(settings[0]))
+
+static const struct setting *
+setting_find(const char *name)
+{
+	char	 norm[64];
+	size_t	 i;
+
+	for (i = 0; name[i] != '\0' && i < sizeof(norm) - 1; i++)
+		norm[i] = name[i] == '-' ? '_' : name[i];
+	if (name[i] != '\0')
+		return NULL;
+	norm[i] = '\0';
+	for (i = 0; i < NSETTINGS; i++)
+		if (strcmp(settings[i].st_name, norm) == 0)
+			return &settings[i];
+	return NULL;
+}
+
+bool
+config_known(const char *name)
+{
+	return setting_find(name) != NULL;
+}
+
+/* Parses a whole decimal integer into *out; -1 unless all of s is one. */
+static int
+parse_long(const char *s, int base, long *out)
+{
+	char	*end;
+	long	 v;
+
+	if (*s == '\0' || isspace((unsigned char)*s))
+		return -1;
+	errno = 0;
+	v = strtol(s, &end, base);
+	if (errno != 0 || end == s || *end != '\0')
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* "1500", "1500ms", "2s", "1min": milliseconds; -1 when malformed. */
+static int
+parse_duration(const char *s, long *ms)
+{
+	char	 num[32];
+	size_t	 n = 0;
+	long	 v, mult;
+
+	while (s[n] != '\0' && isdigit((unsigned char)s[n]))
+		n++;
+	if (n == 0 || n >= sizeof(num))
+		return -1;
+	memcpy(num, s, n);
+	num[n] = '\0';
+	if (parse_long(num, 10, &v) == -1)
+		return -1;
+	if (strcmp(s + n, "") == 0 || strcmp(s + n, "ms") == 0)
+		mult = 1;
+	else if (strcmp(s + n, "s") == 0)
+		mult = 1000;
+	else if (strcmp(s + n, "min") == 0)
+		mult = 60000;
+	else
+		return -1;
+	if (v > LONG_MAX / mult)
+		return -1;
+	*ms = v * mult;
+	return 0;
+}
+
+static int
+apply(struct config *cf, const struct setting *st, const char *value,
+    char *err, size_t errsz)
+{
+	char	*p = (char *)cf + st->st_offset;
+	char	*copy;
+	long	 v;
+	int	 level;
+
+	switch (st->st_type) {
+	case SET_STRING:
+		if ((copy = strdup(value)) == NULL) {
+			snprintf(err, errsz, "out of memory");
+			return -1;
+		}
+		free(*(char **)p);
+		*(char **)p = copy;
+		return 0;
+	case SET_INT:
+		if (parse_long(value, 10, &v) == -1 || v < st->st_min || v > st->st_max) {
+			snprintf(err, errsz, "%s must be a whole number from %ld to %ld, not \"%s\"",
+			    st->st_name, st->st_min, st->st_max, value);
+			return -1;
+		}
+		*(int *)p = (int)v;
+		return 0;
+	case SET_DURATION:
+		if (parse_duration(value, &v) == -1 || v < st->st_min || v > st->st_max) {
+			snprintf(err, errsz, "%s must be a duration from %ldms to %ldms "
+			    "(e.g. 1500ms, 2s, 1min), not \"%s\"",
+			    st->st_name, st->st_min, st->st_max, value);
+			return -1;
+		}
+		*(int *)p = (int)v;
+		return 0;
+	case SET_MODE:
+		if (parse_long(value, 8, &v) == -1 || v < 0 || v > st->st_max) {
+			snprintf(err, errsz, "%s must be an octal mode such as 0660, not \"%s\"",
+			    st->st_name, value);
+			return -1;
+		}
+		*(mode_t *)p = (mode_t)v;
+		return 0;
+	case SET_LEVEL:
+		if ((level = log_level_parse(value)) == -1) {
+			snprintf(err, errsz, "%s must be debug, info, warn or error, not \"%s\"",
+			    st->st_name, value);
+			return -1;
+		}
+		*(int *)p = level;
+		return 0;
+	}
+	snprintf(err, errsz, "internal error: bad setting type");
+	return -1;
+}
+
+int
+config_set(struct config *cf, const char *name, const char *value,
+    char *err, size_t errsz)
+{
+	const struct setting	*st;
+
+	if ((st = setting_find(name)) == NULL) {
+		snprintf(err, errsz, "unknown setting \"%s\"", name);
+		return -1;
+	}
+	return apply(cf, st, value, err, errsz);
+}
+
+int
+config_init(struct config *cf)
+{
+	char	 err[CONFIG_ERR_MAX];
+	size_t	 i;
+	const char *url;
+
+	memset(cf, 0, sizeof(*cf));
+	for (i = 0; i < NSETTINGS; i++)
+		if (settings[i].st_default != NULL &&
+		    apply(cf, &settings[i], settings[i].st_default, err, sizeof(err)) == -1)
+			return -1;
+	if ((url = getenv("DATABASE_URL")) != NULL && *url != '\0' &&
+	    (cf->cf_database_url = strdup(url)) == NULL)
+		return -1;
+	return 0;
+}
+
+void
+config_free(struct config *cf)
+{
+	size_t	 i;
+
+	if (cf == NULL)
+		return;
+	for (i = 0; i < NSETTINGS; i++)
+		if (settings[i].st_type == SET_STRING) {
+			free(*(char **)((char *)cf + settings[i].st_offset));
+			*(char **)((char *)cf + settings[i].st_offset) = NULL;
+		}
+}
+
+/* Strips leading and trailing blanks in place; returns the new start. */
+static char *
+trim(char *s)
+{
+	char	*e;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+/*
+ * Unquotes a "double quoted" value in place (\" and \\ escapes).  Returns
+ * the value, or NULL when the quotes are unbalanced.
+ */
+static char *
+unquote(char *v)
+{
+	char	*r, *w;
+	size_t	 len = strlen(v);
+
+	if (len == 0 || v[0] != '"')
+		return v;
+	if (len < 2 || v[len - 1] != '"')
+		return NULL;
+	v[len - 1] = '\0';
+	for (r = w = v + 1; *r != '\0'; r++) {
+		if (*r == '\\' && (r[1] == '"' || r[1] == '\\'))
+			r++;
+		else if (*r == '"')
+			return NULL;
+		*w++ = *r;
+	}
+	*w = '\0';
+	return v + 1;
+}
+
+int
+config_load_file(struct config *cf, const char *path, char *err, size_t errsz)
+{
+	FILE	*fp;
+	char	 line[4096], why[CONFIG_ERR_MAX];
+	char	*s, *eq, *name, *value;
+	int	 lineno = 0, rc = -1;
+
+	if ((fp = fopen(path, "r")) == NULL) {
+		snprintf(err, errsz, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		lineno++;
+		if (strchr(line, '\n') == NULL && !feof(fp)) {
+			snprintf(err, errsz, "%s:%d: line longer than %zu bytes",
+			    path, lineno, sizeof(line) - 2);
+			goto done;
+		}
+		s = trim(line);
+		if (*s == '\0' || *s == '#' || *s == ';')
+			continue;
+		if ((eq = strchr(s, '=')) == NULL) {
+			snprintf(err, errsz, "%s:%d: expected \"name = value\"", path, lineno);
+			goto done;
+		}
+		*eq = '\0';
+		name = trim(s);
+		if ((value = unquote(trim(eq + 1))) == NULL) {
+			snprintf(err, errsz, "%s:%d: unbalanced quotes in the value of %s",
+			    path, lineno, name);
+			goto done;
+		}
+		if (config_set(cf, name, value, why, sizeof(why)) == -1) {
+			snprintf(err, errsz, "%s:%d: %s", path, lineno, why);
+			goto done;
+		}
+	}
+	if (ferror(fp)) {
+		snprintf(err, errsz, "%s: read error", path);
+		goto done;
+	}
+	rc = 0;
+done:
+	fclose(fp);
+	return rc;
+}
+
+int
+config_check(const struct config *cf, char *err, size_t errsz)
+{
+	if (cf->cf_listen == NULL || *cf->cf_listen == '\0') {
+		snprintf(err, errsz, "listen is empty");
+		return -1;
+	}
+	if (cf->cf_statement_timeout_ms > cf->cf_db_timeout_ms) {
+		snprintf(err, errsz, "statement_timeout (%dms) must not exceed "
+		    "db_timeout (%dms): the server would keep working on queries "
+		    "the client has given up on", cf->cf_statement_timeout_ms,
+		    cf->cf_db_timeout_ms);
+		return -1;
+	}
+	if (cf->cf_listen_owner != NULL && getpwnam(cf->cf_listen_owner) == NULL) {
+		snprintf(err, errsz, "listen_owner: there is no user \"%s\"", cf->cf_listen_owner);
+		return -1;
+	}
+	if (cf->cf_listen_group != NULL && getgrnam(cf->cf_listen_group) == NULL) {
+		snprintf(err, errsz, "listen_group: there is no group \"%s\"", cf->cf_listen_group);
+		return -1;
+	}
+	return 0;
+}
+
+void
+config_usage(FILE *fp)
+{
+	size_t	 i;
+
+	for (i = 0; i < NSETTINGS; i++)
+		fprintf(fp, "  --%-18s %s%s%s%s\n", settings[i].st_name,
+		    settings[i].st_help,
+		    settings[i].st_default ? " [" : "",
+		    settings[i].st_default ? settings[i].st_default : "",
+		    settings[i].st_default ? "]" : "");
+}

@@ -1,0 +1,75 @@
+/* http.c: writing CGI responses (status, headers, JSON bodies) to FastCGI. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../lib/internal.h"
+#include "pool.h"
+
+void
+request_reset(struct request *rq, FCGX_Request *fcgi)
+{
+	memset(rq, 0, sizeof(*rq));
+	rq->rq_fcgi = fcgi;
+	rq->rq_started = now_ms();
+}
+
+const char *
+http_reason(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 304: return "Not Modified";
+	case 400: return "Bad Request";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 413: return "Payload Too Large";
+	case 415: return "Unsupported Media Type";
+	case 500: return "Internal Server Error";
+	case 503: return "Service Unavailable";
+	default: return "Unknown";
+	}
+}
+
+void
+http_reply_json(struct request *rq, int status, const char *body, size_t len,
+    const char *extra_headers)
+{
+	char	 head[512];
+	int	 n;
+
+	n = snprintf(head, sizeof(head),
+	    "Status: %d %s\r\n"
+	    "Content-Type: application/json\r\n"
+	    "Cache-Control: no-cache\r\n"
+	    "X-Content-Type-Options: nosniff\r\n"
+	    "Content-Length: %zu\r\n"
+	    "%s\r\n",
+	    status, http_reason(status), len, extra_headers ? extra_headers : "");
+	if (n < 0 || (size_t)n >= sizeof(head)) {
+		/* Only a programming error gets here: the extras are ours. */
+		log_error("response_header", "response header too long (status %d)", status);
+		return;
+	}
+	FCGX_PutStr(head, n, rq->rq_fcgi->out);
+	if (!rq->rq_route.rt_head && len > 0)
+		FCGX_PutStr(body, (int)len, rq->rq_fcgi->out);
+	rq->rq_status = status;
+}
+
+void
+http_reply_error(struct request *rq, int status, const char *code,
+    const char *message, const char *extra_headers)
+{
+	static const char	 oom[] =
+	    "{\"error\":\"internal_error\",\"message\":\"out of memory\"}";
+	char			*body;
+	size_t			 len = 0;
+
+	if ((body = render_error(code, message, &len)) == NULL) {
+		http_reply_json(rq, 500, oom, sizeof(oom) - 1, NULL);
+		return;
+	}
+	http_reply_json(rq, status, body, len, extra_headers);
+	free(body);
+}

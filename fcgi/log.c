@@ -1,0 +1,126 @@
+/* log.c: one-line logfmt records on stderr, written with a single write(2). */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "pool.h"
+
+static const char	*log_role = "main";
+static int		 log_slot = -1;
+static int		 log_threshold = LOG_INFO;
+
+static const char *const level_names[] = {
+	[LOG_DEBUG] = "debug", [LOG_INFO] = "info",
+	[LOG_WARN] = "warn", [LOG_ERROR] = "error",
+};
+
+void
+log_set_role(const char *role, int slot)
+{
+	log_role = role;
+	log_slot = slot;
+}
+
+void
+log_set_level(int level)
+{
+	log_threshold = level;
+}
+
+int
+log_level_parse(const char *s)
+{
+	size_t	 i;
+
+	for (i = 0; i < sizeof(level_names) / sizeof(level_names[0]); i++)
+		if (strcasecmp(s, level_names[i]) == 0)
+			return (int)i;
+	return -1;
+}
+
+/*
+ * Appends s to buf[*off..size) as the inside of a logfmt quoted value:
+ * quotes and backslashes escaped, control bytes as \n, \t or \xNN.  Stops
+ * quietly when full.
+ */
+static void
+append_escaped(char *buf, size_t size, size_t *off, const char *s)
+{
+	static const char	 hex[] = "0123456789abcdef";
+	const unsigned char	*p;
+	char			 esc[4];
+	size_t			 n;
+
+	for (p = (const unsigned char *)s; *p != '\0'; p++) {
+		n = 0;
+		if (*p == '"' || *p == '\\') {
+			esc[n++] = '\\';
+			esc[n++] = (char)*p;
+		} else if (*p == '\n') {
+			esc[n++] = '\\';
+			esc[n++] = 'n';
+		} else if (*p == '\t') {
+			esc[n++] = '\\';
+			esc[n++] = 't';
+		} else if (*p < 0x20 || *p == 0x7f) {
+			esc[n++] = '\\';
+			esc[n++] = 'x';
+			esc[n++] = hex[*p >> 4];
+			esc[n++] = hex[*p & 0xf];
+		} else
+			esc[n++] = (char)*p;
+		if (*off + n >= size)
+			return;
+		memcpy(buf + *off, esc, n);
+		*off += n;
+	}
+}
+
+void
+log_msg(enum log_level level, const char *event, const char *fmt, ...)
+{
+	char		 msg[1024], line[2048], ts[32];
+	struct timespec	 tv;
+	struct tm	 tm;
+	va_list		 ap;
+	size_t		 off, len;
+	int		 n, saved_errno = errno;
+
+	if ((int)level < log_threshold)
+		return;
+	va_start(ap, fmt);
+	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	/* libpq messages end in a newline: it says nothing. */
+	len = strlen(msg);
+	while (len > 0 && (msg[len - 1] == '\n' || msg[len - 1] == ' '))
+		msg[--len] = '\0';
+
+	clock_gettime(CLOCK_REALTIME, &tv);
+	gmtime_r(&tv.tv_sec, &tm);
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+	if (log_slot >= 0)
+		n = snprintf(line, sizeof(line),
+		    "ts=%s.%03ldZ level=%s pid=%ld role=%s slot=%d event=%s msg=\"",
+		    ts, tv.tv_nsec / 1000000, level_names[level], (long)getpid(),
+		    log_role, log_slot, event);
+	else
+		n = snprintf(line, sizeof(line),
+		    "ts=%s.%03ldZ level=%s pid=%ld role=%s event=%s msg=\"",
+		    ts, tv.tv_nsec / 1000000, level_names[level], (long)getpid(),
+		    log_role, event);
+	if (n < 0)
+		goto out;
+	off = (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1;
+	append_escaped(line, sizeof(line) - 2, &off, msg);
+	line[off++] = '"';
+	line[off++] = '\n';
+	/* One write: records from several processes do not interleave. */
+	while (write(STDERR_FILENO, line, off) < 0 && errno == EINTR)
+		continue;
+out:
+	errno = saved_errno;
+}

@@ -1,0 +1,158 @@
+/* render.c: progress rows and errors as JSON documents (cJSON). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+
+#include "internal.h"
+
+int
+render_timestamp(int64_t unix_us, char *buf, size_t size)
+{
+	struct tm	 tm;
+	time_t		 secs;
+	int64_t		 usec;
+	int		 n;
+
+	/* Floor division, so that instants before 1970 keep a positive fraction. */
+	secs = (time_t)(unix_us / 1000000);
+	usec = unix_us % 1000000;
+	if (usec < 0) {
+		usec += 1000000;
+		secs -= 1;
+	}
+	if (gmtime_r(&secs, &tm) == NULL)
+		return -1;
+	if (tm.tm_year + 1900 < 1 || tm.tm_year + 1900 > 9999)
+		return -1;
+	if (usec == 0)
+		n = snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02dZ",
+		    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+		    tm.tm_hour, tm.tm_min, tm.tm_sec);
+	else
+		n = snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ",
+		    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+		    tm.tm_hour, tm.tm_min, tm.tm_sec, (int)usec);
+	if (n < 0 || (size_t)n >= size)
+		return -1;
+	return n;
+}
+
+/*
+ * Appends item to obj under name, taking ownership of item (freed on
+ * failure).  Returns 0, or -1 when out of memory.
+ */
+static int
+attach(cJSON *obj, const char *name, cJSON *item)
+{
+	if (item == NULL)
+		return -1;
+	if (!cJSON_AddItemToObject(obj, name, item)) {
+		cJSON_Delete(item);
+		return -1;
+	}
+	return 0;
+}
+
+/* Adds `name` as a string, or null when s is NULL.  Returns 0 or -1. */
+static int
+add_string(cJSON *obj, const char *name, const char *s)
+{
+	return attach(obj, name, s != NULL ? cJSON_CreateString(s) : cJSON_CreateNull());
+}
+
+static int
+add_number(cJSON *obj, const char *name, bool present, double v)
+{
+	return attach(obj, name, present ? cJSON_CreateNumber(v) : cJSON_CreateNull());
+}
+
+/* A timestamp that cannot be written as RFC 3339 renders as null. */
+static int
+add_timestamp(cJSON *obj, const char *name, bool present, int64_t unix_us)
+{
+	char	 buf[RENDER_TIMESTAMP_MAX];
+
+	if (present && render_timestamp(unix_us, buf, sizeof(buf)) < 0)
+		present = false;
+	return add_string(obj, name, present ? buf : NULL);
+}
+
+/*
+ * Adds a JSONB column verbatim.  PostgreSQL printed it, so it is valid JSON;
+ * embedding the text (rather than parsing and printing it again) keeps
+ * numbers such as 12345678901234567890 exact.  Anything but an object is
+ * refused: the spec types these fields as objects.
+ */
+static int
+add_object_text(cJSON *obj, const char *name, const char *json)
+{
+	cJSON		*item;
+	const char	*p;
+
+	if (json == NULL)
+		item = cJSON_CreateNull();
+	else {
+		for (p = json; *p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'; p++)
+			continue;
+		if (*p != '{')
+			return -1;
+		item = cJSON_CreateRaw(json);
+	}
+	return attach(obj, name, item);
+}
+
+char *
+render_progress(const struct progress_row *r, size_t *len)
+{
+	cJSON	*doc;
+	char	*out = NULL;
+
+	if ((doc = cJSON_CreateObject()) == NULL)
+		return NULL;
+	if (add_string(doc, "job_id", r->pr_job_id) == -1 ||
+	    add_number(doc, "percentage", true, r->pr_percentage) == -1 ||
+	    add_string(doc, "current_step", r->pr_current_step) == -1 ||
+	    add_number(doc, "step_number", true, r->pr_step_number) == -1 ||
+	    add_number(doc, "total_steps", true, r->pr_total_steps) == -1 ||
+	    add_number(doc, "step_percentage", true, r->pr_step_percentage) == -1 ||
+	    add_object_text(doc, "step_details", r->pr_step_details) == -1 ||
+	    add_timestamp(doc, "started_at", true, r->pr_started_at) == -1 ||
+	    add_timestamp(doc, "updated_at", true, r->pr_updated_at) == -1 ||
+	    add_timestamp(doc, "estimated_completion",
+	    r->pr_has_estimated_completion, r->pr_estimated_completion) == -1 ||
+	    add_number(doc, "current_iteration", r->pr_has_current_iteration,
+	    r->pr_current_iteration) == -1 ||
+	    add_number(doc, "total_iterations", r->pr_has_total_iterations,
+	    r->pr_total_iterations) == -1 ||
+	    add_number(doc, "best_score", r->pr_has_best_score, r->pr_best_score) == -1 ||
+	    add_number(doc, "current_score", r->pr_has_current_score,
+	    r->pr_current_score) == -1 ||
+	    add_object_text(doc, "best_params", r->pr_best_params) == -1 ||
+	    attach(doc, "is_complete", cJSON_CreateBool(r->pr_is_complete)) == -1 ||
+	    add_string(doc, "error_message", r->pr_error_message) == -1)
+		goto done;
+	if ((out = cJSON_PrintUnformatted(doc)) != NULL && len != NULL)
+		*len = strlen(out);
+done:
+	cJSON_Delete(doc);
+	return out;
+}
+
+char *
+render_error(const char *code, const char *message, size_t *len)
+{
+	cJSON	*doc;
+	char	*out = NULL;
+
+	if ((doc = cJSON_CreateObject()) == NULL)
+		return NULL;
+	if (add_string(doc, "error", code) == 0 &&
+	    add_string(doc, "message", message) == 0 &&
+	    (out = cJSON_PrintUnformatted(doc)) != NULL && len != NULL)
+		*len = strlen(out);
+	cJSON_Delete(doc);
+	return out;
+}

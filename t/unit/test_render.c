@@ -1,0 +1,263 @@
+/* test_render.c: lib/render.c: the progress document and error bodies. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+#include <cjson/cJSON.h>
+
+#include "../../lib/internal.h"
+
+static const char *const spec_fields[] = {
+	"job_id", "percentage", "current_step", "step_number", "total_steps",
+	"step_percentage", "step_details", "started_at", "updated_at",
+	"estimated_completion", "current_iteration", "total_iterations",
+	"best_score", "current_score", "best_params", "is_complete",
+	"error_message",
+};
+#define NFIELDS	(sizeof(spec_fields) / sizeof(spec_fields[0]))
+
+/* 2025-10-23T06:00:00Z and friends, as Unix microseconds. */
+#define T_0600	INT64_C(1761199200000000)
+#define T_061025 (T_0600 + INT64_C(625) * 1000000)
+#define T_061530 (T_0600 + INT64_C(930) * 1000000)
+
+/* The spec's example response, as a row. */
+static struct progress_row
+spec_row(void)
+{
+	struct progress_row	 r;
+
+	memset(&r, 0, sizeof(r));
+	r.pr_job_id = "abc123-def456";
+	r.pr_percentage = 62.5;
+	r.pr_current_step = "Optimization";
+	r.pr_step_number = 2;
+	r.pr_total_steps = 4;
+	r.pr_step_percentage = 75.0;
+	r.pr_step_details = "{\"n_calls\": 50, \"optimizer\": \"bayesian\"}";
+	r.pr_started_at = T_0600;
+	r.pr_updated_at = T_061025;
+	r.pr_has_estimated_completion = true;
+	r.pr_estimated_completion = T_061530;
+	r.pr_has_current_iteration = true;
+	r.pr_current_iteration = 38;
+	r.pr_has_total_iterations = true;
+	r.pr_total_iterations = 50;
+	r.pr_has_best_score = true;
+	r.pr_best_score = 1.85;
+	r.pr_has_current_score = true;
+	r.pr_current_score = 1.42;
+	r.pr_best_params = "{\"pierce_depth\": 0.15, \"reversal_candles\": 3, "
+	    "\"volume_spike_threshold\": 2.5}";
+	r.pr_is_complete = false;
+	r.pr_error_message = NULL;
+	r.pr_seq = 7;
+	return r;
+}
+
+static cJSON *
+render_parsed(const struct progress_row *r)
+{
+	char	*s;
+	size_t	 len = 0;
+	cJSON	*doc;
+
+	s = render_progress(r, &len);
+	cr_assert_not_null(s);
+	cr_assert_eq(len, strlen(s));
+	doc = cJSON_Parse(s);
+	cr_assert_not_null(doc, "not JSON: %s", s);
+	free(s);
+	return doc;
+}
+
+Test(render, all_17_fields_in_spec_order)
+{
+	struct progress_row	 r = spec_row();
+	cJSON			*doc = render_parsed(&r), *item;
+	size_t			 i = 0;
+
+	cJSON_ArrayForEach(item, doc) {
+		cr_assert_lt(i, NFIELDS, "extra field %s", item->string);
+		cr_assert_str_eq(item->string, spec_fields[i], "field %zu", i);
+		i++;
+	}
+	cr_assert_eq(i, NFIELDS);
+	cJSON_Delete(doc);
+}
+
+Test(render, spec_example_values)
+{
+	struct progress_row	 r = spec_row();
+	cJSON			*doc = render_parsed(&r), *o;
+
+	cr_assert_str_eq(cJSON_GetObjectItem(doc, "job_id")->valuestring, "abc123-def456");
+	cr_assert_eq(cJSON_GetObjectItem(doc, "percentage")->valuedouble, 62.5);
+	cr_assert_str_eq(cJSON_GetObjectItem(doc, "current_step")->valuestring, "Optimization");
+	cr_assert_eq(cJSON_GetObjectItem(doc, "step_number")->valueint, 2);
+	cr_assert_eq(cJSON_GetObjectItem(doc, "total_steps")->valueint, 4);
+	cr_assert_eq(cJSON_GetObjectItem(doc, "step_percentage")->valuedouble, 75.0);
+	cr_assert_str_eq(cJSON_GetObjectItem(doc, "started_at")->valuestring, "2025-10-23T06:00:00Z");
+	cr_assert_str_eq(cJSON_GetObjectItem(doc, "updated_at")->valuestring, "2025-10-23T06:10:25Z");
+	cr_assert_str_eq(cJSON_GetObjectItem(doc, "estimated_completion")->valuestring,
+	    "2025-10-23T06:15:30Z");
+	cr_assert_eq(cJSON_GetObjectItem(doc, "current_iteration")->valueint, 38);
+	cr_assert_eq(cJSON_GetObjectItem(doc, "total_iterations")->valueint, 50);
+	cr_assert_eq(cJSON_GetObjectItem(doc, "best_score")->valuedouble, 1.85);
+	cr_assert_eq(cJSON_GetObjectItem(doc, "current_score")->valuedouble, 1.42);
+	cr_assert(cJSON_IsFalse(cJSON_GetObjectItem(doc, "is_complete")));
+	cr_assert(cJSON_IsNull(cJSON_GetObjectItem(doc, "error_message")));
+
+	o = cJSON_GetObjectItem(doc, "step_details");
+	cr_assert(cJSON_IsObject(o), "step_details must be an object, not a string");
+	cr_assert_str_eq(cJSON_GetObjectItem(o, "optimizer")->valuestring, "bayesian");
+	cr_assert_eq(cJSON_GetObjectItem(o, "n_calls")->valueint, 50);
+	o = cJSON_GetObjectItem(doc, "best_params");
+	cr_assert(cJSON_IsObject(o));
+	cr_assert_eq(cJSON_GetObjectItem(o, "pierce_depth")->valuedouble, 0.15);
+	cr_assert_eq(cJSON_GetObjectItem(o, "reversal_candles")->valueint, 3);
+	cJSON_Delete(doc);
+}
+
+Test(render, numbers_are_numbers_and_unknowns_are_null)
+{
+	struct progress_row	 r;
+	cJSON			*doc, *item;
+	size_t			 i;
+	static const char *const nullable[] = {
+		"step_details", "estimated_completion", "current_iteration",
+		"total_iterations", "best_score", "current_score", "best_params",
+		"error_message",
+	};
+
+	memset(&r, 0, sizeof(r));
+	r.pr_job_id = "j";
+	r.pr_current_step = "Data Collection";
+	r.pr_step_number = 1;
+	r.pr_total_steps = 4;
+	r.pr_started_at = r.pr_updated_at = T_0600;
+	doc = render_parsed(&r);
+	for (i = 0; i < sizeof(nullable) / sizeof(nullable[0]); i++) {
+		item = cJSON_GetObjectItem(doc, nullable[i]);
+		cr_assert_not_null(item, "%s is missing: it must be present as null", nullable[i]);
+		cr_assert(cJSON_IsNull(item), "%s must be null", nullable[i]);
+	}
+	cr_assert(cJSON_IsNumber(cJSON_GetObjectItem(doc, "percentage")));
+	cr_assert(cJSON_IsNumber(cJSON_GetObjectItem(doc, "step_number")));
+	cr_assert(cJSON_IsNumber(cJSON_GetObjectItem(doc, "step_percentage")));
+	cr_assert(cJSON_IsBool(cJSON_GetObjectItem(doc, "is_complete")));
+	cJSON_Delete(doc);
+}
+
+Test(render, failed_job_keeps_its_message)
+{
+	struct progress_row	 r = spec_row();
+	cJSON			*doc;
+
+	r.pr_is_complete = true;
+	r.pr_error_message = "Optimization failed: \"division by zero\"\n\tat step 2";
+	doc = render_parsed(&r);
+	cr_assert(cJSON_IsTrue(cJSON_GetObjectItem(doc, "is_complete")));
+	cr_assert_str_eq(cJSON_GetObjectItem(doc, "error_message")->valuestring,
+	    "Optimization failed: \"division by zero\"\n\tat step 2");
+	cJSON_Delete(doc);
+}
+
+Test(render, nested_json_is_embedded_verbatim)
+{
+	struct progress_row	 r = spec_row();
+	char			*s;
+
+	/* A big integer survives exactly, which a double round trip would not. */
+	r.pr_best_params = "{\"seed\": 12345678901234567890, \"nested\": {\"a\": [1, 2, {\"b\": null}]}}";
+	s = render_progress(&r, NULL);
+	cr_assert_not_null(s);
+	cr_assert_not_null(strstr(s, "\"best_params\":{\"seed\": 12345678901234567890, "
+	    "\"nested\": {\"a\": [1, 2, {\"b\": null}]}}"), "got %s", s);
+	free(s);
+}
+
+Test(render, non_object_json_columns_are_refused)
+{
+	struct progress_row	 r = spec_row();
+
+	r.pr_step_details = "[1, 2]";
+	cr_assert_null(render_progress(&r, NULL));
+	r.pr_step_details = "\"a string\"";
+	cr_assert_null(render_progress(&r, NULL));
+	r.pr_step_details = "  {\"ok\": true}";
+	char *s = render_progress(&r, NULL);
+	cr_assert_not_null(s);
+	free(s);
+}
+
+Test(render, strings_are_escaped)
+{
+	struct progress_row	 r = spec_row();
+	cJSON			*doc;
+
+	r.pr_job_id = "a\"b\\c</script>\x01";
+	doc = render_parsed(&r);
+	cr_assert_str_eq(cJSON_GetObjectItem(doc, "job_id")->valuestring, "a\"b\\c</script>\x01");
+	cJSON_Delete(doc);
+}
+
+Test(render, non_finite_scores_render_as_null)
+{
+	struct progress_row	 r = spec_row();
+	cJSON			*doc;
+
+	r.pr_best_score = NAN;
+	r.pr_current_score = INFINITY;
+	doc = render_parsed(&r);
+	cr_assert(cJSON_IsNull(cJSON_GetObjectItem(doc, "best_score")));
+	cr_assert(cJSON_IsNull(cJSON_GetObjectItem(doc, "current_score")));
+	cJSON_Delete(doc);
+}
+
+static const char *
+ts(int64_t us)
+{
+	static char	 buf[RENDER_TIMESTAMP_MAX];
+
+	if (render_timestamp(us, buf, sizeof(buf)) < 0)
+		return NULL;
+	return buf;
+}
+
+Test(timestamp, rfc3339_utc_with_z)
+{
+	cr_assert_str_eq(ts(0), "1970-01-01T00:00:00Z");
+	cr_assert_str_eq(ts(T_0600), "2025-10-23T06:00:00Z");
+	cr_assert_str_eq(ts(T_0600 + 123456), "2025-10-23T06:00:00.123456Z");
+	cr_assert_str_eq(ts(T_0600 + 500000), "2025-10-23T06:00:00.500000Z");
+	cr_assert_str_eq(ts(T_0600 + 1), "2025-10-23T06:00:00.000001Z");
+	cr_assert_str_eq(ts(-1), "1969-12-31T23:59:59.999999Z");
+	cr_assert_str_eq(ts(INT64_C(951782400) * 1000000), "2000-02-29T00:00:00Z");
+	cr_assert_str_eq(ts(INT64_C(253402300799) * 1000000), "9999-12-31T23:59:59Z");
+}
+
+Test(timestamp, out_of_range_is_refused_and_renders_null)
+{
+	struct progress_row	 r = spec_row();
+	cJSON			*doc;
+
+	cr_assert_null(ts(INT64_C(253402300800) * 1000000));	/* year 10000 */
+	cr_assert_null(ts(INT64_MAX));
+	cr_assert_null(ts(INT64_MIN));
+	r.pr_estimated_completion = INT64_MAX;	/* 'infinity' */
+	doc = render_parsed(&r);
+	cr_assert(cJSON_IsNull(cJSON_GetObjectItem(doc, "estimated_completion")));
+	cJSON_Delete(doc);
+}
+
+Test(render_error, two_fields)
+{
+	size_t	 len = 0;
+	char	*s = render_error("not_found", "no training job has the id \"x\"", &len);
+
+	cr_assert_str_eq(s, "{\"error\":\"not_found\",\"message\":\"no training job has the id \\\"x\\\"\"}");
+	cr_assert_eq(len, strlen(s));
+	free(s);
+}

@@ -1,0 +1,244 @@
+/* test_store.c: lib/store.c: decoding binary training_progress rows. */
+#include <endian.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+
+#include "../../lib/internal.h"
+
+#define NCOLS	18
+#define PG_EPOCH_US	(INT64_C(946684800) * 1000000)
+
+static const struct { const char *name; Oid type; } cols[NCOLS] = {
+	{ "job_id", 1043 }, { "percentage", 701 }, { "current_step", 1043 },
+	{ "step_number", 23 }, { "total_steps", 23 }, { "step_percentage", 701 },
+	{ "step_details", 3802 }, { "started_at", 1184 }, { "updated_at", 1184 },
+	{ "estimated_completion", 1184 }, { "current_iteration", 23 },
+	{ "total_iterations", 23 }, { "best_score", 701 }, { "current_score", 701 },
+	{ "best_params", 3802 }, { "is_complete", 16 }, { "error_message", 25 },
+	{ "seq", 20 },
+};
+
+static PGresult *
+make_result(const Oid *override_types)
+{
+	PGresAttDesc	 attrs[NCOLS];
+	PGresult	*res;
+	int		 i;
+
+	res = PQmakeEmptyPGresult(NULL, PGRES_TUPLES_OK);
+	cr_assert_not_null(res);
+	memset(attrs, 0, sizeof(attrs));
+	for (i = 0; i < NCOLS; i++) {
+		attrs[i].name = (char *)cols[i].name;
+		attrs[i].typid = override_types ? override_types[i] : cols[i].type;
+		attrs[i].format = 1;
+		attrs[i].typlen = -1;
+		attrs[i].atttypmod = -1;
+	}
+	cr_assert(PQsetResultAttrs(res, NCOLS, attrs));
+	return res;
+}
+
+static void
+set_f8(PGresult *res, int col, double d)
+{
+	uint64_t	 v;
+
+	memcpy(&v, &d, sizeof(v));
+	v = htobe64(v);
+	cr_assert(PQsetvalue(res, 0, col, (char *)&v, 8));
+}
+
+static void
+set_i4(PGresult *res, int col, int32_t i)
+{
+	uint32_t	 v = htobe32((uint32_t)i);
+
+	cr_assert(PQsetvalue(res, 0, col, (char *)&v, 4));
+}
+
+static void
+set_i8(PGresult *res, int col, int64_t i)
+{
+	uint64_t	 v = htobe64((uint64_t)i);
+
+	cr_assert(PQsetvalue(res, 0, col, (char *)&v, 8));
+}
+
+static void
+set_ts(PGresult *res, int col, int64_t unix_us)
+{
+	set_i8(res, col, unix_us - PG_EPOCH_US);
+}
+
+static void
+set_text(PGresult *res, int col, const char *s)
+{
+	cr_assert(PQsetvalue(res, 0, col, (char *)s, (int)strlen(s)));
+}
+
+static void
+set_jsonb(PGresult *res, int col, const char *json)
+{
+	size_t	 n = strlen(json);
+	char	*buf = malloc(n + 1);
+
+	buf[0] = 1;
+	memcpy(buf + 1, json, n);
+	cr_assert(PQsetvalue(res, 0, col, buf, (int)n + 1));
+	free(buf);
+}
+
+static void
+set_null(PGresult *res, int col)
+{
+	cr_assert(PQsetvalue(res, 0, col, NULL, -1));
+}
+
+/* The spec's example row, with the optional columns filled in. */
+static PGresult *
+spec_result(void)
+{
+	PGresult	*res = make_result(NULL);
+	char		 b = 0;
+
+	set_text(res, 0, "abc123-def456");
+	set_f8(res, 1, 62.5);
+	set_text(res, 2, "Optimization");
+	set_i4(res, 3, 2);
+	set_i4(res, 4, 4);
+	set_f8(res, 5, 75.0);
+	set_jsonb(res, 6, "{\"n_calls\": 50, \"optimizer\": \"bayesian\"}");
+	set_ts(res, 7, INT64_C(1761199200000000));
+	set_ts(res, 8, INT64_C(1761199825000000));
+	set_ts(res, 9, INT64_C(1761200130000000));
+	set_i4(res, 10, 38);
+	set_i4(res, 11, 50);
+	set_f8(res, 12, 1.85);
+	set_f8(res, 13, 1.42);
+	set_jsonb(res, 14, "{\"pierce_depth\": 0.15}");
+	cr_assert(PQsetvalue(res, 0, 15, &b, 1));
+	set_null(res, 16);
+	set_i8(res, 17, 42);
+	return res;
+}
+
+Test(store, decodes_every_column)
+{
+	PGresult		*res = spec_result();
+	struct progress_row	 r;
+
+	cr_assert_eq(store_decode_progress(res, 0, &r), 0);
+	cr_assert_str_eq(r.pr_job_id, "abc123-def456");
+	cr_assert_eq(r.pr_percentage, 62.5);
+	cr_assert_str_eq(r.pr_current_step, "Optimization");
+	cr_assert_eq(r.pr_step_number, 2);
+	cr_assert_eq(r.pr_total_steps, 4);
+	cr_assert_eq(r.pr_step_percentage, 75.0);
+	cr_assert_str_eq(r.pr_step_details, "{\"n_calls\": 50, \"optimizer\": \"bayesian\"}");
+	cr_assert_eq(r.pr_started_at, INT64_C(1761199200000000));
+	cr_assert_eq(r.pr_updated_at, INT64_C(1761199825000000));
+	cr_assert(r.pr_has_estimated_completion);
+	cr_assert_eq(r.pr_estimated_completion, INT64_C(1761200130000000));
+	cr_assert(r.pr_has_current_iteration && r.pr_current_iteration == 38);
+	cr_assert(r.pr_has_total_iterations && r.pr_total_iterations == 50);
+	cr_assert(r.pr_has_best_score && r.pr_best_score == 1.85);
+	cr_assert(r.pr_has_current_score && r.pr_current_score == 1.42);
+	cr_assert_str_eq(r.pr_best_params, "{\"pierce_depth\": 0.15}");
+	cr_assert_not(r.pr_is_complete);
+	cr_assert_null(r.pr_error_message);
+	cr_assert_eq(r.pr_seq, 42);
+	PQclear(res);
+}
+
+Test(store, nullable_columns_decode_as_absent)
+{
+	PGresult		*res = spec_result();
+	struct progress_row	 r;
+	int			 col;
+
+	for (col = 9; col <= 14; col++)
+		set_null(res, col);
+	set_null(res, 6);
+	cr_assert_eq(store_decode_progress(res, 0, &r), 0);
+	cr_assert_null(r.pr_step_details);
+	cr_assert_not(r.pr_has_estimated_completion);
+	cr_assert_not(r.pr_has_current_iteration);
+	cr_assert_not(r.pr_has_total_iterations);
+	cr_assert_not(r.pr_has_best_score);
+	cr_assert_not(r.pr_has_current_score);
+	cr_assert_null(r.pr_best_params);
+	PQclear(res);
+}
+
+Test(store, infinity_timestamps_saturate)
+{
+	PGresult		*res = spec_result();
+	struct progress_row	 r;
+
+	set_i8(res, 9, INT64_MAX);
+	cr_assert_eq(store_decode_progress(res, 0, &r), 0);
+	cr_assert_eq(r.pr_estimated_completion, INT64_MAX);
+	PQclear(res);
+}
+
+Test(store, refuses_a_schema_it_does_not_know)
+{
+	PGresult		*res;
+	struct progress_row	 r;
+	Oid			 types[NCOLS];
+	int			 i;
+
+	/* percentage as numeric (1700) instead of float8 */
+	for (i = 0; i < NCOLS; i++)
+		types[i] = cols[i].type;
+	types[1] = 1700;
+	res = make_result(types);
+	cr_assert_eq(store_decode_progress(res, 0, &r), -1);
+	PQclear(res);
+}
+
+Test(store, refuses_wrong_sizes_nulls_and_rows)
+{
+	PGresult		*res = spec_result();
+	struct progress_row	 r;
+	char			 two[2] = { 0, 1 };
+
+	cr_assert_eq(store_decode_progress(res, 1, &r), -1, "row out of range");
+	cr_assert_eq(store_decode_progress(res, -1, &r), -1);
+	cr_assert(PQsetvalue(res, 0, 3, two, 2));		/* int4 of 2 bytes */
+	cr_assert_eq(store_decode_progress(res, 0, &r), -1);
+	PQclear(res);
+
+	res = spec_result();
+	set_null(res, 0);					/* NOT NULL job_id */
+	cr_assert_eq(store_decode_progress(res, 0, &r), -1);
+	PQclear(res);
+
+	res = spec_result();
+	set_text(res, 6, "{}");				/* jsonb without version byte */
+	cr_assert_eq(store_decode_progress(res, 0, &r), -1);
+	PQclear(res);
+}
+
+Test(store, text_results_are_refused)
+{
+	PGresult		*res = PQmakeEmptyPGresult(NULL, PGRES_TUPLES_OK);
+	PGresAttDesc		 attrs[NCOLS];
+	struct progress_row	 r;
+	int			 i;
+
+	memset(attrs, 0, sizeof(attrs));
+	for (i = 0; i < NCOLS; i++) {
+		attrs[i].name = (char *)cols[i].name;
+		attrs[i].typid = cols[i].type;
+		attrs[i].format = 0;
+	}
+	cr_assert(PQsetResultAttrs(res, NCOLS, attrs));
+	for (i = 0; i < NCOLS; i++)
+		cr_assert(PQsetvalue(res, 0, i, "1", 1));
+	cr_assert_eq(store_decode_progress(res, 0, &r), -1);
+	PQclear(res);
+}
