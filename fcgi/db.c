@@ -299,8 +299,13 @@ db_exec(struct db *db, const char *stmt, int nparams, const char *const *values,
 			break;
 		}
 		state = PQresultErrorField(*res, PG_DIAG_SQLSTATE);
-		if (state != NULL && strcmp(state, "26000") == 0 && attempt == 0) {
-			/* The statement vanished (DISCARD ALL, a pooler): prepare anew. */
+		if (state != NULL && attempt == 0 &&
+		    (strcmp(state, "26000") == 0 || strcmp(state, "0A000") == 0)) {
+			/*
+			 * The statement vanished (DISCARD ALL, a pooler), or the
+			 * table changed under it ("cached plan must not change
+			 * result type"): prepare it anew on a fresh session.
+			 */
 			PQclear(*res);
 			*res = NULL;
 			db_drop(db);

@@ -1,0 +1,59 @@
+# test_db_outage.sh: PostgreSQL stopped, hung and restarted under the pool.
+
+main_stack || return 0
+P=/api/v2/training/jobs
+"$DEV_STACK" seed
+
+ok_now() { http GET $P/abc123-def456/progress; [ "$STATUS" = 200 ]; }
+
+master=$(pool_master_pid)
+workers=$(pool_worker_pids)
+ok ok_now -- "served before the outage"
+
+# Restarted while idle: the next requests find their connections dead,
+# reconnect and re-prepare on the spot, and still answer 200.
+"$DEV_STACK" db-stop >/dev/null
+"$DEV_STACK" db-start >/dev/null
+codes=
+for i in 1 2 3 4 5 6; do
+	http GET $P/abc123-def456/progress
+	codes+="$STATUS "
+done
+is "$codes" "200 200 200 200 200 200 " "after a restart, every worker reconnects by itself (no 503 at all)"
+
+# Stopped: 503 with Retry-After and a JSON body, quickly, every time.
+"$DEV_STACK" db-stop >/dev/null
+slowest=0
+for i in 1 2 3 4 5 6; do
+	http GET $P/abc123-def456/progress
+	[ "$STATUS" = 503 ] || break
+	slowest=$(awk -v a="$TIME" -v b="$slowest" 'BEGIN { print (a > b) ? a : b }')
+done
+error_is 503 database_unavailable "database stopped"
+ok test -n "$(header Retry-After)" -- "database stopped: Retry-After is set"
+less_than "$slowest" 2 "database stopped: every 503 came within 2 s (slowest ${slowest}s)"
+
+"$DEV_STACK" db-start >/dev/null
+ok wait_until 10 ok_now -- "database started again: 200 again"
+is "$(pool_master_pid)" "$master" "no pool restart: same master"
+is "$(pool_worker_pids)" "$workers" "no pool restart: same workers"
+
+# Hung: every PostgreSQL process stopped with SIGSTOP.  Connections and
+# queries wait on a server that never answers; the request deadline turns
+# that into a 503 within 2 s instead of a stuck worker.
+pg_pids=$(pgrep -f "postgres.*$TP_STATE_DIR" ; pgrep -P "$(head -n 1 "$TP_STATE_DIR/rt/pg/postmaster.pid")")
+pg_pids=$(echo $pg_pids | tr ' ' '\n' | sort -u | tr '\n' ' ')
+kill -STOP $pg_pids
+slowest=0
+codes=
+for i in 1 2 3 4; do
+	http GET $P/abc123-def456/progress
+	codes+="$STATUS "
+	slowest=$(awk -v a="$TIME" -v b="$slowest" 'BEGIN { print (a > b) ? a : b }')
+done
+kill -CONT $pg_pids
+is "$codes" "503 503 503 503 " "database hung: 503s"
+less_than "$slowest" 2 "database hung: answered within 2 s (slowest ${slowest}s)"
+ok wait_until 10 ok_now -- "database resumed: 200 again"
+is "$(pool_master_pid)" "$master" "after the hang: same master"
+is "$(pool_worker_pids)" "$workers" "after the hang: same workers"
