@@ -1,5 +1,6 @@
 /* progress.c: the step model, the overall-percentage formula and job id rules. */
 #include <math.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -48,30 +49,30 @@ tp_step_weight(enum tp_step step)
 	return step_valid(step) ? steps[step].sd_weight_pct / 100.0 : 0.0;
 }
 
-TP_API enum tp_step
-tp_step_from_key(const char *key)
+/* The step whose key (or, with by_name, display name) is s; TP_STEP_NONE if none. */
+static enum tp_step
+step_lookup(const char *s, bool by_name)
 {
 	int	 i;
 
-	if (key == NULL)
+	if (s == NULL)
 		return TP_STEP_NONE;
 	for (i = TP_STEP_DATA_COLLECTION; i <= TP_STEP_SAVE_CONFIGURATION; i++)
-		if (strcmp(steps[i].sd_key, key) == 0)
+		if (strcmp(by_name ? steps[i].sd_name : steps[i].sd_key, s) == 0)
 			return (enum tp_step)i;
 	return TP_STEP_NONE;
 }
 
 TP_API enum tp_step
+tp_step_from_key(const char *key)
+{
+	return step_lookup(key, false);
+}
+
+TP_API enum tp_step
 tp_step_from_name(const char *name)
 {
-	int	 i;
-
-	if (name == NULL)
-		return TP_STEP_NONE;
-	for (i = TP_STEP_DATA_COLLECTION; i <= TP_STEP_SAVE_CONFIGURATION; i++)
-		if (strcmp(steps[i].sd_name, name) == 0)
-			return (enum tp_step)i;
-	return TP_STEP_NONE;
+	return step_lookup(name, true);
 }
 
 TP_API double

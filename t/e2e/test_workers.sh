@@ -46,3 +46,26 @@ ok two_workers -- "back to 2 workers after repeated kills"
 http GET $P/abc123-def456/progress
 is "$STATUS" 200 "still serving after repeated kills"
 is "$(pool_master_pid)" "$master" "the master survived it all"
+
+# SIGTERM while a request is in flight: the request completes (200), then
+# the pool exits 0.  The request is held in flight by a lock on the table.
+"$DEV_STACK" psql -q -c "BEGIN; LOCK TABLE training_progress IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(0.8); COMMIT;" >/dev/null &
+locker=$!
+lock_held() { [ "$(sql "SELECT count(*) FROM pg_locks WHERE relation = 'training_progress'::regclass AND mode = 'AccessExclusiveLock' AND granted")" = 1 ]; }
+wait_until 10 lock_held
+curl -s -o "$E2E_TMP/inflight.body" -w '%{http_code}' "$TP_BASE_URL$P/abc123-def456/progress" >"$E2E_TMP/inflight.code" &
+client=$!
+query_waiting() { [ "$(sql "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'tp-fcgi' AND wait_event_type = 'Lock'")" -ge 1 ]; }
+ok wait_until 10 query_waiting -- "a request is in flight, waiting on the lock"
+master=$(pool_master_pid)
+kill -TERM "$master"
+wait $client
+wait $locker
+is "$(cat "$E2E_TMP/inflight.code")" 200 "SIGTERM: the request in flight still gets its 200"
+master_gone() { ! proc_alive "$master"; }
+ok wait_until 20 master_gone -- "SIGTERM: then the pool exits"
+ok grep -q "event=pool_stopped" "$TP_STATE_DIR/logs/tp-fcgi.log" -- "SIGTERM: it logs a clean stop"
+# Bring the pool back for the suites that follow.
+ok "$DEV_STACK" up -- "dev-stack up restarts the missing pool"
+http GET $P/abc123-def456/progress
+is "$STATUS" 200 "serving again"
