@@ -28,8 +28,8 @@ CPPFLAGS += -D_GNU_SOURCE -Iinclude $(PKG_CFLAGS)
 XCFLAGS	:= -std=c11 $(WARN) $(OPT) -fPIC -fvisibility=hidden $(SANFLAGS) $(CFLAGS)
 XLDFLAGS := $(SANFLAGS) $(LDFLAGS)
 
-LIB_SRC	 := lib/progress.c lib/render.c lib/store.c
-FCGI_SRC := fcgi/clock.c fcgi/config.c fcgi/db.c fcgi/handler_progress.c \
+LIB_SRC	 := lib/conn.c lib/progress.c lib/render.c lib/store.c
+FCGI_SRC := fcgi/config.c fcgi/db.c fcgi/handler_progress.c \
 	    fcgi/http.c fcgi/listen.c fcgi/log.c fcgi/master.c fcgi/router.c \
 	    fcgi/worker.c
 UNIT_TESTS := test_progress test_render test_store test_router test_config

@@ -2,7 +2,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "../lib/internal.h"
 #include "pool.h"
 
 void

@@ -3,7 +3,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../lib/internal.h"
 #include "pool.h"
 
 void
@@ -11,7 +10,7 @@ request_reset(struct request *rq, FCGX_Request *fcgi)
 {
 	memset(rq, 0, sizeof(*rq));
 	rq->rq_fcgi = fcgi;
-	rq->rq_started = now_ms();
+	rq->rq_started = mono_ms();
 }
 
 const char *

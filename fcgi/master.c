@@ -48,13 +48,13 @@ spawn(const struct config *cf, int listen_fd, struct slot *slots, int i)
 
 	if ((pid = fork()) == -1) {
 		log_error("fork_failed", "cannot fork worker %d: %s", i, strerror(errno));
-		slots[i].sl_respawn_at = now_ms() + RESPAWN_DELAY_MAX_MS;
+		slots[i].sl_respawn_at = mono_ms() + RESPAWN_DELAY_MAX_MS;
 		return;
 	}
 	if (pid == 0)
 		worker_run(cf, listen_fd, i, master);
 	slots[i].sl_pid = pid;
-	slots[i].sl_started = now_ms();
+	slots[i].sl_started = mono_ms();
 	log_debug("worker_spawned", "worker %d is pid %ld", i, (long)pid);
 }
 
@@ -95,7 +95,7 @@ reap(struct slot *slots, int n, bool stopping)
 			log_debug("worker_exit", "worker %d (pid %ld) %s", i, (long)pid, why);
 			continue;
 		}
-		now = now_ms();
+		now = mono_ms();
 		if (now - slots[i].sl_started < QUICK_DEATH_MS)
 			slots[i].sl_quick_deaths++;
 		else
@@ -143,9 +143,9 @@ stop_workers(const struct config *cf, struct slot *slots, int n, bool fast,
 
 	got_int = 0;
 	signal_all(slots, n, fast ? SIGKILL : SIGTERM);
-	deadline = now_ms() + cf->cf_shutdown_timeout_ms;
+	deadline = mono_ms() + cf->cf_shutdown_timeout_ms;
 	while (reap(slots, n, true) > 0) {
-		left = deadline - now_ms();
+		left = deadline - mono_ms();
 		if (!killed && (left <= 0 || got_int)) {
 			log_warn("workers_killed", "%s: killing the workers still busy",
 			    got_int ? "fast stop requested" : "shutdown_timeout reached");
@@ -223,7 +223,7 @@ master_run(const struct config *cf, int listen_fd)
 		}
 		if (got_term || got_int)
 			break;
-		now = now_ms();
+		now = mono_ms();
 		next = -1;
 		for (i = 0; i < n; i++) {
 			if (slots[i].sl_pid != 0)
@@ -237,7 +237,7 @@ master_run(const struct config *cf, int listen_fd)
 		if (next == -1) {
 			(void)ppoll(NULL, 0, NULL, &waitmask);
 		} else {
-			next -= now_ms();
+			next -= mono_ms();
 			if (next < 0)
 				next = 0;
 			ts.tv_sec = next / 1000;

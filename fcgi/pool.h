@@ -15,6 +15,8 @@
 
 #include <tp/progress.h>
 
+#include "../lib/internal.h"
+
 #define TP_FCGI_NAME	"tp-fcgi"
 
 /* config.c */
@@ -76,11 +78,6 @@ void	 log_msg(enum log_level level, const char *event, const char *fmt, ...)
 #define log_warn(ev, ...)	log_msg(LOG_WARN, ev, __VA_ARGS__)
 #define log_error(ev, ...)	log_msg(LOG_ERROR, ev, __VA_ARGS__)
 
-/* clock.c */
-
-/* Monotonic milliseconds. */
-int64_t	 now_ms(void);
-
 /* listen.c */
 
 /*
@@ -117,7 +114,7 @@ void	 worker_run(const struct config *cf, int listen_fd, int slot, pid_t master)
 struct db {
 	PGconn		*db_conn;
 	const struct config *db_cf;
-	int64_t		 db_next_connect;	/* now_ms() before which not to retry */
+	int64_t		 db_next_connect;	/* mono_ms() before which not to retry */
 	bool		 db_down;		/* last attempt failed (for logging) */
 };
 
@@ -133,7 +130,7 @@ void	 db_warm(struct db *db);
 void	 db_close(struct db *db);
 /*
  * Runs a prepared statement with text parameters and binary results, within
- * `deadline` (a now_ms() instant).  Connects and prepares first if needed;
+ * `deadline` (a mono_ms() instant).  Connects and prepares first if needed;
  * retries once on a fresh connection when the old one turns out to be dead.
  * On DB_OK, *res is a PGRES_TUPLES_OK result the caller frees with PQclear.
  */
@@ -183,7 +180,7 @@ struct request {
 	FCGX_Request	*rq_fcgi;
 	struct route	 rq_route;
 	int		 rq_status;		/* what was sent, for the log */
-	int64_t		 rq_started;		/* now_ms() at accept */
+	int64_t		 rq_started;		/* mono_ms() at accept */
 };
 
 void	 request_reset(struct request *rq, FCGX_Request *fcgi);

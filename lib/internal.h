@@ -68,6 +68,52 @@ char	*render_progress(const struct progress_row *row, size_t *len);
  */
 char	*render_error(const char *code, const char *message, size_t *len);
 
+/* conn.c */
+
+/* Monotonic milliseconds: what every deadline is measured on. */
+int64_t	 mono_ms(void);
+
+/* Outcome of one round trip to PostgreSQL. */
+enum conn_trip {
+	CONN_OK,		/* *res is PGRES_TUPLES_OK or PGRES_COMMAND_OK */
+	CONN_TIMEOUT,		/* the deadline passed: drop the connection */
+	CONN_LOST,		/* the connection is dead: reconnect */
+	CONN_ERROR		/* the server answered with an error, in *res */
+};
+
+/*
+ * Connects with PQconnectStartParams(keywords, values, expand_dbname=1)
+ * before `deadline` (a mono_ms() instant).  Returns a non-blocking connection
+ * the caller closes with PQfinish, or NULL with a sentence in err.
+ */
+PGconn	*conn_open(const char *const *keywords, const char *const *values,
+	    int64_t deadline, char *err, size_t errsz);
+/*
+ * Flushes what is queued on conn and collects the result of one command
+ * before `deadline`.  On CONN_OK and CONN_ERROR, *res holds the result (the
+ * caller PQclears it); otherwise *res is NULL.
+ */
+enum conn_trip conn_round_trip(PGconn *conn, int64_t deadline, PGresult **res);
+/* PQsendQueryParams (text in, text out) + conn_round_trip. */
+enum conn_trip conn_exec_params(PGconn *conn, const char *sql, int nparams,
+	    const char *const *values, int64_t deadline, PGresult **res);
+/* PQsendPrepare + conn_round_trip; the result is cleared here. */
+enum conn_trip conn_prepare(PGconn *conn, const char *name, const char *sql,
+	    int nparams, int64_t deadline);
+/* PQsendQueryPrepared (text parameters) + conn_round_trip. */
+enum conn_trip conn_exec_prepared(PGconn *conn, const char *name, int nparams,
+	    const char *const *values, int result_format, int64_t deadline,
+	    PGresult **res);
+/*
+ * Is an error with this SQLSTATE the database being unavailable (connection
+ * trouble, shutdown, overload, a cancelled statement, a standby conflict),
+ * rather than a bug or a misconfiguration?  NULL (no SQLSTATE) counts as
+ * unavailable.
+ */
+bool	 conn_sqlstate_unavailable(const char *state);
+/* Should a prepared statement be prepared again on a fresh session? */
+bool	 conn_sqlstate_reprepare(const char *state);
+
 /* store.c */
 
 #define STORE_PROGRESS_GET	"tp_progress_get"
