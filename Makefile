@@ -14,9 +14,11 @@ B	:= build/san
 SANFLAGS := -fsanitize=$(SANITIZE) -fno-sanitize-recover=all -fno-omit-frame-pointer
 endif
 
+VERSION	:= $(shell sed -n 's/^\#define TP_VERSION[^"]*"\(.*\)"/\1/p' include/tp/trainprog.h)
 PKGS	:= libpq libcjson fcgi
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+LIB_LIBS   := $(shell pkg-config --libs libpq libcjson 2>/dev/null) -lpthread -lm
 
 WARN	:= -Wall -Wextra -Wstrict-prototypes -Wmissing-prototypes -Wshadow \
 	   -Wpointer-arith -Wsign-compare -Wformat=2 -Wundef -Wvla
@@ -28,11 +30,11 @@ CPPFLAGS += -D_GNU_SOURCE -Iinclude $(PKG_CFLAGS)
 XCFLAGS	:= -std=c11 $(WARN) $(OPT) -fPIC -fvisibility=hidden $(SANFLAGS) $(CFLAGS)
 XLDFLAGS := $(SANFLAGS) $(LDFLAGS)
 
-LIB_SRC	 := lib/conn.c lib/progress.c lib/render.c lib/store.c
+LIB_SRC	 := lib/conn.c lib/eta.c lib/progress.c lib/render.c lib/store.c lib/tracker.c
 FCGI_SRC := fcgi/config.c fcgi/db.c fcgi/handler_progress.c \
 	    fcgi/http.c fcgi/listen.c fcgi/log.c fcgi/master.c fcgi/router.c \
 	    fcgi/worker.c
-UNIT_TESTS := test_progress test_render test_store test_router test_config
+UNIT_TESTS := test_progress test_eta test_render test_store test_router test_config
 
 LIB_OBJ	 := $(LIB_SRC:%.c=$(B)/obj/%.o)
 FCGI_OBJ := $(FCGI_SRC:%.c=$(B)/obj/%.o)
@@ -40,7 +42,8 @@ UNIT_BIN := $(UNIT_TESTS:%=$(B)/t/%)
 
 .PHONY: all deps run test unit e2e check-san clean install help
 
-all: $(B)/bin/tp-fcgi $(B)/lib/libtrainprog.a $(B)/lib/libtrainprog.so
+all: $(B)/bin/tp-fcgi $(B)/bin/tp-publish $(B)/bin/tp-trainer \
+     $(B)/lib/libtrainprog.a $(B)/lib/libtrainprog.so
 
 help:
 	@echo "make run        install what is missing, build, start the local stack (Ctrl-C stops it)"
@@ -60,18 +63,33 @@ $(B)/lib/libtrainprog.a: $(LIB_OBJ)
 	rm -f $@
 	ar rcs $@ $^
 
-$(B)/lib/libtrainprog.so: $(LIB_OBJ)
+# The shared library exports only what include/tp/ declares (TP_API).
+$(B)/lib/libtrainprog.so.0: $(LIB_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) -shared -Wl,-soname,libtrainprog.so.0 $(XLDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+	$(CC) -shared -Wl,-soname,libtrainprog.so.0 -Wl,--no-undefined $(XLDFLAGS) \
+	    -o $@ $^ $(LIB_LIBS)
+
+$(B)/lib/libtrainprog.so: $(B)/lib/libtrainprog.so.0
+	ln -sf libtrainprog.so.0 $@
 
 $(B)/bin/tp-fcgi: $(B)/obj/fcgi/main.o $(FCGI_OBJ) $(B)/lib/libtrainprog.a
 	@mkdir -p $(dir $@)
-	$(CC) $(XLDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+	$(CC) $(XLDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread -lm
+
+# tp-publish shares the library's input checks, so it links the archive.
+$(B)/bin/tp-publish: $(B)/obj/tools/tp-publish.o $(B)/lib/libtrainprog.a
+	@mkdir -p $(dir $@)
+	$(CC) $(XLDFLAGS) -o $@ $^ $(LIB_LIBS)
+
+# The example trainer links the shared library, as a trainer would.
+$(B)/bin/tp-trainer: $(B)/obj/tools/tp-trainer.o $(B)/lib/libtrainprog.so
+	@mkdir -p $(dir $@)
+	$(CC) $(XLDFLAGS) -o $@ $< -L$(B)/lib -ltrainprog -Wl,-rpath,'$$ORIGIN/../lib'
 
 # Unit tests: Criterion, one binary per source file under test.
 $(B)/t/test_%: $(B)/obj/t/unit/test_%.o $(FCGI_OBJ) $(B)/lib/libtrainprog.a
 	@mkdir -p $(dir $@)
-	$(CC) $(XLDFLAGS) -o $@ $^ $(PKG_LIBS) -lcriterion -lm
+	$(CC) $(XLDFLAGS) -o $@ $^ $(PKG_LIBS) -lcriterion -lpthread -lm
 
 deps:
 	@deploy/install-deps
@@ -97,13 +115,15 @@ run: deps all
 	deploy/dev-stack run
 
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib \
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig \
 	    $(DESTDIR)$(PREFIX)/include/tp $(DESTDIR)$(PREFIX)/share/trainprog/schema \
 	    $(DESTDIR)$(PREFIX)/share/trainprog/nginx $(DESTDIR)$(PREFIX)/share/trainprog/deploy
-	install -m 0755 $(B)/bin/tp-fcgi $(DESTDIR)$(PREFIX)/bin/
+	install -m 0755 $(B)/bin/tp-fcgi $(B)/bin/tp-publish $(B)/bin/tp-trainer $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 $(B)/lib/libtrainprog.a $(DESTDIR)$(PREFIX)/lib/
-	install -m 0755 $(B)/lib/libtrainprog.so $(DESTDIR)$(PREFIX)/lib/libtrainprog.so.0
+	install -m 0755 $(B)/lib/libtrainprog.so.0 $(DESTDIR)$(PREFIX)/lib/
 	ln -sf libtrainprog.so.0 $(DESTDIR)$(PREFIX)/lib/libtrainprog.so
+	sed -e 's#@PREFIX@#$(PREFIX)#' -e 's#@VERSION@#$(VERSION)#' trainprog.pc.in \
+	    >$(DESTDIR)$(PREFIX)/lib/pkgconfig/trainprog.pc
 	install -m 0644 include/tp/*.h $(DESTDIR)$(PREFIX)/include/tp/
 	install -m 0644 schema/*.sql $(DESTDIR)$(PREFIX)/share/trainprog/schema/
 	install -m 0644 conf/nginx/*.conf $(DESTDIR)$(PREFIX)/share/trainprog/nginx/

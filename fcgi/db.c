@@ -93,7 +93,7 @@ db_connect(struct db *db, int64_t deadline)
 	}
 	snprintf(timeout, sizeof(timeout), "%d", db->db_cf->cf_statement_timeout_ms);
 	if (conn_exec_params(conn, "SELECT set_config('statement_timeout', $1, false)",
-	    1, params, deadline, &res) != CONN_OK) {
+	    1, params, 0, deadline, &res) != CONN_OK) {
 		snprintf(why, sizeof(why), "setting statement_timeout failed: %s",
 		    PQerrorMessage(conn));
 		goto fail;

@@ -136,10 +136,10 @@ conn_round_trip(PGconn *conn, int64_t deadline, PGresult **res)
 
 enum conn_trip
 conn_exec_params(PGconn *conn, const char *sql, int nparams,
-    const char *const *values, int64_t deadline, PGresult **res)
+    const char *const *values, int result_format, int64_t deadline, PGresult **res)
 {
 	*res = NULL;
-	if (!PQsendQueryParams(conn, sql, nparams, NULL, values, NULL, NULL, 0))
+	if (!PQsendQueryParams(conn, sql, nparams, NULL, values, NULL, NULL, result_format))
 		return PQstatus(conn) == CONNECTION_BAD ? CONN_LOST : CONN_ERROR;
 	return conn_round_trip(conn, deadline, res);
 }

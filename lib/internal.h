@@ -9,6 +9,7 @@
 #include <libpq-fe.h>
 
 #include <tp/progress.h>
+#include <tp/tracker.h>
 
 /*
  * One training_progress row as the read path sees it.  Strings point into
@@ -41,6 +42,105 @@ struct progress_row {
 	const char	*pr_error_message;
 	int64_t		 pr_seq;
 };
+
+/* progress.c: a job's state and how calls change it */
+
+/* A growable text buffer; tb_set false means SQL NULL. */
+struct tbuf {
+	char	*tb_data;
+	size_t	 tb_len;
+	size_t	 tb_cap;
+	bool	 tb_set;
+};
+
+/* Copies s[0..len) (NUL added), reusing memory.  0, or -1 out of memory. */
+int	 tbuf_set(struct tbuf *tb, const char *s, size_t len);
+/* Makes tb NULL again, keeping its memory. */
+void	 tbuf_clear(struct tbuf *tb);
+void	 tbuf_free(struct tbuf *tb);
+
+enum job_phase { JOB_RUNNING, JOB_COMPLETE, JOB_FAILED };
+
+/* Everything a tracker writes about a job. */
+struct job_state {
+	enum tp_step	 js_step;	/* TP_STEP_NONE before the first start */
+	double		 js_step_pct;
+	double		 js_pct;	/* overall; never decreases */
+	bool		 js_has_iter;
+	int32_t		 js_iter;
+	bool		 js_has_total;
+	int32_t		 js_total;
+	bool		 js_has_best;
+	double		 js_best;
+	bool		 js_has_current;
+	double		 js_current;
+	struct tbuf	 js_details;	/* JSON object text */
+	struct tbuf	 js_best_params;
+	struct tbuf	 js_error;
+	bool		 js_has_eta;
+	int64_t		 js_eta_us;	/* Unix microseconds */
+	enum job_phase	 js_phase;
+	uint64_t	 js_seq;
+};
+
+void	 job_init(struct job_state *js);
+void	 job_free(struct job_state *js);
+/* Makes dst a copy of src, reusing dst's buffers.  0 or -1 (out of memory). */
+int	 job_copy(struct job_state *dst, const struct job_state *src);
+/* What current_step says: the step's name, or "Complete". */
+const char *job_step_name(const struct job_state *js);
+
+/*
+ * The transitions.  Each checks everything first and changes nothing when
+ * it refuses; *why then points to a static sentence.  They do not touch the
+ * ETA or the sequence number: the tracker does.
+ */
+enum tp_err job_start(struct job_state *js, const char *step_key,
+	    const char *details, const char **why);
+enum tp_err job_update(struct job_state *js, const struct tp_update *u,
+	    const char **why);
+enum tp_err job_complete(struct job_state *js, const char **why);
+enum tp_err job_fail(struct job_state *js, const char *message, const char **why);
+/*
+ * Loads a stored row (for resume).  The row's strings are copied.  Returns
+ * TP_OK, or TP_EINVAL when its current_step is not a known step.
+ */
+enum tp_err job_from_row(struct job_state *js, const struct progress_row *row,
+	    const char **why);
+
+/*
+ * NULL when text is a JSON object of at most TP_JSON_MAX bytes that
+ * PostgreSQL's jsonb accepts (valid UTF-8, no \u0000); otherwise why not.
+ */
+const char *json_object_problem(const char *text);
+/* Is s[0..len) valid UTF-8? */
+bool	 utf8_valid(const char *s, size_t len);
+
+/* eta.c: the ETA estimator (docs/ETA.md) */
+
+struct eta {
+	enum tp_step	 e_step;	/* the step the samples belong to */
+	int		 e_samples;	/* samples taken in this step */
+	int64_t		 e_first_us;	/* time of the first observation */
+	int64_t		 e_last_us;	/* time of the last sample */
+	double		 e_last_pct;	/* percentage at the last sample */
+	double		 e_slow_pct;	/* decayed sums of progress (percent) ... */
+	double		 e_slow_us;	/* ... and of time (microseconds): the pace */
+	double		 e_fast_pct;	/* the same with a short memory, */
+	double		 e_fast_us;	/* to tell a real change from noise */
+	int		 e_side;	/* fast above (1) or below (-1) slow, or 0 */
+	int		 e_streak;	/* samples in a row on that side */
+};
+
+/* Forgets everything; the next observation starts afresh. */
+void	 eta_reset(struct eta *e);
+/*
+ * Observes overall percentage `pct` of a job in `step` at `now_us`.  Returns
+ * true with the estimated completion in *eta_us when there is enough data,
+ * false when not (yet).  The estimate is never before now_us.
+ */
+bool	 eta_observe(struct eta *e, enum tp_step step, double pct, int64_t now_us,
+	    int64_t *eta_us);
 
 /* render.c */
 
@@ -94,9 +194,10 @@ PGconn	*conn_open(const char *const *keywords, const char *const *values,
  * caller PQclears it); otherwise *res is NULL.
  */
 enum conn_trip conn_round_trip(PGconn *conn, int64_t deadline, PGresult **res);
-/* PQsendQueryParams (text in, text out) + conn_round_trip. */
+/* PQsendQueryParams (text parameters; results in result_format) + conn_round_trip. */
 enum conn_trip conn_exec_params(PGconn *conn, const char *sql, int nparams,
-	    const char *const *values, int64_t deadline, PGresult **res);
+	    const char *const *values, int result_format, int64_t deadline,
+	    PGresult **res);
 /* PQsendPrepare + conn_round_trip; the result is cleared here. */
 enum conn_trip conn_prepare(PGconn *conn, const char *name, const char *sql,
 	    int nparams, int64_t deadline);
@@ -128,5 +229,37 @@ extern const char	 store_progress_get_sql[];
  * (the schema and the code disagree).
  */
 int	 store_decode_progress(const PGresult *res, int row, struct progress_row *out);
+
+#define STORE_PROGRESS_PUT	"tp_progress_put"
+#define STORE_PROGRESS_PUT_NPARAMS 15
+
+/*
+ * The guarded UPSERT of a batch of states (arrays, one element per job;
+ * job ids unique within a batch): a state is applied only when its seq is
+ * newer, the stored job is not finished, and the overall percentage does
+ * not go down (a failure is applied anyway, keeping the stored progress).
+ * Returns (job_id, seq) for each state applied.
+ */
+extern const char	 store_progress_put_sql[];
+/* Which of the job ids in $1 (a text[] literal) are finished. */
+extern const char	 store_progress_finished_sql[];
+
+/* The parameters of STORE_PROGRESS_PUT: array literals being built. */
+struct put_batch {
+	struct tbuf	 pb_arrays[STORE_PROGRESS_PUT_NPARAMS];
+	const char	*pb_values[STORE_PROGRESS_PUT_NPARAMS];
+	int		 pb_count;
+};
+
+/* Empties a batch, keeping its memory. */
+void	 store_batch_reset(struct put_batch *pb);
+void	 store_batch_free(struct put_batch *pb);
+/* Adds one job's state.  0, or -1 out of memory. */
+int	 store_batch_add(struct put_batch *pb, const char *job_id,
+	    const struct job_state *js);
+/* Closes the arrays and points pb_values at them.  0 or -1. */
+int	 store_batch_finish(struct put_batch *pb);
+/* Writes values[0..n) into tb as a text[] literal.  0, or -1 out of memory. */
+int	 store_text_array(struct tbuf *tb, const char *const *values, int n);
 
 #endif /* TP_LIB_INTERNAL_H */

@@ -2,7 +2,10 @@
 #include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include <cjson/cJSON.h>
 
 #include "internal.h"
 
@@ -128,6 +131,18 @@ utf8_decode(const unsigned char *s, size_t left, uint32_t *cp)
 	return n;
 }
 
+bool
+utf8_valid(const char *s, size_t len)
+{
+	uint32_t	 cp;
+	size_t		 i, n;
+
+	for (i = 0; i < len; i += n)
+		if ((n = utf8_decode((const unsigned char *)s + i, len - i, &cp)) == 0)
+			return false;
+	return true;
+}
+
 TP_API const char *
 tp_job_id_problem(const char *id, size_t len)
 {
@@ -148,4 +163,334 @@ tp_job_id_problem(const char *id, size_t len)
 			return "job_id contains a control character";
 	}
 	return NULL;
+}
+
+/* --- text buffers ------------------------------------------------------ */
+
+int
+tbuf_set(struct tbuf *tb, const char *s, size_t len)
+{
+	char	*p;
+
+	if (len + 1 > tb->tb_cap) {
+		if ((p = realloc(tb->tb_data, len + 1)) == NULL)
+			return -1;
+		tb->tb_data = p;
+		tb->tb_cap = len + 1;
+	}
+	memcpy(tb->tb_data, s, len);
+	tb->tb_data[len] = '\0';
+	tb->tb_len = len;
+	tb->tb_set = true;
+	return 0;
+}
+
+void
+tbuf_clear(struct tbuf *tb)
+{
+	tb->tb_set = false;
+	tb->tb_len = 0;
+}
+
+void
+tbuf_free(struct tbuf *tb)
+{
+	free(tb->tb_data);
+	memset(tb, 0, sizeof(*tb));
+}
+
+static int
+tbuf_copy(struct tbuf *dst, const struct tbuf *src)
+{
+	if (!src->tb_set) {
+		tbuf_clear(dst);
+		return 0;
+	}
+	return tbuf_set(dst, src->tb_data, src->tb_len);
+}
+
+/* --- a job's state ------------------------------------------------------ */
+
+void
+job_init(struct job_state *js)
+{
+	memset(js, 0, sizeof(*js));
+	js->js_step = TP_STEP_NONE;
+	js->js_phase = JOB_RUNNING;
+}
+
+void
+job_free(struct job_state *js)
+{
+	tbuf_free(&js->js_details);
+	tbuf_free(&js->js_best_params);
+	tbuf_free(&js->js_error);
+}
+
+int
+job_copy(struct job_state *dst, const struct job_state *src)
+{
+	struct tbuf	 d = dst->js_details, b = dst->js_best_params, e = dst->js_error;
+
+	*dst = *src;
+	dst->js_details = d;
+	dst->js_best_params = b;
+	dst->js_error = e;
+	if (tbuf_copy(&dst->js_details, &src->js_details) == -1 ||
+	    tbuf_copy(&dst->js_best_params, &src->js_best_params) == -1 ||
+	    tbuf_copy(&dst->js_error, &src->js_error) == -1)
+		return -1;
+	return 0;
+}
+
+const char *
+job_step_name(const struct job_state *js)
+{
+	if (js->js_phase == JOB_COMPLETE)
+		return TP_STEP_COMPLETE_NAME;
+	return tp_step_name(js->js_step != TP_STEP_NONE ? js->js_step : TP_STEP_DATA_COLLECTION);
+}
+
+/* Does the JSON text contain a \\u0000 escape (which jsonb refuses)? */
+static bool
+has_nul_escape(const char *s)
+{
+	const char	*p, *q;
+	size_t		 backslashes;
+
+	for (p = s; (p = strstr(p, "u0000")) != NULL; p++) {
+		/* It is an escape when an odd run of backslashes precedes it. */
+		for (q = p, backslashes = 0; q > s && q[-1] == '\\'; q--)
+			backslashes++;
+		if (backslashes % 2 == 1)
+			return true;
+	}
+	return false;
+}
+
+const char *
+json_object_problem(const char *text)
+{
+	cJSON		*doc;
+	const char	*end = NULL;
+	size_t		 len;
+	bool		 object;
+
+	if (text == NULL)
+		return "JSON text is missing";
+	if ((len = strlen(text)) > TP_JSON_MAX)
+		return "JSON text is longer than 65536 bytes";
+	if (!utf8_valid(text, len))
+		return "JSON text is not valid UTF-8";
+	if ((doc = cJSON_ParseWithOpts(text, &end, 1)) == NULL)
+		return "malformed JSON";
+	object = cJSON_IsObject(doc);
+	cJSON_Delete(doc);
+	if (!object)
+		return "JSON must be an object ({...})";
+	if (has_nul_escape(text))
+		return "JSON must not contain \\u0000";
+	return NULL;
+}
+
+static enum tp_err
+refuse(const char **why, const char *sentence, enum tp_err err)
+{
+	*why = sentence;
+	return err;
+}
+
+/* The overall percentage never goes down: raise it only. */
+static void
+job_raise(struct job_state *js)
+{
+	double	 p = tp_progress_percentage(js->js_step, js->js_step_pct);
+
+	if (p > js->js_pct)
+		js->js_pct = p;
+}
+
+enum tp_err
+job_start(struct job_state *js, const char *step_key, const char *details,
+    const char **why)
+{
+	enum tp_step	 step;
+	const char	*problem;
+
+	*why = NULL;
+	if (js->js_phase != JOB_RUNNING)
+		return refuse(why, "the job has finished", TP_EFINISHED);
+	if ((step = tp_step_from_key(step_key)) == TP_STEP_NONE)
+		return refuse(why, "unknown step: use data_collection, optimization, "
+		    "validation or save_configuration", TP_EINVAL);
+	if (step <= js->js_step)
+		return refuse(why, "steps only go forward: this step, or a later one, "
+		    "was already started", TP_ESTATE);
+	if (details != NULL && (problem = json_object_problem(details)) != NULL)
+		return refuse(why, problem, TP_EINVAL);
+	if (details != NULL && tbuf_set(&js->js_details, details, strlen(details)) == -1)
+		return refuse(why, "out of memory", TP_ENOMEM);
+	if (details == NULL)
+		tbuf_clear(&js->js_details);
+	js->js_step = step;
+	js->js_step_pct = 0.0;
+	js->js_has_iter = js->js_has_total = js->js_has_current = false;
+	js->js_has_eta = false;
+	job_raise(js);
+	return TP_OK;
+}
+
+enum tp_err
+job_update(struct job_state *js, const struct tp_update *u, const char **why)
+{
+	const char	*problem;
+	unsigned	 f = u->fields;
+
+	*why = NULL;
+	if (js->js_phase != JOB_RUNNING)
+		return refuse(why, "the job has finished", TP_EFINISHED);
+	if (js->js_step == TP_STEP_NONE)
+		return refuse(why, "no step has been started yet", TP_ESTATE);
+	if (f & ~(TP_UPD_STEP_PERCENTAGE | TP_UPD_ITERATION | TP_UPD_TOTAL_ITERATIONS |
+	    TP_UPD_BEST_SCORE | TP_UPD_CURRENT_SCORE | TP_UPD_BEST_PARAMS | TP_UPD_DETAILS))
+		return refuse(why, "unknown bits in fields", TP_EINVAL);
+	if ((f & TP_UPD_STEP_PERCENTAGE) && !(u->step_percentage >= 0.0 &&
+	    u->step_percentage <= 100.0))
+		return refuse(why, "step_percentage must be within 0..100", TP_EINVAL);
+	if ((f & TP_UPD_ITERATION) && u->iteration < 0)
+		return refuse(why, "iteration must not be negative", TP_EINVAL);
+	if ((f & TP_UPD_TOTAL_ITERATIONS) && u->total_iterations < 0)
+		return refuse(why, "total_iterations must not be negative", TP_EINVAL);
+	if ((f & TP_UPD_BEST_SCORE) && !isfinite(u->best_score))
+		return refuse(why, "best_score must be a finite number", TP_EINVAL);
+	if ((f & TP_UPD_CURRENT_SCORE) && !isfinite(u->current_score))
+		return refuse(why, "current_score must be a finite number", TP_EINVAL);
+	if ((f & TP_UPD_BEST_PARAMS) && (problem = json_object_problem(u->best_params)) != NULL)
+		return refuse(why, problem, TP_EINVAL);
+	if ((f & TP_UPD_DETAILS) && (problem = json_object_problem(u->details)) != NULL)
+		return refuse(why, problem, TP_EINVAL);
+
+	/* Copies first: running out of memory must leave the state as it was. */
+	if ((f & TP_UPD_BEST_PARAMS) &&
+	    tbuf_set(&js->js_best_params, u->best_params, strlen(u->best_params)) == -1)
+		return refuse(why, "out of memory", TP_ENOMEM);
+	if ((f & TP_UPD_DETAILS) &&
+	    tbuf_set(&js->js_details, u->details, strlen(u->details)) == -1)
+		return refuse(why, "out of memory", TP_ENOMEM);
+	if (f & TP_UPD_STEP_PERCENTAGE)
+		js->js_step_pct = u->step_percentage;
+	if (f & TP_UPD_ITERATION) {
+		js->js_has_iter = true;
+		js->js_iter = u->iteration;
+	}
+	if (f & TP_UPD_TOTAL_ITERATIONS) {
+		js->js_has_total = true;
+		js->js_total = u->total_iterations;
+	}
+	if (f & TP_UPD_BEST_SCORE) {
+		js->js_has_best = true;
+		js->js_best = u->best_score;
+	}
+	if (f & TP_UPD_CURRENT_SCORE) {
+		js->js_has_current = true;
+		js->js_current = u->current_score;
+	}
+	job_raise(js);
+	return TP_OK;
+}
+
+enum tp_err
+job_complete(struct job_state *js, const char **why)
+{
+	*why = NULL;
+	if (js->js_phase != JOB_RUNNING)
+		return refuse(why, "the job has finished", TP_EFINISHED);
+	js->js_phase = JOB_COMPLETE;
+	js->js_step = TP_STEP_SAVE_CONFIGURATION;
+	js->js_step_pct = 100.0;
+	js->js_pct = 100.0;
+	js->js_has_eta = false;
+	/* "Complete" is not a step: step-level facts go; the results stay. */
+	tbuf_clear(&js->js_details);
+	js->js_has_iter = js->js_has_total = js->js_has_current = false;
+	return TP_OK;
+}
+
+/* The longest prefix of s[0..len) that is at most max bytes and ends on a character. */
+static size_t
+utf8_cut(const char *s, size_t len, size_t max)
+{
+	if (len <= max)
+		return len;
+	len = max;
+	/* Back off continuation bytes (10xxxxxx) to the start of a character. */
+	while (len > 0 && ((unsigned char)s[len] & 0xc0) == 0x80)
+		len--;
+	return len;
+}
+
+enum tp_err
+job_fail(struct job_state *js, const char *message, const char **why)
+{
+	size_t	 len;
+
+	*why = NULL;
+	if (js->js_phase != JOB_RUNNING)
+		return refuse(why, "the job has finished", TP_EFINISHED);
+	if (message == NULL || *message == '\0')
+		return refuse(why, "an error needs a message", TP_EINVAL);
+	len = strlen(message);
+	if (!utf8_valid(message, len))
+		return refuse(why, "the error message is not valid UTF-8", TP_EINVAL);
+	len = utf8_cut(message, len, TP_ERROR_MESSAGE_MAX);
+	if (tbuf_set(&js->js_error, message, len) == -1)
+		return refuse(why, "out of memory", TP_ENOMEM);
+	if (js->js_step == TP_STEP_NONE)
+		js->js_step = TP_STEP_DATA_COLLECTION;
+	js->js_phase = JOB_FAILED;
+	js->js_has_eta = false;
+	return TP_OK;
+}
+
+enum tp_err
+job_from_row(struct job_state *js, const struct progress_row *r, const char **why)
+{
+	enum tp_step	 step;
+	enum job_phase	 phase = JOB_RUNNING;
+
+	*why = NULL;
+	if (r->pr_is_complete)
+		phase = r->pr_error_message != NULL ? JOB_FAILED : JOB_COMPLETE;
+	if (strcmp(r->pr_current_step, TP_STEP_COMPLETE_NAME) == 0)
+		step = TP_STEP_SAVE_CONFIGURATION;
+	else if ((step = tp_step_from_name(r->pr_current_step)) == TP_STEP_NONE)
+		return refuse(why, "the stored current_step is not a step this library knows", TP_EINVAL);
+	if ((r->pr_step_details != NULL &&
+	    tbuf_set(&js->js_details, r->pr_step_details, strlen(r->pr_step_details)) == -1) ||
+	    (r->pr_best_params != NULL &&
+	    tbuf_set(&js->js_best_params, r->pr_best_params, strlen(r->pr_best_params)) == -1) ||
+	    (r->pr_error_message != NULL &&
+	    tbuf_set(&js->js_error, r->pr_error_message, strlen(r->pr_error_message)) == -1))
+		return refuse(why, "out of memory", TP_ENOMEM);
+	if (r->pr_step_details == NULL)
+		tbuf_clear(&js->js_details);
+	if (r->pr_best_params == NULL)
+		tbuf_clear(&js->js_best_params);
+	if (r->pr_error_message == NULL)
+		tbuf_clear(&js->js_error);
+	js->js_step = step;
+	js->js_step_pct = r->pr_step_percentage;
+	js->js_pct = r->pr_percentage;
+	js->js_has_iter = r->pr_has_current_iteration;
+	js->js_iter = r->pr_current_iteration;
+	js->js_has_total = r->pr_has_total_iterations;
+	js->js_total = r->pr_total_iterations;
+	js->js_has_best = r->pr_has_best_score;
+	js->js_best = r->pr_best_score;
+	js->js_has_current = r->pr_has_current_score;
+	js->js_current = r->pr_current_score;
+	js->js_has_eta = false;
+	js->js_phase = phase;
+	js->js_seq = (uint64_t)r->pr_seq;
+	return TP_OK;
 }

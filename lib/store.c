@@ -1,5 +1,7 @@
 /* store.c: the SQL of training_progress, and decoding its rows from libpq. */
 #include <endian.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -188,4 +190,202 @@ store_decode_progress(const PGresult *res, int row, struct progress_row *out)
 	out->pr_error_message = v[COL_ERROR_MESSAGE];
 	out->pr_seq = get_int64(v[COL_SEQ]);
 	return 0;
+}
+
+/*
+ * The guarded UPSERT of a batch of job states, one array element per job
+ * (job ids unique within a batch).  "Ahead" below: the write does not lower
+ * the overall percentage.  Writes that are not ahead, not newer (seq), or
+ * for a finished job are refused by the WHERE clause, except a failure,
+ * which is applied while the stored progress is kept.  Returns the
+ * (job_id, seq) of the rows applied.
+ */
+const char store_progress_put_sql[] =
+    "INSERT INTO training_progress AS tp (job_id, percentage, current_step,"
+    " step_number, step_percentage, step_details, estimated_completion,"
+    " current_iteration, total_iterations, best_score, current_score,"
+    " best_params, is_complete, error_message, seq)"
+    " SELECT j, p, cs, sn, sp, sd, CASE WHEN eta > now() THEN eta END,"
+    " ci, ti, bs, cur, bp, ic, em, sq"
+    " FROM unnest($1::text[], $2::float8[], $3::text[], $4::int4[], $5::float8[],"
+    " $6::jsonb[], $7::timestamptz[], $8::int4[], $9::int4[], $10::float8[],"
+    " $11::float8[], $12::jsonb[], $13::bool[], $14::text[], $15::int8[])"
+    " AS u(j, p, cs, sn, sp, sd, eta, ci, ti, bs, cur, bp, ic, em, sq)"
+    " ON CONFLICT (job_id) DO UPDATE SET"
+    " percentage = GREATEST(tp.percentage, EXCLUDED.percentage),"
+    " current_step = CASE WHEN EXCLUDED.percentage >= tp.percentage"
+    "   THEN EXCLUDED.current_step ELSE tp.current_step END,"
+    " step_number = CASE WHEN EXCLUDED.percentage >= tp.percentage"
+    "   THEN EXCLUDED.step_number ELSE tp.step_number END,"
+    " step_percentage = CASE WHEN EXCLUDED.percentage >= tp.percentage"
+    "   THEN EXCLUDED.step_percentage ELSE tp.step_percentage END,"
+    " step_details = CASE WHEN EXCLUDED.percentage >= tp.percentage"
+    "   THEN EXCLUDED.step_details ELSE tp.step_details END,"
+    " estimated_completion = EXCLUDED.estimated_completion,"
+    " current_iteration = CASE WHEN EXCLUDED.percentage >= tp.percentage"
+    "   THEN EXCLUDED.current_iteration ELSE tp.current_iteration END,"
+    " total_iterations = CASE WHEN EXCLUDED.percentage >= tp.percentage"
+    "   THEN EXCLUDED.total_iterations ELSE tp.total_iterations END,"
+    " best_score = CASE WHEN EXCLUDED.percentage >= tp.percentage"
+    "   THEN EXCLUDED.best_score ELSE tp.best_score END,"
+    " current_score = CASE WHEN EXCLUDED.percentage >= tp.percentage"
+    "   THEN EXCLUDED.current_score ELSE tp.current_score END,"
+    " best_params = CASE WHEN EXCLUDED.percentage >= tp.percentage"
+    "   THEN EXCLUDED.best_params ELSE tp.best_params END,"
+    " is_complete = EXCLUDED.is_complete,"
+    " error_message = EXCLUDED.error_message,"
+    " updated_at = now(),"
+    " seq = EXCLUDED.seq"
+    " WHERE tp.seq < EXCLUDED.seq AND NOT tp.is_complete"
+    " AND (EXCLUDED.percentage >= tp.percentage OR EXCLUDED.error_message IS NOT NULL)"
+    " RETURNING job_id, seq";
+
+const char store_progress_finished_sql[] =
+    "SELECT job_id FROM training_progress WHERE job_id = ANY($1::text[]) AND is_complete";
+
+/* Appends s[0..len) to tb.  0, or -1 out of memory. */
+static int
+tbuf_append(struct tbuf *tb, const char *s, size_t len)
+{
+	char	*p;
+	size_t	 cap;
+
+	if (tb->tb_len + len + 1 > tb->tb_cap) {
+		cap = tb->tb_cap ? tb->tb_cap : 256;
+		while (cap < tb->tb_len + len + 1)
+			cap *= 2;
+		if ((p = realloc(tb->tb_data, cap)) == NULL)
+			return -1;
+		tb->tb_data = p;
+		tb->tb_cap = cap;
+	}
+	memcpy(tb->tb_data + tb->tb_len, s, len);
+	tb->tb_len += len;
+	tb->tb_data[tb->tb_len] = '\0';
+	tb->tb_set = true;
+	return 0;
+}
+
+/*
+ * Appends one element to an array literal under construction: a comma if
+ * needed, then NULL, or the value double-quoted with " and \ escaped.
+ */
+static int
+array_add(struct tbuf *tb, const char *value)
+{
+	const char	*p, *run;
+
+	if (tbuf_append(tb, tb->tb_len > 1 ? "," : "", tb->tb_len > 1) == -1)
+		return -1;
+	if (value == NULL)
+		return tbuf_append(tb, "NULL", 4);
+	if (tbuf_append(tb, "\"", 1) == -1)
+		return -1;
+	for (run = p = value; *p != '\0'; p++)
+		if (*p == '"' || *p == '\\') {
+			if (tbuf_append(tb, run, (size_t)(p - run)) == -1 ||
+			    tbuf_append(tb, "\\", 1) == -1)
+				return -1;
+			run = p;
+		}
+	if (tbuf_append(tb, run, (size_t)(p - run)) == -1)
+		return -1;
+	return tbuf_append(tb, "\"", 1);
+}
+
+void
+store_batch_reset(struct put_batch *pb)
+{
+	int	 i;
+
+	for (i = 0; i < STORE_PROGRESS_PUT_NPARAMS; i++) {
+		pb->pb_arrays[i].tb_len = 0;
+		(void)tbuf_append(&pb->pb_arrays[i], "{", 1);
+		pb->pb_values[i] = NULL;
+	}
+	pb->pb_count = 0;
+}
+
+void
+store_batch_free(struct put_batch *pb)
+{
+	int	 i;
+
+	for (i = 0; i < STORE_PROGRESS_PUT_NPARAMS; i++)
+		tbuf_free(&pb->pb_arrays[i]);
+}
+
+/* Doubles as text that reads back as the same double. */
+static void
+put_double(char *buf, size_t size, double v)
+{
+	snprintf(buf, size, "%.17g", v);
+}
+
+int
+store_batch_add(struct put_batch *pb, const char *job_id, const struct job_state *js)
+{
+	char		 pct[32], step_number[16], step_pct[32], eta[RENDER_TIMESTAMP_MAX];
+	char		 iter[16], total[16], best[32], current[32], seq[24];
+	const char	*v[STORE_PROGRESS_PUT_NPARAMS];
+	int		 i;
+
+	put_double(pct, sizeof(pct), js->js_pct);
+	snprintf(step_number, sizeof(step_number), "%d",
+	    js->js_step != TP_STEP_NONE ? (int)js->js_step : 1);
+	put_double(step_pct, sizeof(step_pct), js->js_step_pct);
+	snprintf(iter, sizeof(iter), "%d", (int)js->js_iter);
+	snprintf(total, sizeof(total), "%d", (int)js->js_total);
+	put_double(best, sizeof(best), js->js_best);
+	put_double(current, sizeof(current), js->js_current);
+	snprintf(seq, sizeof(seq), "%llu", (unsigned long long)js->js_seq);
+
+	v[0] = job_id;
+	v[1] = pct;
+	v[2] = job_step_name(js);
+	v[3] = step_number;
+	v[4] = step_pct;
+	v[5] = js->js_details.tb_set ? js->js_details.tb_data : NULL;
+	v[6] = js->js_has_eta && render_timestamp(js->js_eta_us, eta, sizeof(eta)) > 0 ?
+	    eta : NULL;
+	v[7] = js->js_has_iter ? iter : NULL;
+	v[8] = js->js_has_total ? total : NULL;
+	v[9] = js->js_has_best ? best : NULL;
+	v[10] = js->js_has_current ? current : NULL;
+	v[11] = js->js_best_params.tb_set ? js->js_best_params.tb_data : NULL;
+	v[12] = js->js_phase != JOB_RUNNING ? "t" : "f";
+	v[13] = js->js_phase == JOB_FAILED && js->js_error.tb_set ? js->js_error.tb_data : NULL;
+	v[14] = seq;
+	for (i = 0; i < STORE_PROGRESS_PUT_NPARAMS; i++)
+		if (array_add(&pb->pb_arrays[i], v[i]) == -1)
+			return -1;
+	pb->pb_count++;
+	return 0;
+}
+
+int
+store_batch_finish(struct put_batch *pb)
+{
+	int	 i;
+
+	for (i = 0; i < STORE_PROGRESS_PUT_NPARAMS; i++) {
+		if (tbuf_append(&pb->pb_arrays[i], "}", 1) == -1)
+			return -1;
+		pb->pb_values[i] = pb->pb_arrays[i].tb_data;
+	}
+	return 0;
+}
+
+int
+store_text_array(struct tbuf *tb, const char *const *values, int n)
+{
+	int	 i;
+
+	tb->tb_len = 0;
+	if (tbuf_append(tb, "{", 1) == -1)
+		return -1;
+	for (i = 0; i < n; i++)
+		if (array_add(tb, values[i]) == -1)
+			return -1;
+	return tbuf_append(tb, "}", 1);
 }

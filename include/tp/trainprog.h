@@ -3,6 +3,7 @@
 #define TP_TRAINPROG_H
 
 #include <tp/progress.h>
+#include <tp/tracker.h>
 
 #define TP_VERSION	"0.1.0"
 
