@@ -40,7 +40,7 @@ LIB_OBJ	 := $(LIB_SRC:%.c=$(B)/obj/%.o)
 FCGI_OBJ := $(FCGI_SRC:%.c=$(B)/obj/%.o)
 UNIT_BIN := $(UNIT_TESTS:%=$(B)/t/%)
 
-.PHONY: all deps run test unit e2e check-san clean install help
+.PHONY: all deps run test unit e2e check-san check-tsan bench clean install help
 
 all: $(B)/bin/tp-fcgi $(B)/bin/tp-publish $(B)/bin/tp-trainer \
      $(B)/lib/libtrainprog.a $(B)/lib/libtrainprog.so
@@ -51,6 +51,7 @@ help:
 	@echo "make all        build into build/ (SANITIZE=address,undefined: build/san/)"
 	@echo "make unit       build and run the unit tests"
 	@echo "make e2e        run the end-to-end tests against a private stack"
+	@echo "make bench      run the benchmarks against a freshly started stack"
 	@echo "make install    install under PREFIX (default /usr/local), honouring DESTDIR"
 	@echo "make clean      remove build/"
 
@@ -91,28 +92,50 @@ $(B)/t/test_%: $(B)/obj/t/unit/test_%.o $(FCGI_OBJ) $(B)/lib/libtrainprog.a
 	@mkdir -p $(dir $@)
 	$(CC) $(XLDFLAGS) -o $@ $^ $(PKG_LIBS) -lcriterion -lpthread -lm
 
+# Integration tests: Criterion against a real stack (run by t/e2e/test_*.sh).
+$(B)/t/it_%: $(B)/obj/t/integration/test_%.o $(B)/lib/libtrainprog.a
+	@mkdir -p $(dir $@)
+	$(CC) $(XLDFLAGS) -o $@ $^ $(LIB_LIBS) -lcriterion
+
+INTEGRATION_BIN := $(B)/t/it_tracker
+
+$(B)/bench/bench_tracker: $(B)/obj/bench/bench_tracker.o $(B)/lib/libtrainprog.a
+	@mkdir -p $(dir $@)
+	$(CC) $(XLDFLAGS) -o $@ $^ $(LIB_LIBS)
+
 deps:
 	@deploy/install-deps
 
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t --jobs 2; done
 
-e2e: all
+e2e: all $(INTEGRATION_BIN)
 	t/e2e/run --bin-dir $(B)/bin
 
 # Every suite again on an ASan+UBSan build: leaks, overflows and undefined
 # behaviour fail the run.
 check-san:
-	$(MAKE) SANITIZE=address,undefined all unit
+	$(MAKE) SANITIZE=address,undefined all unit build/san/t/it_tracker
 	t/e2e/run --bin-dir build/san/bin --sanitized
+
+# The tracker's threads under ThreadSanitizer (which cannot be combined with
+# ASan, and which Criterion's runner does not survive).
+check-tsan:
+	$(MAKE) SANITIZE=thread B=build/tsan build/tsan/bench/bench_tracker build/tsan/bin/tp-trainer
+	E2E_TSAN_DIR=build/tsan t/e2e/run --bin-dir build/bin threads
 
 test: deps
 	$(MAKE) all unit e2e
 	$(MAKE) check-san
+	$(MAKE) check-tsan
 	@echo "make test: all suites passed"
 
 run: deps all
 	deploy/dev-stack run
+
+# Benchmarks: timings live here, never in tests.  BENCH_SECS sets the length.
+bench: deps all $(B)/bench/bench_tracker
+	bench/run
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig \

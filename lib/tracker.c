@@ -23,8 +23,10 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,7 +59,7 @@ struct tp_publisher {
 	int64_t		 p_retry_at;		/* mono_ms(): no writes before this */
 	int64_t		 p_retry_ms;		/* the pause after the next failure */
 	uint64_t	 p_connects;
-	pid_t		 p_pid;
+	unsigned	 p_generation;		/* fork_generation at open */
 	char		*p_conninfo;		/* NULL: libpq's defaults */
 	int		 p_io_timeout_ms;
 	int		 p_nsenders;
@@ -68,7 +70,7 @@ struct tp_publisher {
 struct tp_tracker {
 	pthread_mutex_t	 t_mu;
 	pthread_cond_t	 t_done;		/* to callers: a write has settled */
-	pid_t		 t_pid;			/* the process that opened it */
+	unsigned	 t_generation;		/* fork_generation at open */
 	struct tp_publisher *t_pub;
 
 	char		 t_job_id[TP_JOB_ID_MAX + 1];
@@ -102,6 +104,33 @@ enum outcome {
 	OUT_RETRY,	/* the database is away: try again later */
 	OUT_DBERR	/* the database said no for another reason */
 };
+
+/*
+ * Fork detection without a system call on every update() (getpid() is
+ * one, and a system call is where a busy machine preempts the caller): a
+ * counter every child bumps, compared with the one seen at open.
+ */
+static atomic_uint	 fork_generation;
+static pthread_once_t	 atfork_once = PTHREAD_ONCE_INIT;
+
+static void
+on_fork_child(void)
+{
+	atomic_fetch_add_explicit(&fork_generation, 1, memory_order_relaxed);
+}
+
+static void
+atfork_register(void)
+{
+	(void)pthread_atfork(NULL, NULL, on_fork_child);
+}
+
+static unsigned
+generation(void)
+{
+	pthread_once(&atfork_once, atfork_register);
+	return atomic_load_explicit(&fork_generation, memory_order_relaxed);
+}
 
 static const char *const errors[] = {
 	[TP_OK] = "success",
@@ -178,6 +207,25 @@ set_problem(struct tp_tracker *t, const char *fmt, ...)
 	n = strlen(t->t_problem);
 	while (n > 0 && (t->t_problem[n - 1] == '\n' || t->t_problem[n - 1] == ' '))
 		t->t_problem[--n] = '\0';
+}
+
+/*
+ * The locks are held for a few instructions at a time, by a caller and by
+ * a sender thread that competes for the CPU with the database: spinning
+ * briefly before sleeping keeps a caller from waiting out a preempted
+ * sender's time slice.
+ */
+static int
+mutex_init(pthread_mutex_t *mu)
+{
+	pthread_mutexattr_t	 attr;
+	int			 rc;
+
+	pthread_mutexattr_init(&attr);
+	pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_ADAPTIVE_NP);
+	rc = pthread_mutex_init(mu, &attr);
+	pthread_mutexattr_destroy(&attr);
+	return rc;
 }
 
 /* Opens a connection the way the library does: keywords, then the conninfo. */
@@ -527,6 +575,14 @@ sender_main(void *arg)
 	char			 problem[512];
 	struct timespec		 until;
 	int			 n, i, k;
+	struct sched_param	 sp = { 0 };
+
+	/*
+	 * Progress must never slow the training loop.  A batch-scheduled thread
+	 * does not preempt the loop's thread when it wakes up to write; it runs
+	 * when the loop's time slice ends, or on a free core.
+	 */
+	(void)pthread_setschedparam(pthread_self(), SCHED_BATCH, &sp);
 
 	pthread_mutex_lock(&p->p_mu);
 	for (;;) {
@@ -659,9 +715,9 @@ tp_publisher_open(struct tp_publisher **out, const struct tp_options *opts, int 
 	p->p_io_timeout_ms = opts->io_timeout_ms;
 	p->p_retry_ms = RETRY_MIN_MS;
 	p->p_refs = 1;
-	p->p_pid = getpid();
+	p->p_generation = generation();
 	p->p_nsenders = connections;
-	if (pthread_mutex_init(&p->p_mu, NULL) != 0) {
+	if (mutex_init(&p->p_mu) != 0) {
 		free(p->p_conninfo);
 		free(p);
 		return TP_ESYS;
@@ -693,7 +749,7 @@ tp_publisher_close(struct tp_publisher *p)
 {
 	if (p == NULL)
 		return;
-	if (getpid() != p->p_pid)
+	if (generation() != p->p_generation)
 		return;		/* a child after fork: the parent's, not ours */
 	publisher_release(p);
 }
@@ -738,7 +794,7 @@ enter(struct tp_tracker *t)
 {
 	if (t == NULL)
 		return TP_EINVAL;
-	if (getpid() != t->t_pid)
+	if (generation() != t->t_generation)
 		return TP_EFORK;
 	pthread_mutex_lock(&t->t_mu);
 	return TP_OK;
@@ -790,12 +846,12 @@ tp_tracker_open(struct tp_tracker **out, const char *job_id, const struct tp_opt
 		return TP_EINVAL;
 	}
 	t->t_opts.conninfo = NULL;	/* the publisher keeps its own copy */
-	t->t_pid = getpid();
+	t->t_generation = generation();
 	job_init(&t->t_state);
 	job_init(&t->t_pending);
 	job_init(&t->t_sending);
 	eta_reset(&t->t_eta);
-	if (pthread_mutex_init(&t->t_mu, NULL) != 0) {
+	if (mutex_init(&t->t_mu) != 0) {
 		tracker_free(t);
 		return TP_ESYS;
 	}
@@ -1025,7 +1081,7 @@ tp_tracker_close(struct tp_tracker *t)
 
 	if (t == NULL)
 		return;
-	if (getpid() != t->t_pid) {
+	if (generation() != t->t_generation) {
 		/*
 		 * A child after fork: the threads and connections are the
 		 * parent's.  Free the memory only; the mutexes, which may have

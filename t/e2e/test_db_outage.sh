@@ -43,9 +43,7 @@ is "$(pool_worker_pids)" "$workers" "no pool restart: same workers"
 # Hung: every PostgreSQL process stopped with SIGSTOP.  Connections and
 # queries wait on a server that never answers; the request deadline turns
 # that into a 503 within 2 s instead of a stuck worker.
-pg_pids=$(pgrep -f "postgres.*$TP_STATE_DIR" ; pgrep -P "$(head -n 1 "$TP_STATE_DIR/rt/pg/postmaster.pid")")
-pg_pids=$(echo $pg_pids | tr ' ' '\n' | sort -u | tr '\n' ' ')
-kill -STOP $pg_pids
+"$DEV_STACK" db-pause >/dev/null
 slowest=0
 codes=
 for i in 1 2 3 4; do
@@ -53,7 +51,7 @@ for i in 1 2 3 4; do
 	codes+="$STATUS "
 	slowest=$(awk -v a="$TIME" -v b="$slowest" 'BEGIN { print (a > b) ? a : b }')
 done
-kill -CONT $pg_pids
+"$DEV_STACK" db-resume >/dev/null
 is "$codes" "503 503 503 503 " "database hung: 503s"
 less_than "$slowest" 2 "database hung: answered within 2 s (slowest ${slowest}s)"
 ok wait_until 10 all_ok -- "database resumed: every worker answers 200 again"

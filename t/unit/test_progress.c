@@ -171,3 +171,257 @@ Test(job_id, rejects_dot_segments)
 	cr_assert_not_null(problem("."));
 	cr_assert_not_null(problem(".."));
 }
+
+/* --- a job's state (the transitions the tracker applies) ------------------ */
+
+#include "../../lib/internal.h"
+
+static struct job_state	 js;
+static const char	*why;
+
+static void
+job_setup(void)
+{
+	job_init(&js);
+}
+
+static void
+job_teardown(void)
+{
+	job_free(&js);
+}
+
+TestSuite(job, .init = job_setup, .fini = job_teardown);
+
+static struct tp_update
+upd(unsigned fields)
+{
+	struct tp_update	 u;
+
+	memset(&u, 0, sizeof(u));
+	u.fields = fields;
+	return u;
+}
+
+Test(job, steps_only_go_forward)
+{
+	cr_assert_eq(job_start(&js, "optimization", NULL, &why), TP_OK);
+	cr_assert_eq(js.js_step, TP_STEP_OPTIMIZATION);
+	cr_assert_eq(js.js_pct, 25.0, "starting Optimization means Data Collection is done");
+	cr_assert_eq(job_start(&js, "data_collection", NULL, &why), TP_ESTATE);
+	cr_assert_eq(job_start(&js, "optimization", NULL, &why), TP_ESTATE);
+	cr_assert_not_null(why);
+	cr_assert_eq(js.js_step, TP_STEP_OPTIMIZATION, "a refused start changes nothing");
+	cr_assert_eq(job_start(&js, "Optimization", NULL, &why), TP_EINVAL, "keys, not names");
+	cr_assert_eq(job_start(&js, NULL, NULL, &why), TP_EINVAL);
+}
+
+Test(job, the_spec_lifecycle_percentages)
+{
+	struct tp_update	 u = upd(TP_UPD_STEP_PERCENTAGE);
+
+	cr_assert_eq(job_start(&js, "data_collection", "{\"symbol\": \"BTC/USDT\"}", &why), TP_OK);
+	u.step_percentage = 50;
+	cr_assert_eq(job_update(&js, &u, &why), TP_OK);
+	cr_assert_eq(js.js_pct, 12.5);
+	cr_assert_str_eq(job_step_name(&js), "Data Collection");
+	cr_assert_eq(job_start(&js, "optimization", NULL, &why), TP_OK);
+	cr_assert_null(js.js_details.tb_set ? js.js_details.tb_data : NULL,
+	    "a new step without details has none");
+	u.step_percentage = 60;
+	cr_assert_eq(job_update(&js, &u, &why), TP_OK);
+	cr_assert_eq(js.js_pct, 55.0);
+	cr_assert_eq(job_start(&js, "validation", NULL, &why), TP_OK);
+	u.step_percentage = 50;
+	cr_assert_eq(job_update(&js, &u, &why), TP_OK);
+	cr_assert_eq(js.js_pct, 85.0);
+	cr_assert_eq(job_start(&js, "save_configuration", NULL, &why), TP_OK);
+	cr_assert_eq(job_complete(&js, &why), TP_OK);
+	cr_assert_eq(js.js_pct, 100.0);
+	cr_assert_eq(js.js_step_pct, 100.0);
+	cr_assert_eq(js.js_step, TP_STEP_SAVE_CONFIGURATION);
+	cr_assert_str_eq(job_step_name(&js), "Complete");
+	cr_assert_eq(js.js_phase, JOB_COMPLETE);
+}
+
+Test(job, validation_may_be_skipped)
+{
+	struct tp_update	 u = upd(TP_UPD_STEP_PERCENTAGE);
+
+	cr_assert_eq(job_start(&js, "optimization", NULL, &why), TP_OK);
+	u.step_percentage = 100;
+	cr_assert_eq(job_update(&js, &u, &why), TP_OK);
+	cr_assert_eq(js.js_pct, 75.0);
+	cr_assert_eq(job_start(&js, "save_configuration", NULL, &why), TP_OK);
+	cr_assert_eq(js.js_pct, 95.0);
+	cr_assert_eq(js.js_step, TP_STEP_SAVE_CONFIGURATION);
+}
+
+Test(job, overall_percentage_never_goes_back)
+{
+	struct tp_update	 u = upd(TP_UPD_STEP_PERCENTAGE);
+
+	cr_assert_eq(job_start(&js, "optimization", NULL, &why), TP_OK);
+	u.step_percentage = 80;
+	cr_assert_eq(job_update(&js, &u, &why), TP_OK);
+	cr_assert_eq(js.js_pct, 65.0);
+	/* An optimizer may report a lower figure after a restart of its loop. */
+	u.step_percentage = 20;
+	cr_assert_eq(job_update(&js, &u, &why), TP_OK);
+	cr_assert_eq(js.js_step_pct, 20.0);
+	cr_assert_eq(js.js_pct, 65.0, "the overall percentage stays at its high mark");
+}
+
+Test(job, update_needs_a_started_step)
+{
+	struct tp_update	 u = upd(TP_UPD_STEP_PERCENTAGE);
+
+	u.step_percentage = 10;
+	cr_assert_eq(job_update(&js, &u, &why), TP_ESTATE);
+}
+
+Test(job, invalid_updates_change_nothing)
+{
+	struct tp_update	 u;
+	struct {
+		unsigned	 fields;
+		double		 pct, best, current;
+		int32_t		 iter, total;
+		const char	*params, *details;
+	} bad[] = {
+		{ TP_UPD_STEP_PERCENTAGE, -1, 0, 0, 0, 0, NULL, NULL },
+		{ TP_UPD_STEP_PERCENTAGE, 100.5, 0, 0, 0, 0, NULL, NULL },
+		{ TP_UPD_STEP_PERCENTAGE, NAN, 0, 0, 0, 0, NULL, NULL },
+		{ TP_UPD_ITERATION, 0, 0, 0, -1, 0, NULL, NULL },
+		{ TP_UPD_TOTAL_ITERATIONS, 0, 0, 0, 0, -5, NULL, NULL },
+		{ TP_UPD_BEST_SCORE, 0, INFINITY, 0, 0, 0, NULL, NULL },
+		{ TP_UPD_CURRENT_SCORE, 0, 0, NAN, 0, 0, NULL, NULL },
+		{ TP_UPD_BEST_PARAMS, 0, 0, 0, 0, 0, "[1, 2]", NULL },
+		{ TP_UPD_BEST_PARAMS, 0, 0, 0, 0, 0, "{\"a\": }", NULL },
+		{ TP_UPD_BEST_PARAMS, 0, 0, 0, 0, 0, NULL, NULL },
+		{ TP_UPD_DETAILS, 0, 0, 0, 0, 0, NULL, "{\"a\": \"\\u0000\"}" },
+		{ TP_UPD_DETAILS, 0, 0, 0, 0, 0, NULL, "{\"a\": \"\xff\"}" },
+		{ 1u << 20, 0, 0, 0, 0, 0, NULL, NULL },
+		/* a good field with a bad one: neither is applied */
+		{ TP_UPD_STEP_PERCENTAGE | TP_UPD_ITERATION, 50, 0, 0, -1, 0, NULL, NULL },
+	};
+	size_t	 i;
+
+	cr_assert_eq(job_start(&js, "optimization", "{\"n\": 1}", &why), TP_OK);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		u = upd(bad[i].fields);
+		u.step_percentage = bad[i].pct;
+		u.best_score = bad[i].best;
+		u.current_score = bad[i].current;
+		u.iteration = bad[i].iter;
+		u.total_iterations = bad[i].total;
+		u.best_params = bad[i].params;
+		u.details = bad[i].details;
+		cr_assert_eq(job_update(&js, &u, &why), TP_EINVAL, "case %zu", i);
+		cr_assert_not_null(why, "case %zu says why", i);
+		cr_assert_eq(js.js_step_pct, 0.0, "case %zu changed the state", i);
+		cr_assert_not(js.js_has_iter, "case %zu changed the state", i);
+		cr_assert_str_eq(js.js_details.tb_data, "{\"n\": 1}", "case %zu", i);
+	}
+}
+
+Test(job, a_new_step_clears_the_loop_and_keeps_the_results)
+{
+	struct tp_update	 u = upd(TP_UPD_ITERATION | TP_UPD_TOTAL_ITERATIONS |
+	    TP_UPD_BEST_SCORE | TP_UPD_CURRENT_SCORE | TP_UPD_BEST_PARAMS);
+
+	cr_assert_eq(job_start(&js, "optimization", NULL, &why), TP_OK);
+	u.iteration = 30;
+	u.total_iterations = 50;
+	u.best_score = 1.85;
+	u.current_score = 1.42;
+	u.best_params = "{\"pierce_depth\": 0.15}";
+	cr_assert_eq(job_update(&js, &u, &why), TP_OK);
+	cr_assert_eq(job_start(&js, "validation", "{\"gap_days\": 7}", &why), TP_OK);
+	cr_assert_not(js.js_has_iter);
+	cr_assert_not(js.js_has_total);
+	cr_assert_not(js.js_has_current);
+	cr_assert(js.js_has_best && js.js_best == 1.85);
+	cr_assert_str_eq(js.js_best_params.tb_data, "{\"pierce_depth\": 0.15}");
+	cr_assert_str_eq(js.js_details.tb_data, "{\"gap_days\": 7}");
+}
+
+Test(job, failure_keeps_the_step_and_its_message)
+{
+	struct tp_update	 u = upd(TP_UPD_STEP_PERCENTAGE);
+	char			 long_msg[TP_ERROR_MESSAGE_MAX + 10];
+
+	cr_assert_eq(job_start(&js, "optimization", NULL, &why), TP_OK);
+	u.step_percentage = 30;
+	cr_assert_eq(job_update(&js, &u, &why), TP_OK);
+	cr_assert_eq(job_fail(&js, "", &why), TP_EINVAL);
+	cr_assert_eq(job_fail(&js, NULL, &why), TP_EINVAL);
+	cr_assert_eq(job_fail(&js, "bad \xff", &why), TP_EINVAL);
+	/* A message cut at the limit ends on a whole character (é is 2 bytes). */
+	memset(long_msg, 'x', sizeof(long_msg) - 1);
+	long_msg[sizeof(long_msg) - 1] = '\0';
+	long_msg[TP_ERROR_MESSAGE_MAX - 1] = '\xc3';
+	long_msg[TP_ERROR_MESSAGE_MAX] = '\xa9';
+	cr_assert_eq(job_fail(&js, long_msg, &why), TP_OK);
+	cr_assert_eq(js.js_error.tb_len, TP_ERROR_MESSAGE_MAX - 1);
+	cr_assert(utf8_valid(js.js_error.tb_data, js.js_error.tb_len));
+	cr_assert_eq(js.js_phase, JOB_FAILED);
+	cr_assert_eq(js.js_step, TP_STEP_OPTIMIZATION);
+	cr_assert_eq(js.js_pct, 40.0);
+	cr_assert_str_eq(job_step_name(&js), "Optimization");
+	cr_assert_eq(job_complete(&js, &why), TP_EFINISHED);
+	cr_assert_eq(job_start(&js, "validation", NULL, &why), TP_EFINISHED);
+	u.step_percentage = 90;
+	cr_assert_eq(job_update(&js, &u, &why), TP_EFINISHED);
+}
+
+Test(job, a_job_may_fail_before_any_step)
+{
+	cr_assert_eq(job_fail(&js, "could not load data", &why), TP_OK);
+	cr_assert_eq(js.js_step, TP_STEP_DATA_COLLECTION);
+	cr_assert_str_eq(job_step_name(&js), "Data Collection");
+}
+
+Test(job, json_rules)
+{
+	cr_assert_null(json_object_problem("{}"));
+	cr_assert_null(json_object_problem("{\"a\": [1, {\"b\": null}], \"c\": \"\\\\u0000\"}"),
+	    "an escaped backslash before u0000 is text, not an escape");
+	cr_assert_not_null(json_object_problem("{\"c\": \"\\u0000\"}"));
+	cr_assert_not_null(json_object_problem("{\"c\": \"\\\\\\u0000\"}"));
+	cr_assert_not_null(json_object_problem("null"));
+	cr_assert_not_null(json_object_problem("\"s\""));
+	cr_assert_not_null(json_object_problem("{} {}"), "trailing garbage");
+	cr_assert_not_null(json_object_problem(""));
+}
+
+Test(job, from_a_stored_row)
+{
+	struct progress_row	 r;
+
+	memset(&r, 0, sizeof(r));
+	r.pr_current_step = "Validation";
+	r.pr_step_percentage = 50;
+	r.pr_percentage = 85;
+	r.pr_seq = 77;
+	r.pr_best_params = "{\"a\": 1}";
+	cr_assert_eq(job_from_row(&js, &r, &why), TP_OK);
+	cr_assert_eq(js.js_step, TP_STEP_VALIDATION);
+	cr_assert_eq(js.js_pct, 85.0);
+	cr_assert_eq(js.js_seq, 77);
+	cr_assert_eq(js.js_phase, JOB_RUNNING);
+	cr_assert_eq(job_start(&js, "optimization", NULL, &why), TP_ESTATE);
+	cr_assert_eq(job_start(&js, "save_configuration", NULL, &why), TP_OK);
+
+	job_free(&js);
+	job_init(&js);
+	r.pr_current_step = "Complete";
+	r.pr_is_complete = true;
+	cr_assert_eq(job_from_row(&js, &r, &why), TP_OK);
+	cr_assert_eq(js.js_phase, JOB_COMPLETE);
+	r.pr_error_message = "boom";
+	cr_assert_eq(job_from_row(&js, &r, &why), TP_OK);
+	cr_assert_eq(js.js_phase, JOB_FAILED);
+	r.pr_current_step = "Training";
+	cr_assert_eq(job_from_row(&js, &r, &why), TP_EINVAL);
+}

@@ -242,3 +242,52 @@ Test(store, text_results_are_refused)
 	cr_assert_eq(store_decode_progress(res, 0, &r), -1);
 	PQclear(res);
 }
+
+/* --- batches of states for the guarded UPSERT ----------------------------- */
+
+Test(batch, array_literals_quote_and_escape)
+{
+	struct put_batch	 pb;
+	struct job_state	 js;
+	const char		*why;
+
+	memset(&pb, 0, sizeof(pb));
+	job_init(&js);
+	cr_assert_eq(job_start(&js, "optimization", "{\"q\": \"a\\\"b\", \"s\": \"c\\\\d\"}", &why), TP_OK);
+	js.js_seq = 42;
+	store_batch_reset(&pb);
+	cr_assert_eq(store_batch_add(&pb, "job \"one\"", &js), 0);
+	cr_assert_eq(job_fail(&js, "it's \\ broken", &why), TP_OK);
+	cr_assert_eq(store_batch_add(&pb, "job,two", &js), 0);
+	cr_assert_eq(store_batch_finish(&pb), 0);
+	cr_assert_eq(pb.pb_count, 2);
+	cr_assert_str_eq(pb.pb_values[0], "{\"job \\\"one\\\"\",\"job,two\"}");
+	cr_assert_str_eq(pb.pb_values[1], "{\"25\",\"25\"}");
+	cr_assert_str_eq(pb.pb_values[2], "{\"Optimization\",\"Optimization\"}");
+	cr_assert_str_eq(pb.pb_values[3], "{\"2\",\"2\"}");
+	cr_assert_str_eq(pb.pb_values[5],
+	    "{\"{\\\"q\\\": \\\"a\\\\\\\"b\\\", \\\"s\\\": \\\"c\\\\\\\\d\\\"}\","
+	    "\"{\\\"q\\\": \\\"a\\\\\\\"b\\\", \\\"s\\\": \\\"c\\\\\\\\d\\\"}\"}");
+	cr_assert_str_eq(pb.pb_values[6], "{NULL,NULL}", "no ETA: NULL");
+	cr_assert_str_eq(pb.pb_values[7], "{NULL,NULL}", "no iteration: NULL");
+	cr_assert_str_eq(pb.pb_values[12], "{\"f\",\"t\"}");
+	cr_assert_str_eq(pb.pb_values[13], "{NULL,\"it's \\\\ broken\"}");
+	cr_assert_str_eq(pb.pb_values[14], "{\"42\",\"42\"}");
+
+	/* Reset keeps the memory and starts over. */
+	store_batch_reset(&pb);
+	cr_assert_eq(store_batch_finish(&pb), 0);
+	cr_assert_str_eq(pb.pb_values[0], "{}");
+	store_batch_free(&pb);
+	job_free(&js);
+}
+
+Test(batch, text_arrays)
+{
+	struct tbuf	 tb = { 0 };
+	const char	*v[] = { "a", "b\"c", "d\\e", "" };
+
+	cr_assert_eq(store_text_array(&tb, v, 4), 0);
+	cr_assert_str_eq(tb.tb_data, "{\"a\",\"b\\\"c\",\"d\\\\e\",\"\"}");
+	tbuf_free(&tb);
+}
