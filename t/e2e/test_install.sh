@@ -1,0 +1,35 @@
+# test_install.sh: make install under PREFIX and DESTDIR, and building a
+# trainer against the installed library with pkg-config.
+
+main_stack || return 0
+d=$E2E_TMP/install
+prefix=/opt/trainprog
+if ! make -s -C "$E2E_ROOT" install DESTDIR="$d" PREFIX="$prefix" >"$E2E_TMP/install.log" 2>&1; then
+	fail "make install" "$(tail -n 20 "$E2E_TMP/install.log")"
+	return 0
+fi
+for f in bin/tp-fcgi bin/tp-publish bin/tp-trainer lib/libtrainprog.so.0 lib/libtrainprog.a \
+    lib/pkgconfig/trainprog.pc include/tp/tracker.h include/tp/progress.h \
+    share/trainprog/schema/001_training_progress.sql share/trainprog/nginx/trainprog-server.conf \
+    share/trainprog/deploy/migrate share/trainprog/tp-fcgi.conf.example; do
+	ok test -e "$d$prefix/$f" -- "installed: $prefix/$f"
+done
+is "$(sed -n 's/^prefix=//p' "$d$prefix/lib/pkgconfig/trainprog.pc")" "$prefix" "trainprog.pc names PREFIX, not DESTDIR"
+
+# Only the public API is exported.
+others=$(nm -D --defined-only "$d$prefix/lib/libtrainprog.so.0" | awk '{print $3}' | grep -v '^tp_' || true)
+is "$others" "" "libtrainprog.so exports only tp_* symbols"
+
+# A trainer built against the installed files, as a user would build one.
+flags=$(PKG_CONFIG_SYSROOT_DIR=$d PKG_CONFIG_PATH=$d$prefix/lib/pkgconfig pkg-config --cflags --libs trainprog)
+if cc -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror "$E2E_ROOT/tools/tp-trainer.c" $flags \
+    -o "$E2E_TMP/trainer-installed" 2>"$E2E_TMP/cc.log"; then
+	pass "tools/tp-trainer.c builds with pkg-config --cflags --libs trainprog"
+	LD_LIBRARY_PATH=$d$prefix/lib "$E2E_TMP/trainer-installed" --job "installed-$$" \
+	    --iterations 5 --iteration-ms 1 >/dev/null 2>&1
+	is "$?" 0 "and runs against the installed library"
+	http GET "/api/v2/training/jobs/installed-$$/progress"
+	json_is '[.is_complete, .percentage, .current_step]' '[true,100,"Complete"]' "its job completed"
+else
+	fail "tools/tp-trainer.c builds with pkg-config --cflags --libs trainprog" "$(cat "$E2E_TMP/cc.log")"
+fi
