@@ -31,8 +31,9 @@ XCFLAGS	:= -std=c11 $(WARN) $(OPT) -fPIC -fvisibility=hidden $(SANFLAGS) $(CFLAG
 XLDFLAGS := $(SANFLAGS) $(LDFLAGS)
 
 LIB_SRC	 := lib/conn.c lib/eta.c lib/progress.c lib/render.c lib/store.c lib/tracker.c
-FCGI_SRC := fcgi/config.c fcgi/db.c fcgi/handler_progress.c \
-	    fcgi/http.c fcgi/listen.c fcgi/log.c fcgi/master.c fcgi/router.c \
+FCGI_SRC := fcgi/config.c fcgi/db.c fcgi/guard.c fcgi/handler_ping.c \
+	    fcgi/handler_progress.c fcgi/http.c fcgi/listen.c fcgi/log.c \
+	    fcgi/master.c fcgi/priv.c fcgi/router.c fcgi/scoreboard.c fcgi/status.c \
 	    fcgi/worker.c
 UNIT_TESTS := test_progress test_eta test_render test_store test_router test_config
 

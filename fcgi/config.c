@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "pool.h"
 
@@ -27,17 +28,33 @@ static const struct setting settings[] = {
 	{ "listen", SET_STRING, OFF(cf_listen), 0, 0, "/run/trainprog/tp-fcgi.sock",
 	  "unix socket path, or host:port (loopback unless behind a trusted network)" },
 	{ "listen_mode", SET_MODE, OFF(cf_listen_mode), 0, 0777, "0660",
-	  "permissions of the unix socket (octal)" },
+	  "permissions of the unix sockets (octal)" },
 	{ "listen_owner", SET_STRING, OFF(cf_listen_owner), 0, 0, NULL,
-	  "user that owns the unix socket (default: the user running tp-fcgi)" },
+	  "user that owns the unix sockets (default: the user running tp-fcgi)" },
 	{ "listen_group", SET_STRING, OFF(cf_listen_group), 0, 0, NULL,
-	  "group of the unix socket, e.g. www-data so that nginx can connect" },
+	  "group of the unix sockets, e.g. www-data so that nginx can connect" },
 	{ "listen_backlog", SET_INT, OFF(cf_listen_backlog), 1, 65535, "511",
 	  "length of the kernel's queue of connections not yet accepted" },
-	{ "workers", SET_INT, OFF(cf_workers), 1, 1024, "4",
+	{ "status_listen", SET_STRING, OFF(cf_status_listen), 0, 0, NULL,
+	  "socket of the status page, served by its own process (default: none)" },
+	{ "workers", SET_INT, OFF(cf_workers), 1, 512, "4",
 	  "number of worker processes, each with one database connection" },
+	{ "max_requests", SET_INT, OFF(cf_max_requests), 0, 1000000000, "0",
+	  "a worker is replaced after this many requests (0: never)" },
+	{ "max_requests_jitter", SET_INT, OFF(cf_max_requests_jitter), 0, 1000000000, "0",
+	  "up to this many more, at random, so that workers are not all replaced at once" },
+	{ "request_timeout", SET_DURATION, OFF(cf_request_timeout_ms), 0, 3600000, "30s",
+	  "a worker still on one request after this long is killed and replaced (0: never)" },
+	{ "slow_request", SET_DURATION, OFF(cf_slow_request_ms), 0, 3600000, "1s",
+	  "requests that take longer are logged (0: none)" },
+	{ "max_params_size", SET_INT, OFF(cf_max_params_size), 1024, 65536, "32768",
+	  "largest FastCGI parameters (request headers) accepted, in bytes" },
+	{ "max_body_size", SET_INT, OFF(cf_max_body_size), 0, 65536, "16384",
+	  "largest request body accepted, in bytes" },
 	{ "database_url", SET_STRING, OFF(cf_database_url), 0, 0, NULL,
 	  "libpq connection string or URL (default: $DATABASE_URL, then PG* variables)" },
+	{ "database_password_file", SET_STRING, OFF(cf_database_password_file), 0, 0, NULL,
+	  "file holding the database password (read at start and reload, as root)" },
 	{ "db_timeout", SET_DURATION, OFF(cf_db_timeout_ms), 100, 60000, "1500ms",
 	  "longest a request waits for the database before answering 503" },
 	{ "statement_timeout", SET_DURATION, OFF(cf_statement_timeout_ms), 10, 60000, "1000ms",
@@ -45,7 +62,17 @@ static const struct setting settings[] = {
 	{ "db_retry", SET_DURATION, OFF(cf_db_retry_ms), 0, 60000, "1000ms",
 	  "after a failed connection attempt, answer 503 at once for this long" },
 	{ "shutdown_timeout", SET_DURATION, OFF(cf_shutdown_timeout_ms), 0, 3600000, "10s",
-	  "on SIGTERM, how long workers may finish requests before SIGKILL" },
+	  "on SIGTERM or reload, how long workers may finish requests before SIGKILL" },
+	{ "storm_deaths", SET_INT, OFF(cf_storm_deaths), 0, 100000, "10",
+	  "a crash storm is this many unplanned worker deaths ... (0: no detection)" },
+	{ "storm_window", SET_DURATION, OFF(cf_storm_window_ms), 1000, 3600000, "10s",
+	  "... within this long: respawns slow down to one per 5 s and it is logged" },
+	{ "user", SET_STRING, OFF(cf_user), 0, 0, NULL,
+	  "started as root: bind, then run as this user" },
+	{ "group", SET_STRING, OFF(cf_group), 0, 0, NULL,
+	  "... and this group (default: the user's)" },
+	{ "log", SET_STRING, OFF(cf_log), 0, 0, "stderr",
+	  "where records go: stderr, or a file (reopened on SIGUSR1)" },
 	{ "pid_file", SET_STRING, OFF(cf_pid_file), 0, 0, NULL,
 	  "file to write the master's pid to" },
 	{ "log_level", SET_LEVEL, OFF(cf_log_level), 0, 0, "info",
@@ -223,6 +250,11 @@ config_free(struct config *cf)
 			free(*(char **)((char *)cf + settings[i].st_offset));
 			*(char **)((char *)cf + settings[i].st_offset) = NULL;
 		}
+	if (cf->cf_database_password != NULL) {
+		explicit_bzero(cf->cf_database_password, strlen(cf->cf_database_password));
+		free(cf->cf_database_password);
+		cf->cf_database_password = NULL;
+	}
 }
 
 /* Strips leading and trailing blanks in place; returns the new start. */
@@ -316,8 +348,14 @@ done:
 int
 config_check(const struct config *cf, char *err, size_t errsz)
 {
+	struct passwd	*pw;
+
 	if (cf->cf_listen == NULL || *cf->cf_listen == '\0') {
 		snprintf(err, errsz, "listen is empty");
+		return -1;
+	}
+	if (cf->cf_status_listen != NULL && strcmp(cf->cf_status_listen, cf->cf_listen) == 0) {
+		snprintf(err, errsz, "status_listen must differ from listen");
 		return -1;
 	}
 	if (cf->cf_statement_timeout_ms > cf->cf_db_timeout_ms) {
@@ -325,6 +363,34 @@ config_check(const struct config *cf, char *err, size_t errsz)
 		    "db_timeout (%dms): the server would keep working on queries "
 		    "the client has given up on", cf->cf_statement_timeout_ms,
 		    cf->cf_db_timeout_ms);
+		return -1;
+	}
+	if (cf->cf_request_timeout_ms != 0 && cf->cf_db_timeout_ms >= cf->cf_request_timeout_ms) {
+		snprintf(err, errsz, "db_timeout (%dms) must be below request_timeout (%dms): "
+		    "a worker waiting on the database would be killed instead of answering 503",
+		    cf->cf_db_timeout_ms, cf->cf_request_timeout_ms);
+		return -1;
+	}
+	if (cf->cf_user != NULL && (pw = getpwnam(cf->cf_user)) == NULL) {
+		snprintf(err, errsz, "user: there is no user \"%s\"", cf->cf_user);
+		return -1;
+	}
+	if (cf->cf_group != NULL && getgrnam(cf->cf_group) == NULL) {
+		snprintf(err, errsz, "group: there is no group \"%s\"", cf->cf_group);
+		return -1;
+	}
+	if (cf->cf_group != NULL && cf->cf_user == NULL) {
+		snprintf(err, errsz, "group needs user as well");
+		return -1;
+	}
+	if (cf->cf_log == NULL || *cf->cf_log == '\0') {
+		snprintf(err, errsz, "log is empty: say stderr, or a file");
+		return -1;
+	}
+	if (cf->cf_database_password_file != NULL &&
+	    access(cf->cf_database_password_file, R_OK) == -1) {
+		snprintf(err, errsz, "database_password_file %s: %s",
+		    cf->cf_database_password_file, strerror(errno));
 		return -1;
 	}
 	if (cf->cf_listen_owner != NULL && getpwnam(cf->cf_listen_owner) == NULL) {
@@ -349,4 +415,67 @@ config_usage(FILE *fp)
 		    settings[i].st_default ? " [" : "",
 		    settings[i].st_default ? settings[i].st_default : "",
 		    settings[i].st_default ? "]" : "");
+}
+
+/*
+ * Reads the first line of the password file.  It is only ever kept in
+ * memory and handed to libpq; it is never logged.  0, or -1 with why.
+ */
+static int
+read_password(struct config *cf, char *err, size_t errsz)
+{
+	FILE	*fp;
+	char	 line[1024];
+	size_t	 n;
+
+	if ((fp = fopen(cf->cf_database_password_file, "r")) == NULL) {
+		snprintf(err, errsz, "database_password_file %s: %s",
+		    cf->cf_database_password_file, strerror(errno));
+		return -1;
+	}
+	if (fgets(line, sizeof(line), fp) == NULL)
+		line[0] = '\0';
+	fclose(fp);
+	n = strcspn(line, "\r\n");
+	line[n] = '\0';
+	if (n == 0) {
+		snprintf(err, errsz, "database_password_file %s is empty",
+		    cf->cf_database_password_file);
+		return -1;
+	}
+	cf->cf_database_password = strdup(line);
+	explicit_bzero(line, sizeof(line));
+	if (cf->cf_database_password == NULL) {
+		snprintf(err, errsz, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+int
+config_load(struct config *cf, const char *path, const struct config_flag *flags,
+    int nflags, char *err, size_t errsz)
+{
+	char	 why[CONFIG_ERR_MAX];
+	int	 i;
+
+	if (config_init(cf) == -1) {
+		snprintf(err, errsz, "out of memory");
+		return -1;
+	}
+	if (path != NULL && config_load_file(cf, path, err, errsz) == -1)
+		goto fail;
+	for (i = 0; i < nflags; i++)
+		if (config_set(cf, flags[i].fl_name, flags[i].fl_value, why, sizeof(why)) == -1) {
+			snprintf(err, errsz, "--%s: %s", flags[i].fl_name, why);
+			goto fail;
+		}
+	if (config_check(cf, err, errsz) == -1)
+		goto fail;
+	if (cf->cf_database_password_file != NULL && read_password(cf, err, errsz) == -1)
+		goto fail;
+	return 0;
+fail:
+	config_free(cf);
+	return -1;
 }

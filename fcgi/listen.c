@@ -1,4 +1,7 @@
-/* listen.c: the FastCGI listening socket: unix path or TCP host:port. */
+/*
+ * listen.c: the pool's sockets (bound here, or inherited from systemd or
+ * from a FastCGI spawner) and the word to the service manager.
+ */
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -9,6 +12,7 @@
 #include <grp.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <stddef.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,10 +21,8 @@
 
 #include "pool.h"
 
-/* The unix socket this process created, so that only it is ever removed. */
-static dev_t	 bound_dev;
-static ino_t	 bound_ino;
-static bool	 bound_unix;
+/* SD_LISTEN_FDS_START: the first socket systemd passes. */
+#define LISTEN_FDS_START	3
 
 /* A unix socket path is anything that is not host:port. */
 static bool
@@ -88,7 +90,7 @@ unix_clear_stale(const char *path, const struct sockaddr_un *sun)
 }
 
 static int
-unix_open(const struct config *cf)
+unix_open(const struct config *cf, const char *path, dev_t *dev, ino_t *ino)
 {
 	struct sockaddr_un	 sun;
 	struct passwd		*pw;
@@ -101,12 +103,12 @@ unix_open(const struct config *cf)
 
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
-	if (strlen(cf->cf_listen) >= sizeof(sun.sun_path)) {
+	if (strlen(path) >= sizeof(sun.sun_path)) {
 		fprintf(stderr, "%s: socket path is longer than %zu bytes: %s\n",
-		    TP_FCGI_NAME, sizeof(sun.sun_path) - 1, cf->cf_listen);
+		    TP_FCGI_NAME, sizeof(sun.sun_path) - 1, path);
 		return -1;
 	}
-	memcpy(sun.sun_path, cf->cf_listen, strlen(cf->cf_listen));
+	memcpy(sun.sun_path, path, strlen(path));
 
 	if (cf->cf_listen_owner != NULL) {
 		if ((pw = getpwnam(cf->cf_listen_owner)) == NULL) {
@@ -124,7 +126,7 @@ unix_open(const struct config *cf)
 		}
 		gid = gr->gr_gid;
 	}
-	if (unix_clear_stale(cf->cf_listen, &sun) == -1)
+	if (unix_clear_stale(path, &sun) == -1)
 		return -1;
 	if ((fd = socket(AF_UNIX, SOCK_STREAM, 0)) == -1) {
 		fprintf(stderr, "%s: socket: %s\n", TP_FCGI_NAME, strerror(errno));
@@ -135,25 +137,24 @@ unix_open(const struct config *cf)
 	rc = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
 	umask(old_umask);
 	if (rc == -1) {
-		fprintf(stderr, "%s: bind %s: %s\n", TP_FCGI_NAME, cf->cf_listen, strerror(errno));
+		fprintf(stderr, "%s: bind %s: %s\n", TP_FCGI_NAME, path, strerror(errno));
 		goto fail;
 	}
-	if (chmod(cf->cf_listen, cf->cf_listen_mode) == -1 ||
-	    ((uid != (uid_t)-1 || gid != (gid_t)-1) && chown(cf->cf_listen, uid, gid) == -1)) {
+	if (chmod(path, cf->cf_listen_mode) == -1 ||
+	    ((uid != (uid_t)-1 || gid != (gid_t)-1) && chown(path, uid, gid) == -1)) {
 		fprintf(stderr, "%s: setting owner and mode of %s: %s\n",
-		    TP_FCGI_NAME, cf->cf_listen, strerror(errno));
-		unlink(cf->cf_listen);
+		    TP_FCGI_NAME, path, strerror(errno));
+		unlink(path);
 		goto fail;
 	}
 	if (listen(fd, cf->cf_listen_backlog) == -1 || set_flags(fd) == -1 ||
-	    lstat(cf->cf_listen, &st) == -1) {
-		fprintf(stderr, "%s: listen %s: %s\n", TP_FCGI_NAME, cf->cf_listen, strerror(errno));
-		unlink(cf->cf_listen);
+	    lstat(path, &st) == -1) {
+		fprintf(stderr, "%s: listen %s: %s\n", TP_FCGI_NAME, path, strerror(errno));
+		unlink(path);
 		goto fail;
 	}
-	bound_dev = st.st_dev;
-	bound_ino = st.st_ino;
-	bound_unix = true;
+	*dev = st.st_dev;
+	*ino = st.st_ino;
 	return fd;
 fail:
 	close(fd);
@@ -162,11 +163,11 @@ fail:
 
 /* "127.0.0.1:9000", "[::1]:9000", "localhost:9000". */
 static int
-tcp_open(const struct config *cf)
+tcp_open(const struct config *cf, const char *listen_at)
 {
 	struct addrinfo	 hints, *ai = NULL;
 	char		 host[256], addr[INET6_ADDRSTRLEN];
-	const char	*colon, *port, *h = cf->cf_listen;
+	const char	*colon, *port, *h = listen_at;
 	size_t		 hlen;
 	int		 fd = -1, on = 1, rc;
 
@@ -180,7 +181,7 @@ tcp_open(const struct config *cf)
 	}
 	if (hlen == 0 || hlen >= sizeof(host) || *port == '\0') {
 		fprintf(stderr, "%s: listen: expected host:port, got \"%s\"\n",
-		    TP_FCGI_NAME, cf->cf_listen);
+		    TP_FCGI_NAME, listen_at);
 		return -1;
 	}
 	memcpy(host, h, hlen);
@@ -191,7 +192,7 @@ tcp_open(const struct config *cf)
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
 	if ((rc = getaddrinfo(host, port, &hints, &ai)) != 0) {
-		fprintf(stderr, "%s: listen %s: %s\n", TP_FCGI_NAME, cf->cf_listen,
+		fprintf(stderr, "%s: listen %s: %s\n", TP_FCGI_NAME, listen_at,
 		    gai_strerror(rc));
 		return -1;
 	}
@@ -199,7 +200,7 @@ tcp_open(const struct config *cf)
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1 ||
 	    bind(fd, ai->ai_addr, ai->ai_addrlen) == -1 ||
 	    listen(fd, cf->cf_listen_backlog) == -1 || set_flags(fd) == -1) {
-		fprintf(stderr, "%s: listen %s: %s\n", TP_FCGI_NAME, cf->cf_listen,
+		fprintf(stderr, "%s: listen %s: %s\n", TP_FCGI_NAME, listen_at,
 		    strerror(errno));
 		if (fd != -1)
 			close(fd);
@@ -228,22 +229,136 @@ tcp_open(const struct config *cf)
 	return fd;
 }
 
-int
-listen_open(const struct config *cf)
+/* Binds `at` (a unix path or host:port).  The fd, or -1 after a message. */
+static int
+bind_one(const struct config *cf, const char *at, dev_t *dev, ino_t *ino)
 {
-	if (listen_is_unix(cf->cf_listen))
-		return unix_open(cf);
-	return tcp_open(cf);
+	if (listen_is_unix(at))
+		return unix_open(cf, at, dev, ino);
+	return tcp_open(cf, at);
 }
 
-void
-listen_unlink(const struct config *cf)
+/* Is fd a listening stream socket? */
+static bool
+is_listener(int fd)
+{
+	int		 accepting = 0;
+	socklen_t	 len = sizeof(accepting);
+
+	return getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &accepting, &len) == 0 && accepting;
+}
+
+/*
+ * Sockets handed over by systemd (LISTEN_PID and LISTEN_FDS: the first is
+ * the API's, a second the status page's).  Returns how many were taken.
+ */
+static int
+inherit_systemd(struct pool_sockets *ps)
+{
+	const char	*pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+	char		*end;
+	long		 n;
+
+	if (pid == NULL || fds == NULL || strtol(pid, &end, 10) != (long)getpid() || *end != '\0')
+		return 0;
+	n = strtol(fds, &end, 10);
+	if (*end != '\0' || n < 1 || !is_listener(LISTEN_FDS_START))
+		return 0;
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_FDNAMES");
+	ps->ps_listen = LISTEN_FDS_START;
+	ps->ps_listen_inherited = true;
+	if (n >= 2 && is_listener(LISTEN_FDS_START + 1)) {
+		ps->ps_status = LISTEN_FDS_START + 1;
+		ps->ps_status_inherited = true;
+	}
+	return (int)n;
+}
+
+int
+sockets_open(const struct config *cf, struct pool_sockets *ps)
+{
+	memset(ps, 0, sizeof(*ps));
+	ps->ps_listen = ps->ps_status = -1;
+
+	if (inherit_systemd(ps) > 0)
+		log_info("sockets_inherited", "listening on the socket(s) systemd passed");
+	else if (is_listener(STDIN_FILENO)) {
+		/* The FastCGI convention: a spawner left the listener on fd 0. */
+		ps->ps_listen = STDIN_FILENO;
+		ps->ps_listen_inherited = true;
+		log_info("sockets_inherited", "listening on the socket on fd 0");
+	} else if ((ps->ps_listen = bind_one(cf, cf->cf_listen, &ps->ps_listen_dev,
+	    &ps->ps_listen_ino)) == -1)
+		return -1;
+	if (ps->ps_listen_inherited && set_flags(ps->ps_listen) == -1) {
+		fprintf(stderr, "%s: inherited socket: %s\n", TP_FCGI_NAME, strerror(errno));
+		return -1;
+	}
+	if (ps->ps_status_inherited) {
+		if (set_flags(ps->ps_status) == -1)
+			return -1;
+	} else if (cf->cf_status_listen != NULL &&
+	    (ps->ps_status = bind_one(cf, cf->cf_status_listen, &ps->ps_status_dev,
+	    &ps->ps_status_ino)) == -1) {
+		sockets_close(cf, ps);
+		return -1;
+	}
+	return 0;
+}
+
+/* Removes a unix socket we bound, if it is still ours (same device and inode). */
+static void
+unlink_own(const char *path, dev_t dev, ino_t ino)
 {
 	struct stat	 st;
 
-	/* Someone may have put another server's socket there since. */
-	if (bound_unix && lstat(cf->cf_listen, &st) == 0 &&
-	    st.st_dev == bound_dev && st.st_ino == bound_ino)
-		(void)unlink(cf->cf_listen);
-	bound_unix = false;
+	if (path != NULL && listen_is_unix(path) && ino != 0 && lstat(path, &st) == 0 &&
+	    st.st_dev == dev && st.st_ino == ino)
+		(void)unlink(path);
+}
+
+void
+sockets_unlink(const struct config *cf, struct pool_sockets *ps)
+{
+	if (!ps->ps_listen_inherited)
+		unlink_own(cf->cf_listen, ps->ps_listen_dev, ps->ps_listen_ino);
+	if (!ps->ps_status_inherited)
+		unlink_own(cf->cf_status_listen, ps->ps_status_dev, ps->ps_status_ino);
+	ps->ps_listen_ino = ps->ps_status_ino = 0;
+}
+
+void
+sockets_close(const struct config *cf, struct pool_sockets *ps)
+{
+	sockets_unlink(cf, ps);
+	if (ps->ps_listen != -1)
+		close(ps->ps_listen);
+	if (ps->ps_status != -1)
+		close(ps->ps_status);
+	ps->ps_listen = ps->ps_status = -1;
+}
+
+void
+notify_service_manager(const char *state)
+{
+	const char		*path = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un	 sun;
+	socklen_t		 len;
+	int			 fd;
+
+	if (path == NULL || (path[0] != '/' && path[0] != '@') ||
+	    strlen(path) >= sizeof(sun.sun_path))
+		return;
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, path, strlen(path));
+	if (sun.sun_path[0] == '@')
+		sun.sun_path[0] = '\0';	/* the abstract namespace */
+	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(path));
+	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1)
+		return;
+	(void)sendto(fd, state, strlen(state), MSG_NOSIGNAL, (struct sockaddr *)&sun, len);
+	close(fd);
 }

@@ -28,7 +28,8 @@ usage(FILE *fp)
 	    "Every setting may also be given as a flag, which wins over the file:\n",
 	    TP_FCGI_NAME);
 	config_usage(fp);
-	fprintf(fp, "\nSignals: TERM or QUIT graceful stop, INT fast stop.\n");
+	fprintf(fp, "\nSignals: TERM or QUIT graceful stop, INT fast stop, HUP reload the\n"
+	    "configuration and replace the workers, USR1 reopen the log file.\n");
 }
 
 /* fds 0-2 must be open, or the listening socket could become "stderr". */
@@ -54,29 +55,23 @@ write_pid_file(const char *path)
 	return fclose(fp);
 }
 
-/* A --name=value flag, kept until the configuration file has been read. */
-struct flag {
-	char		 fl_name[64];
-	const char	*fl_value;
-};
-
 int
 main(int argc, char **argv)
 {
-	struct config	 cf;
-	struct flag	*flags = NULL;
-	char		 err[CONFIG_ERR_MAX];
-	const char	*config_path = NULL, *arg, *eq;
-	size_t		 len;
-	int		 i, nflags = 0, listen_fd, rc = 2, test_only = 0;
+	struct config		 cf;
+	struct config_flag	*flags = NULL;
+	struct pool_sockets	 socks;
+	char			 err[CONFIG_ERR_MAX];
+	const char		*config_path = NULL, *arg, *eq;
+	size_t			 len;
+	int			 i, nflags = 0, rc = 2, test_only = 0;
+	bool			 loaded = false;
 
 	sanitize_stdio();
-	if (config_init(&cf) == -1 ||
-	    (flags = calloc((size_t)argc, sizeof(*flags))) == NULL) {
+	if ((flags = calloc((size_t)argc, sizeof(*flags))) == NULL) {
 		fprintf(stderr, "%s: out of memory\n", TP_FCGI_NAME);
 		return 1;
 	}
-
 	for (i = 1; i < argc; i++) {
 		arg = argv[i];
 		if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
@@ -130,41 +125,40 @@ main(int argc, char **argv)
 
 	/* Flags win over the file, whatever their order on the command line. */
 	rc = 1;
-	if (config_path != NULL && config_load_file(&cf, config_path, err, sizeof(err)) == -1) {
+	if (config_load(&cf, config_path, flags, nflags, err, sizeof(err)) == -1) {
 		fprintf(stderr, "%s: %s\n", TP_FCGI_NAME, err);
 		goto done;
 	}
-	for (i = 0; i < nflags; i++)
-		if (config_set(&cf, flags[i].fl_name, flags[i].fl_value, err, sizeof(err)) == -1) {
-			fprintf(stderr, "%s: --%s: %s\n", TP_FCGI_NAME, flags[i].fl_name, err);
-			goto done;
-		}
-	if (config_check(&cf, err, sizeof(err)) == -1) {
-		fprintf(stderr, "%s: %s\n", TP_FCGI_NAME, err);
-		goto done;
-	}
+	loaded = true;
 	if (test_only) {
 		printf("%s: configuration is valid\n", TP_FCGI_NAME);
 		rc = 0;
 		goto done;
 	}
 
+	/* The order matters: log, sockets and files as root, then drop, then fork. */
 	log_set_level(cf.cf_log_level);
+	if (log_open(cf.cf_log) == -1)
+		goto done;
 	signal(SIGPIPE, SIG_IGN);
-	if ((listen_fd = listen_open(&cf)) == -1)
+	if (sockets_open(&cf, &socks) == -1)
 		goto done;
 	if (cf.cf_pid_file != NULL && write_pid_file(cf.cf_pid_file) == -1) {
 		fprintf(stderr, "%s: cannot write %s: %s\n", TP_FCGI_NAME,
 		    cf.cf_pid_file, strerror(errno));
-		listen_unlink(&cf);
-		close(listen_fd);
+		sockets_close(&cf, &socks);
 		goto done;
 	}
-	rc = master_run(&cf, listen_fd);
+	if (priv_drop(&cf) == -1) {
+		sockets_close(&cf, &socks);
+		goto done;
+	}
+	rc = master_run(&cf, &socks, config_path, flags, nflags);
 	if (cf.cf_pid_file != NULL)
 		(void)unlink(cf.cf_pid_file);
 done:
 	free(flags);
-	config_free(&cf);
+	if (loaded)
+		config_free(&cf);
 	return rc;
 }

@@ -4,6 +4,7 @@
 
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -19,22 +20,39 @@
 
 #define TP_FCGI_NAME	"tp-fcgi"
 
+struct request;
+
 /* config.c */
 
 struct config {
 	char	*cf_listen;		/* unix socket path, or host:port */
-	mode_t	 cf_listen_mode;	/* of a unix socket */
+	mode_t	 cf_listen_mode;	/* of unix sockets */
 	char	*cf_listen_owner;	/* user name or NULL */
 	char	*cf_listen_group;	/* group name or NULL */
 	int	 cf_listen_backlog;
+	char	*cf_status_listen;	/* the status socket, or NULL: none */
 	int	 cf_workers;
+	int	 cf_max_requests;	/* 0: no recycling */
+	int	 cf_max_requests_jitter;
+	int	 cf_request_timeout_ms;	/* 0: none */
+	int	 cf_slow_request_ms;	/* 0: not logged */
+	int	 cf_max_params_size;	/* bytes of FastCGI parameters */
+	int	 cf_max_body_size;	/* bytes of request body */
 	char	*cf_database_url;	/* NULL: libpq defaults (PGHOST, ...) */
+	char	*cf_database_password_file;
 	int	 cf_db_timeout_ms;	/* a request's budget for database work */
 	int	 cf_statement_timeout_ms;
 	int	 cf_db_retry_ms;	/* wait after a failed connect */
 	int	 cf_shutdown_timeout_ms;
+	int	 cf_storm_deaths;	/* a crash storm: this many deaths ... */
+	int	 cf_storm_window_ms;	/* ... within this long (0 deaths: off) */
+	char	*cf_user;		/* drop to this user when started as root */
+	char	*cf_group;
+	char	*cf_log;		/* "stderr" or a file */
 	char	*cf_pid_file;		/* NULL: none */
 	int	 cf_log_level;
+	/* Not settings: filled in by config_load(). */
+	char	*cf_database_password;	/* read from cf_database_password_file */
 };
 
 /* Longest error text the config functions write. */
@@ -54,6 +72,20 @@ int	 config_set(struct config *cf, const char *name, const char *value,
 int	 config_load_file(struct config *cf, const char *path, char *err, size_t errsz);
 /* Checks settings against each other.  0, or -1 with why in err. */
 int	 config_check(const struct config *cf, char *err, size_t errsz);
+
+/* A --name=value flag from the command line. */
+struct config_flag {
+	char		 fl_name[64];
+	const char	*fl_value;
+};
+
+/*
+ * The whole procedure: defaults, then the file (if path is not NULL), then
+ * the flags, then config_check(), then the password file.  Used at start
+ * and on reload.  0, or -1 with why in err (*cf then freed).
+ */
+int	 config_load(struct config *cf, const char *path, const struct config_flag *flags,
+	    int nflags, char *err, size_t errsz);
 /* Prints every setting and its help, for --help. */
 void	 config_usage(FILE *fp);
 /* Is this setting known? */
@@ -73,41 +105,232 @@ int	 log_level_parse(const char *s);	/* -1 if unknown */
  */
 void	 log_msg(enum log_level level, const char *event, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));
+/*
+ * Like log_msg(), but fmt produces the record's own key=value fields (no
+ * msg=): quote any text from outside with log_quote().
+ */
+void	 log_kv(enum log_level level, const char *event, const char *fmt, ...)
+	    __attribute__((format(printf, 3, 4)));
+/* s as a quoted, escaped logfmt value, in buf.  Returns buf. */
+const char *log_quote(const char *s, char *buf, size_t size);
+/* Sends records to `target`: "stderr", or a file appended to (via fd 2). */
+int	 log_open(const char *target);
+/* Opens the log file again (after rotation).  0, or -1 (the old one stays). */
+int	 log_reopen(void);
 #define log_debug(ev, ...)	log_msg(LOG_DEBUG, ev, __VA_ARGS__)
 #define log_info(ev, ...)	log_msg(LOG_INFO, ev, __VA_ARGS__)
 #define log_warn(ev, ...)	log_msg(LOG_WARN, ev, __VA_ARGS__)
 #define log_error(ev, ...)	log_msg(LOG_ERROR, ev, __VA_ARGS__)
 
+/* scoreboard.c */
+
+#define SB_SLOTS	1024	/* two generations of the largest pool, during a reload */
+
+enum sb_state {
+	SB_FREE,		/* no process */
+	SB_STARTING,		/* forked, connecting to the database */
+	SB_IDLE,		/* waiting for a request */
+	SB_BUSY,		/* serving one */
+	SB_STOPPING		/* finishing, then exiting */
+};
+
+/* One process's slot: written by that process only (the master resets it). */
+struct sb_worker {
+	atomic_int		 w_state;	/* enum sb_state */
+	atomic_int		 w_pid;
+	atomic_uint		 w_generation;	/* bumped by each reload */
+	atomic_int		 w_db;		/* 1 reachable, 0 not, -1 unknown */
+	atomic_ullong		 w_requests;
+	atomic_llong		 w_started_wall;	/* ms since the epoch */
+	atomic_llong		 w_req_started_wall;
+	atomic_llong		 w_req_started_mono;	/* 0: no request */
+	atomic_uint		 w_seq;		/* odd while the strings change */
+	char			 w_method[12];
+	char			 w_uri[256];
+};
+
+struct scoreboard {
+	int64_t			 sb_start_ms;	/* wall clock, the master's start */
+	atomic_ullong		 sb_accepted;	/* requests accepted, all workers */
+	atomic_ullong		 sb_all_busy;	/* times every worker was busy */
+	atomic_uint		 sb_busy;	/* workers busy now */
+	atomic_ullong		 sb_rejected;	/* connections refused by the guard */
+	atomic_ullong		 sb_slow;	/* requests over slow_request */
+	atomic_ullong		 sb_restarts;	/* workers replaced after dying */
+	atomic_ullong		 sb_timeouts;	/* workers killed at request_timeout */
+	atomic_ullong		 sb_recycled;	/* workers replaced at max_requests */
+	atomic_ullong		 sb_reloads;
+	atomic_uint		 sb_generation;
+	atomic_int		 sb_workers;	/* configured */
+	atomic_int		 sb_storm;	/* 1 during a crash storm */
+	atomic_llong		 sb_db_ok_wall;	/* last time a worker reached it */
+	atomic_llong		 sb_db_fail_wall;	/* ... and failed to */
+	struct sb_worker	 sb_slots[SB_SLOTS];
+};
+
+extern struct scoreboard *scoreboard;
+
+/* Wall-clock milliseconds since the epoch. */
+int64_t	 wall_ms(void);
+/* Maps the scoreboard, shared with every child forked after.  0 or -1. */
+int	 scoreboard_create(void);
+void	 sb_set_state(int slot, enum sb_state state);
+/* A request starts in `slot`: its method and URI, and the busy counts. */
+void	 sb_request_begin(int slot, const char *method, const char *uri, int workers);
+void	 sb_request_end(int slot);
+/* Copies the current request of `slot`, consistently (seqlock). */
+void	 sb_read_request(int slot, char *method, size_t msize, char *uri, size_t usize);
+
 /* listen.c */
 
+/* The sockets the pool serves. */
+struct pool_sockets {
+	int	 ps_listen;		/* the API's FastCGI socket */
+	int	 ps_status;		/* the status page's, or -1 */
+	bool	 ps_listen_inherited;	/* from systemd or fd 0: never unlinked */
+	bool	 ps_status_inherited;
+	dev_t	 ps_listen_dev;		/* unix sockets we bound, to remove only them */
+	ino_t	 ps_listen_ino;
+	dev_t	 ps_status_dev;
+	ino_t	 ps_status_ino;
+};
+
 /*
- * Opens the listening socket cf_listen names: a unix socket (mode, owner and
- * group applied; an existing socket is replaced only when nobody answers on
- * it) or a TCP host:port.  Returns the fd (non-blocking, close-on-exec), or
- * -1 after printing why to stderr.
+ * Takes the sockets systemd passed (LISTEN_FDS: the API's, then the status
+ * page's), or a listening socket on fd 0 (the FastCGI convention), or binds
+ * `listen` and `status_listen`: unix sockets with their mode, owner and
+ * group (an existing socket is replaced only when nobody answers on it), or
+ * TCP host:port.  Non-blocking, close-on-exec.  0, or -1 after a message.
  */
-int	 listen_open(const struct config *cf);
-/* Removes the unix socket file listen_open() created, if any. */
-void	 listen_unlink(const struct config *cf);
+int	 sockets_open(const struct config *cf, struct pool_sockets *ps);
+/* Removes the unix sockets this process bound (still open: queued ones are served). */
+void	 sockets_unlink(const struct config *cf, struct pool_sockets *ps);
+/* sockets_unlink() and close. */
+void	 sockets_close(const struct config *cf, struct pool_sockets *ps);
+/* Tells systemd (NOTIFY_SOCKET) "READY=1", "RELOADING=1", "STOPPING=1"... */
+void	 notify_service_manager(const char *state);
+
+/* guard.c */
+
+struct guard_limits {
+	size_t	 gl_max_params;
+	size_t	 gl_max_body;
+};
+
+enum guard_parse {
+	GUARD_INCOMPLETE,	/* well formed so far: wait for more */
+	GUARD_COMPLETE,		/* a whole, well-formed request */
+	GUARD_TOO_LARGE,	/* gi_status: 431 (parameters) or 413 (body) */
+	GUARD_MALFORMED		/* gi_why says how */
+};
+
+struct guard_info {
+	unsigned	 gi_request_id;
+	size_t		 gi_params;	/* bytes of name-value pairs */
+	size_t		 gi_body;
+	int		 gi_status;
+	const char	*gi_why;	/* static text */
+};
+
+/*
+ * Checks the first n bytes of a connection: BEGIN_REQUEST (responder role),
+ * PARAMS of that request within the limit and with well-formed name-value
+ * pairs, then STDIN within the limit, up to the empty STDIN record.
+ * scratch must hold gl_max_params bytes.  Pure: no I/O.
+ */
+enum guard_parse guard_parse(const unsigned char *buf, size_t n,
+	    const struct guard_limits *lim, unsigned char *scratch, struct guard_info *gi);
+/* The largest well-formed request within the limits, in bytes. */
+size_t	 guard_buffer_size(const struct guard_limits *lim);
+
+/* A worker's guard: its limits and buffers. */
+struct guard {
+	struct guard_limits	 g_limits;
+	unsigned char		*g_buf;
+	unsigned char		*g_scratch;
+	size_t			 g_size;
+	int			 g_read_ms;
+};
+
+enum guard_result {
+	GUARD_NONE,		/* nothing to accept (another process took it) */
+	GUARD_READY,		/* *out: a connection with a whole, checked request */
+	GUARD_REFUSED		/* a connection was refused (and closed) */
+};
+
+void	 guard_init(struct guard *g, const struct config *cf);
+void	 guard_free(struct guard *g);
+/*
+ * Accepts one connection on the non-blocking listen_fd, if any, and waits
+ * (up to 5 s, or request_timeout if shorter) until its whole request is
+ * there and checked.  On GUARD_READY, *out is a blocking fd for libfcgi.
+ */
+enum guard_result guard_accept(struct guard *g, int listen_fd, int *out);
+
+/* priv.c */
+
+/*
+ * Started as root with `user` set: becomes that user (and `group`, or the
+ * user's, with its supplementary groups), then checks that root cannot be
+ * regained.  Started as root without `user`: a warning.  Not root with
+ * `user` set: fine if already that user, otherwise an error.  0 or -1.
+ */
+int	 priv_drop(const struct config *cf);
 
 /* master.c */
 
 /*
- * Runs the pool: forks cf_workers workers on listen_fd, replaces any that
- * die, and on SIGTERM or SIGINT stops them gracefully.  Returns the process
- * exit status.
+ * Runs the pool on the sockets: forks the workers (and the status process),
+ * replaces any that die, enforces request_timeout, reloads on SIGHUP (the
+ * file at config_path and the same flags again), reopens the log on
+ * SIGUSR1, and stops on SIGTERM (gracefully) or SIGINT (at once).  *cf is
+ * replaced by a reload.  Returns the process exit status.
  */
-int	 master_run(const struct config *cf, int listen_fd);
+int	 master_run(struct config *cf, struct pool_sockets *ps, const char *config_path,
+	    const struct config_flag *flags, int nflags);
 
 /* worker.c */
 
 /*
  * Serves requests on listen_fd until told to stop (SIGTERM), then serves
- * what is already queued and exits 0.  Exits at once if `master` is gone.
- * Called in the child right after fork, with the pool's signals blocked.
+ * what is already queued and exits 0; also exits 0 after max_requests.
+ * Dies with the master.  Called in the child right after fork, with the
+ * pool's signals blocked.
  */
 void	 worker_run(const struct config *cf, int listen_fd, int slot, pid_t master)
 	    __attribute__((noreturn));
+
+/* What a pool process does with requests. */
+typedef void (*dispatch_fn)(struct request *rq, void *arg);
+struct serve_ops {
+	dispatch_fn	 so_dispatch;		/* answer one request */
+	void		(*so_after)(void *arg);	/* after each, or NULL */
+	void		(*so_finish)(void *arg);	/* before exiting, or NULL */
+};
+
+/*
+ * The loop of every pool process: accepts checked requests on listen_fd and
+ * dispatches them until SIGTERM (then serves what is queued), `limit`
+ * requests (0: no limit), or the master's death.  Keeps `slot` of the
+ * scoreboard up to date (-1: none).  Exits 0.
+ */
+void	 serve_requests(const struct config *cf, int listen_fd, int slot, pid_t master,
+	    long limit, const struct serve_ops *ops, void *arg) __attribute__((noreturn));
+
+/* status.c */
+
+/*
+ * The status process: serves the status document on status_fd from the
+ * scoreboard, never touching the database, so that it answers while every
+ * worker is busy.  Like worker_run() otherwise.
+ */
+void	 status_run(const struct config *cf, int status_fd, int listen_fd, int slot,
+	    pid_t master) __attribute__((noreturn));
+/*
+ * The status document (JSON): workers, counters, the listen queue of
+ * listen_fd, the database as the workers see it.  The caller frees it.
+ */
+char	*status_render(const struct config *cf, int listen_fd, pid_t master, size_t *len);
 
 /* db.c */
 
@@ -143,7 +366,8 @@ int	 db_retry_after(const struct db *db);
 
 enum route_id {
 	ROUTE_NONE,
-	ROUTE_PROGRESS		/* /api/v2/training/jobs/{job_id}/progress */
+	ROUTE_PROGRESS,		/* /api/v2/training/jobs/{job_id}/progress */
+	ROUTE_PING		/* /_trainprog/ping */
 };
 
 enum route_result {
@@ -155,6 +379,8 @@ enum route_result {
 
 /* The prefix every path of the API starts with. */
 #define ROUTE_PREFIX	"/api/v2/training/"
+/* The load balancer's check: answered by a worker, without the database. */
+#define ROUTE_PING_PATH	"/_trainprog/ping"
 
 struct route {
 	enum route_id	 rt_id;
@@ -195,6 +421,11 @@ void	 http_reply_error(struct request *rq, int status, const char *code,
 	    const char *message, const char *extra_headers);
 /* The reason phrase of a status code ("Not Found"). */
 const char *http_reason(int status);
+
+/* handler_ping.c */
+
+/* GET/HEAD /_trainprog/ping: 200 {"status": "ok"}, no database. */
+void	 handle_ping(struct request *rq);
 
 /* handler_progress.c */
 

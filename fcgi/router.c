@@ -102,6 +102,13 @@ route_match(const char *method, const char *uri, struct route *rt)
 
 	/* The path is what precedes the query; a fragment never reaches us. */
 	plen = strcspn(uri, "?#");
+	if (plen == sizeof(ROUTE_PING_PATH) - 1 &&
+	    memcmp(uri, ROUTE_PING_PATH, plen) == 0) {
+		rt->rt_id = ROUTE_PING;
+		rt->rt_allow = "GET, HEAD";
+		return rt->rt_head || strcmp(method, "GET") == 0 ? ROUTE_OK :
+		    ROUTE_METHOD_NOT_ALLOWED;
+	}
 	if (plen < sizeof(ROUTE_PREFIX) - 1 ||
 	    memcmp(uri, ROUTE_PREFIX, sizeof(ROUTE_PREFIX) - 1) != 0)
 		return ROUTE_NOT_FOUND;

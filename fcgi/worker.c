@@ -1,8 +1,14 @@
-/* worker.c: one prefork worker: accept a FastCGI request, route it, answer. */
+/*
+ * worker.c: the life of a pool process: accept a checked FastCGI request,
+ * dispatch it, answer, repeat; stop when told, or after max_requests.
+ * The workers and the status process share this loop.
+ */
 #include <sys/prctl.h>
+#include <sys/socket.h>
 
 #include <errno.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -10,26 +16,200 @@
 
 #include "pool.h"
 
-static volatile sig_atomic_t	 worker_stop;
+static volatile sig_atomic_t	 worker_stop, worker_reopen;
 
 static void
-on_stop(int sig)
+on_signal(int sig)
 {
-	(void)sig;
-	worker_stop = 1;
+	if (sig == SIGUSR1)
+		worker_reopen = 1;
+	else
+		worker_stop = 1;
 }
 
+/* Signals as a pool process wants them; they stay blocked but in ppoll(). */
 static void
-dispatch(struct request *rq, struct db *db)
+worker_signals(sigset_t *waitmask)
 {
-	FCGX_ParamArray	 env = rq->rq_fcgi->envp;
-	struct route	*rt = &rq->rq_route;
-	char		 allow[64];
+	struct sigaction	 sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = on_signal;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGQUIT, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGUSR2, &sa, NULL);
+	sa.sa_handler = SIG_DFL;
+	sigaction(SIGCHLD, &sa, NULL);
+	sigemptyset(waitmask);
+}
+
+/*
+ * Serves one connection if one is waiting.  Returns 1 when a connection was
+ * taken (served or refused), 0 when there was none.
+ */
+static int
+serve_one(const struct config *cf, struct guard *g, FCGX_Request *fcgi, int listen_fd,
+    int slot, dispatch_fn dispatch, void *arg)
+{
+	struct request	 rq;
+	const char	*method, *uri;
+	char		 qpath[600];
+	int64_t		 took;
+	int		 fd, rc;
+
+	switch (guard_accept(g, listen_fd, &fd)) {
+	case GUARD_NONE:
+		return 0;
+	case GUARD_REFUSED:
+		return 1;
+	case GUARD_READY:
+		break;
+	}
+	/*
+	 * Hand the checked connection to libfcgi: with a connection already
+	 * open (ipcFd) it reads the request instead of accepting, and with
+	 * keepConnection set its opening FCGX_Finish_r() leaves the fd open.
+	 */
+	fcgi->keepConnection = 1;
+	fcgi->ipcFd = fd;
+	if ((rc = FCGX_Accept_r(fcgi)) < 0) {
+		log_warn("fcgi_failed", "libfcgi could not read a checked request (%d)", rc);
+		if (fcgi->ipcFd >= 0)
+			FCGX_Free(fcgi, 1);
+		return 1;
+	}
+	request_reset(&rq, fcgi);
+	method = FCGX_GetParam("REQUEST_METHOD", fcgi->envp);
+	uri = FCGX_GetParam("REQUEST_URI", fcgi->envp);
+	if (slot >= 0)
+		sb_request_begin(slot, method, uri, atomic_load(&scoreboard->sb_workers));
+	dispatch(&rq, arg);
+	took = mono_ms() - rq.rq_started;
+	if (cf->cf_slow_request_ms > 0 && took >= cf->cf_slow_request_ms) {
+		atomic_fetch_add(&scoreboard->sb_slow, 1);
+		log_kv(LOG_WARN, "slow_request", "method=%s path=%s status=%d duration_ms=%lld",
+		    method != NULL && strlen(method) < 16 ? method : "?",
+		    log_quote(uri, qpath, sizeof(qpath)), rq.rq_status, (long long)took);
+	}
+	/*
+	 * One request per connection: a kept-alive connection would tie this
+	 * worker to one idle nginx connection.
+	 */
+	fcgi->keepConnection = 0;
+	FCGX_Finish_r(fcgi);
+	if (slot >= 0)
+		sb_request_end(slot);
+	return 1;
+}
+
+void
+serve_requests(const struct config *cf, int listen_fd, int slot, pid_t master,
+    long limit, const struct serve_ops *ops, void *arg)
+{
+	FCGX_Request	 fcgi;
+	struct guard	 g;
+	struct pollfd	 pfd;
+	sigset_t	 waitmask;
+	long		 served = 0;
+	int		 drained, dummy;
+
+	worker_signals(&waitmask);
+	/*
+	 * Die with the master (set after any change of credentials, which
+	 * clears it); it may already be gone.
+	 */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 || getppid() != master)
+		_exit(1);
+
+	/*
+	 * libfcgi only ever reads connections handed to it; were it to try
+	 * accepting, this socket that does not listen makes that fail.
+	 */
+	if ((dummy = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1 ||
+	    FCGX_Init() != 0 || FCGX_InitRequest(&fcgi, dummy, 0) != 0) {
+		log_error("worker_init", "cannot initialise libfcgi");
+		exit(1);
+	}
+	guard_init(&g, cf);
+	if (slot >= 0)
+		sb_set_state(slot, SB_IDLE);
+
+	pfd.fd = listen_fd;
+	pfd.events = POLLIN;
+	while (!worker_stop) {
+		/* Signals are delivered here, and only here. */
+		if (ppoll(&pfd, 1, NULL, &waitmask) == -1) {
+			if (errno != EINTR) {
+				log_error("poll_failed", "ppoll: %s", strerror(errno));
+				break;
+			}
+			if (worker_reopen) {
+				worker_reopen = 0;
+				(void)log_reopen();
+			}
+			continue;
+		}
+		if (worker_stop)
+			break;
+		served += serve_one(cf, &g, &fcgi, listen_fd, slot, ops->so_dispatch, arg);
+		if (ops->so_after != NULL)
+			ops->so_after(arg);
+		if (getppid() != master)
+			_exit(1);
+		if (limit > 0 && served >= limit) {
+			log_kv(LOG_INFO, "worker_recycled", "requests=%ld", served);
+			if (slot >= 0)
+				sb_set_state(slot, SB_STOPPING);
+			goto out;
+		}
+	}
+
+	/*
+	 * Stopping: serve what the kernel had already queued, then go.  Bounded,
+	 * since on TCP new connections can keep arriving until the last worker
+	 * closes the socket.
+	 */
+	if (slot >= 0)
+		sb_set_state(slot, SB_STOPPING);
+	for (drained = 0; drained < cf->cf_listen_backlog; drained++)
+		if (serve_one(cf, &g, &fcgi, listen_fd, slot, ops->so_dispatch, arg) == 0)
+			break;
+out:
+	FCGX_Free(&fcgi, 1);
+	close(dummy);
+	guard_free(&g);
+	if (ops->so_finish != NULL)
+		ops->so_finish(arg);
+	exit(0);
+}
+
+/* --- the API workers ---------------------------------------------------- */
+
+struct worker_ctx {
+	struct db	*wc_db;
+	int		 wc_slot;
+};
+
+static void
+worker_dispatch(struct request *rq, void *arg)
+{
+	struct worker_ctx	*wc = arg;
+	FCGX_ParamArray		 env = rq->rq_fcgi->envp;
+	struct route		*rt = &rq->rq_route;
+	char			 allow[64];
 
 	switch (route_match(FCGX_GetParam("REQUEST_METHOD", env),
 	    FCGX_GetParam("REQUEST_URI", env), rt)) {
 	case ROUTE_OK:
-		handle_progress(rq, db);
+		if (rt->rt_id == ROUTE_PING)
+			handle_ping(rq);
+		else
+			handle_progress(rq, wc->wc_db);
 		break;
 	case ROUTE_BAD_REQUEST:
 		http_reply_error(rq, 400, rt->rt_error, rt->rt_problem, NULL);
@@ -46,104 +226,45 @@ dispatch(struct request *rq, struct db *db)
 	}
 }
 
-/*
- * Accepts and serves one connection if one is waiting.  Returns 1 when a
- * request was served, 0 when nothing was waiting (or accept failed).
- */
-static int
-serve_one(FCGX_Request *fcgi, struct db *db)
+/* After each request: what this worker knows of the database, for /status. */
+static void
+worker_report_db(void *arg)
 {
-	struct request		 rq;
-	struct timespec		 pause = { 0, 50 * 1000000 };
-	int			 rc;
+	struct worker_ctx	*wc = arg;
+	int			 up = wc->wc_db->db_conn != NULL && !wc->wc_db->db_down;
 
-	/* The listen socket is non-blocking: another worker may win the race. */
-	if ((rc = FCGX_Accept_r(fcgi)) < 0) {
-		if (rc != -EAGAIN && rc != -EWOULDBLOCK && rc != -EINTR) {
-			log_warn("accept_failed", "accept: %s", strerror(-rc));
-			/* EMFILE and friends: do not spin on a readable socket. */
-			nanosleep(&pause, NULL);
-		}
-		return 0;
-	}
-	request_reset(&rq, fcgi);
-	dispatch(&rq, db);
-	/*
-	 * One request per connection: a kept-alive connection would tie this
-	 * worker to one idle nginx connection.
-	 */
-	fcgi->keepConnection = 0;
-	FCGX_Finish_r(fcgi);
-	return 1;
+	atomic_store(&scoreboard->sb_slots[wc->wc_slot].w_db, up);
+	atomic_store(up ? &scoreboard->sb_db_ok_wall : &scoreboard->sb_db_fail_wall, wall_ms());
+}
+
+static void
+worker_finish(void *arg)
+{
+	struct worker_ctx	*wc = arg;
+
+	db_close(wc->wc_db);
+	log_debug("worker_stop", "stopped");
 }
 
 void
 worker_run(const struct config *cf, int listen_fd, int slot, pid_t master)
 {
-	FCGX_Request		 fcgi;
+	static const struct serve_ops ops = { worker_dispatch, worker_report_db, worker_finish };
 	struct db		 db;
-	struct sigaction	 sa;
-	struct pollfd		 pfd;
-	sigset_t		 waitmask;
-	int			 drained;
+	struct worker_ctx	 wc = { &db, slot };
+	long			 limit = 0;
 
 	log_set_role("worker", slot);
-
-	/* Inherited blocked: they are let in only while waiting in ppoll. */
-	memset(&sa, 0, sizeof(sa));
-	sigemptyset(&sa.sa_mask);
-	sa.sa_handler = on_stop;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGQUIT, &sa, NULL);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGHUP, &sa, NULL);
-	sigaction(SIGUSR1, &sa, NULL);
-	sigaction(SIGUSR2, &sa, NULL);
-	sa.sa_handler = SIG_DFL;
-	sigaction(SIGCHLD, &sa, NULL);
-	sigemptyset(&waitmask);
-
-	/* Die with the master; it may already be gone. */
-	if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1 || getppid() != master)
-		_exit(1);
-
-	if (FCGX_Init() != 0 || FCGX_InitRequest(&fcgi, listen_fd, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
-		log_error("worker_init", "cannot initialise libfcgi");
-		exit(1);
+	atomic_store(&scoreboard->sb_slots[slot].w_pid, (int)getpid());
+	/* Not all at once: each worker recycles after its own count. */
+	if (cf->cf_max_requests > 0) {
+		srandom((unsigned)getpid() ^ (unsigned)wall_ms());
+		limit = cf->cf_max_requests + (cf->cf_max_requests_jitter > 0 ?
+		    random() % ((long)cf->cf_max_requests_jitter + 1) : 0);
 	}
 	db_init(&db, cf);
 	db_warm(&db);
+	worker_report_db(&wc);
 	log_debug("worker_start", "ready");
-
-	pfd.fd = listen_fd;
-	pfd.events = POLLIN;
-	while (!worker_stop) {
-		/* Signals are delivered here, and only here. */
-		if (ppoll(&pfd, 1, NULL, &waitmask) == -1) {
-			if (errno != EINTR) {
-				log_error("poll_failed", "ppoll: %s", strerror(errno));
-				break;
-			}
-			continue;
-		}
-		if (worker_stop)
-			break;
-		(void)serve_one(&fcgi, &db);
-		if (getppid() != master)
-			break;
-	}
-
-	/*
-	 * Stopping: serve what the kernel had already queued, then go.  Bounded,
-	 * since on TCP new connections can keep arriving until the last worker
-	 * closes the socket.
-	 */
-	for (drained = 0; drained < cf->cf_listen_backlog; drained++)
-		if (serve_one(&fcgi, &db) == 0)
-			break;
-	FCGX_Free(&fcgi, 1);
-	db_close(&db);
-	log_debug("worker_stop", "stopped");
-	exit(0);
+	serve_requests(cf, listen_fd, slot, master, limit, &ops, &wc);
 }

@@ -18,7 +18,7 @@ check_bad() {
 	if [ $rc -ne 0 ] && [[ $out == *"$want"* ]]; then pass "-t refuses: $want"
 	else fail "-t refuses: $want" "exit $rc: $out"; fi
 }
-check_bad 'workers = 0\n' "bad.conf:1: workers must be a whole number from 1 to 1024"
+check_bad 'workers = 0\n' "bad.conf:1: workers must be a whole number from 1 to 512"
 check_bad '\n\nwokers = 2\n' "bad.conf:3: unknown setting \"wokers\""
 check_bad 'db_timeout = soon\n' "db_timeout must be a duration"
 check_bad 'listen_mode = 9\n' "listen_mode must be an octal mode"

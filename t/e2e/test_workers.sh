@@ -17,7 +17,7 @@ replaced() {
 }
 ok wait_until 10 replaced -- "a worker killed with SIGKILL is replaced"
 is "$(pool_master_pid)" "$master" "the master is the same"
-ok grep -q "event=worker_died.*pid $victim) killed by signal 9" "$TP_STATE_DIR/logs/tp-fcgi.log" \
+ok grep -q "event=worker_died .*worker_pid=$victim cause=\"killed by signal 9" "$TP_STATE_DIR/logs/tp-fcgi.log" \
     -- "the master logs why the worker died"
 
 codes=

@@ -99,7 +99,7 @@ Test(config, errors_name_the_file_and_line)
 Test(config, bad_values_are_refused_precisely)
 {
 	cr_assert_eq(config_set(&cf, "workers", "0", err, sizeof(err)), -1);
-	cr_assert_not_null(strstr(err, "workers must be a whole number from 1 to 1024"), "%s", err);
+	cr_assert_not_null(strstr(err, "workers must be a whole number from 1 to 512"), "%s", err);
 	cr_assert_eq(config_set(&cf, "workers", "4x", err, sizeof(err)), -1);
 	cr_assert_eq(config_set(&cf, "workers", "", err, sizeof(err)), -1);
 	cr_assert_eq(config_set(&cf, "workers", "99999999999999999999", err, sizeof(err)), -1);
