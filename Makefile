@@ -100,6 +100,12 @@ $(B)/t/it_%: $(B)/obj/t/integration/test_%.o $(B)/lib/libtrainprog.a
 
 INTEGRATION_BIN := $(B)/t/it_tracker
 
+# Tools the end-to-end tests drive the stack with.
+TEST_TOOLS := $(B)/t/httpload $(B)/t/fcgi-raw $(B)/t/activate
+$(B)/t/%: $(B)/obj/t/tools/%.o
+	@mkdir -p $(dir $@)
+	$(CC) $(XLDFLAGS) -o $@ $^ -lpthread
+
 $(B)/bench/bench_tracker: $(B)/obj/bench/bench_tracker.o $(B)/lib/libtrainprog.a
 	@mkdir -p $(dir $@)
 	$(CC) $(XLDFLAGS) -o $@ $^ $(LIB_LIBS)
@@ -110,13 +116,13 @@ deps:
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t --jobs 2; done
 
-e2e: all $(INTEGRATION_BIN)
+e2e: all $(INTEGRATION_BIN) $(TEST_TOOLS)
 	t/e2e/run --bin-dir $(B)/bin
 
 # Every suite again on an ASan+UBSan build: leaks, overflows and undefined
 # behaviour fail the run.
 check-san:
-	$(MAKE) SANITIZE=address,undefined all unit build/san/t/it_tracker
+	$(MAKE) SANITIZE=address,undefined all unit build/san/t/it_tracker build/san/t/httpload build/san/t/fcgi-raw build/san/t/activate
 	t/e2e/run --bin-dir build/san/bin --sanitized
 
 # The tracker's threads under ThreadSanitizer (which cannot be combined with

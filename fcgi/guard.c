@@ -321,9 +321,17 @@ guard_accept(struct guard *g, int listen_fd, int *out)
 			r = GUARD_MALFORMED;
 			break;
 		}
-		if (n > 0)
-			nanosleep(&pause, NULL);	/* a part is here: wait for the rest */
-		else
+		if (n > 0) {
+			/* A part is here.  A peer that has hung up will send no more. */
+			pfd.events = POLLRDHUP;
+			if (poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLRDHUP | POLLHUP))) {
+				gi.gi_why = "the connection closed before the request was complete";
+				r = GUARD_MALFORMED;
+				break;
+			}
+			pfd.events = POLLIN;
+			nanosleep(&pause, NULL);
+		} else
 			(void)poll(&pfd, 1, (int)left);
 	}
 	if (r == GUARD_COMPLETE) {

@@ -151,7 +151,13 @@ proc_alive() {
 }
 
 pool_master_pid() { head -n 1 "$TP_STATE_DIR/tp-fcgi.pid"; }
-pool_worker_pids() { pgrep -P "$(pool_master_pid)" | sort -n | tr '\n' ' '; }
+# The workers' pids, from the status page (the master's children include
+# the status process too).
+pool_worker_pids() {
+	curl -s --max-time 5 "$TP_BASE_URL/_trainprog/status" |
+	    jq -r '[.worker_list[] | select(.pid > 0) | .pid] | sort | map(tostring) | join(" ")' |
+	    sed 's/$/ /'
+}
 
 # wait_until SECONDS COMMAND...: polls (every 0.1 s) until COMMAND succeeds.
 wait_until() {
@@ -203,4 +209,63 @@ urlenc() {
 		esac
 	done
 	echo "$out"
+}
+
+# --- load and the pool's own view -------------------------------------------
+
+tools_dir() { echo "$(dirname "$E2E_BIN")/t"; }
+http_port() { echo "${TP_BASE_URL##*:}"; }
+
+# load_start MILLISECONDS CONNECTIONS [PATH]: a bounded load in the
+# background (t/tools/httpload); returns once responses are coming.
+load_start() {
+	LOAD_OUT=$E2E_TMP/load.out
+	LOAD_EVENTS=$E2E_TMP/load.events
+	: >"$LOAD_EVENTS"
+	LOAD_T0=$(date +%s%3N)
+	"$(tools_dir)/httpload" -p "$(http_port)" -c "$2" -d "$1" -o "$LOAD_EVENTS" \
+	    -u "${3:-/api/v2/training/jobs/abc123-def456/progress}" >"$LOAD_OUT" 2>&1 &
+	LOAD_PID=$!
+	wait_until 10 load_flowing
+}
+load_flowing() { [ "$(wc -l <"$LOAD_EVENTS")" -ge 20 ]; }
+# Milliseconds since load_start, on the same clock as the events (roughly).
+load_now() { echo $(($(date +%s%3N) - LOAD_T0)); }
+
+# load_wait: waits for the load to end and sets LOAD_TOTAL, LOAD_OK,
+# LOAD_FAILED, LOAD_SLOWEST and LOAD_STATUSES ("200 503 ").
+load_wait() {
+	wait "$LOAD_PID"
+	LOAD_TOTAL=$(sed -n 's/^total //p' "$LOAD_OUT")
+	LOAD_OK=$(sed -n 's/^status 200 //p' "$LOAD_OUT")
+	LOAD_OK=${LOAD_OK:-0}
+	LOAD_FAILED=$((LOAD_TOTAL - LOAD_OK))
+	LOAD_SLOWEST=$(sed -n 's/^slowest_ms //p' "$LOAD_OUT")
+	LOAD_STATUSES=$(sed -n 's/^status \([0-9]*\) .*/\1/p' "$LOAD_OUT" | tr '\n' ' ')
+}
+
+# status_field JQ: a field of the pool's status page.
+status_field() { curl -s --max-time 5 "$TP_BASE_URL/_trainprog/status" | jq -r "$1"; }
+
+# set_pool_setting NAME VALUE: changes the stack's tp-fcgi.conf (reload to apply).
+set_pool_setting() {
+	local f=$TP_STATE_DIR/tp-fcgi.conf
+	sed -i "/^$1 = /d" "$f"
+	echo "$1 = $2" >>"$f"
+}
+
+# reload_pool: SIGHUP, then waits until the new generation has all its workers idle.
+reload_pool() {
+	local gen
+	gen=$(status_field .generation)
+	kill -HUP "$(pool_master_pid)"
+	wait_until 10 reloaded_past "$gen"
+}
+reloaded_past() {
+	local doc
+	doc=$(curl -s --max-time 5 "$TP_BASE_URL/_trainprog/status") || return 1
+	[ "$(echo "$doc" | jq -r '.generation')" -gt "$1" ] &&
+	    [ "$(echo "$doc" | jq -r '[.worker_list[] | select(.state == "idle" or .state == "busy")] | length')" -ge \
+	      "$(echo "$doc" | jq -r '.workers.configured')" ] &&
+	    [ "$(echo "$doc" | jq -r '.workers.stopping')" = 0 ]
 }
