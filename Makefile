@@ -2,6 +2,8 @@
 
 CC	?= cc
 PREFIX	?= /usr/local
+SYSCONFDIR ?= $(PREFIX)/etc
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
 DESTDIR	?=
 
 # `make SANITIZE=address,undefined` builds an instrumented tree in build/san.
@@ -35,7 +37,7 @@ FCGI_SRC := fcgi/config.c fcgi/db.c fcgi/guard.c fcgi/handler_ping.c \
 	    fcgi/handler_progress.c fcgi/http.c fcgi/listen.c fcgi/log.c \
 	    fcgi/master.c fcgi/priv.c fcgi/router.c fcgi/scoreboard.c fcgi/status.c \
 	    fcgi/worker.c
-UNIT_TESTS := test_progress test_eta test_render test_store test_router test_config
+UNIT_TESTS := test_progress test_eta test_render test_store test_router test_config test_guard
 
 LIB_OBJ	 := $(LIB_SRC:%.c=$(B)/obj/%.o)
 FCGI_OBJ := $(FCGI_SRC:%.c=$(B)/obj/%.o)
@@ -147,7 +149,9 @@ bench: deps all $(B)/bench/bench_tracker
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig \
 	    $(DESTDIR)$(PREFIX)/include/tp $(DESTDIR)$(PREFIX)/share/trainprog/schema \
-	    $(DESTDIR)$(PREFIX)/share/trainprog/nginx $(DESTDIR)$(PREFIX)/share/trainprog/deploy
+	    $(DESTDIR)$(PREFIX)/share/trainprog/nginx $(DESTDIR)$(PREFIX)/share/trainprog/deploy \
+	    $(DESTDIR)$(PREFIX)/share/doc/trainprog $(DESTDIR)$(SYSCONFDIR)/trainprog \
+	    $(DESTDIR)$(SYSTEMDUNITDIR)
 	install -m 0755 $(B)/bin/tp-fcgi $(B)/bin/tp-publish $(B)/bin/tp-trainer $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 $(B)/lib/libtrainprog.a $(DESTDIR)$(PREFIX)/lib/
 	install -m 0755 $(B)/lib/libtrainprog.so.0 $(DESTDIR)$(PREFIX)/lib/
@@ -159,6 +163,13 @@ install: all
 	install -m 0644 conf/nginx/*.conf $(DESTDIR)$(PREFIX)/share/trainprog/nginx/
 	install -m 0644 conf/tp-fcgi.conf $(DESTDIR)$(PREFIX)/share/trainprog/tp-fcgi.conf.example
 	install -m 0755 deploy/migrate $(DESTDIR)$(PREFIX)/share/trainprog/deploy/
+	install -m 0644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/trainprog/
+	for u in tp-fcgi.service tp-fcgi.socket; do \
+	    sed -e 's#@PREFIX@#$(PREFIX)#g' -e 's#@SYSCONFDIR@#$(SYSCONFDIR)#g' deploy/systemd/$$u.in \
+	        >$(DESTDIR)$(SYSTEMDUNITDIR)/$$u; done
+	@# An operator's configuration is never overwritten.
+	test -e $(DESTDIR)$(SYSCONFDIR)/trainprog/tp-fcgi.conf || \
+	    install -m 0640 conf/tp-fcgi.conf $(DESTDIR)$(SYSCONFDIR)/trainprog/tp-fcgi.conf
 
 clean:
 	rm -rf build

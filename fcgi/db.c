@@ -73,14 +73,15 @@ db_connect(struct db *db, int64_t deadline)
 	 * Keywords before "dbname" are defaults the connection string may
 	 * override.  connect_timeout only backs up our own deadline.
 	 */
-	static const char *const keywords[] = {
+	/* The password file's password, if any, comes last: it wins. */
+	const char	*keywords[] = {
 		"fallback_application_name", "connect_timeout", "client_encoding",
 		"keepalives", "keepalives_idle", "keepalives_interval",
-		"keepalives_count", "dbname", NULL
+		"keepalives_count", "dbname", "password", NULL
 	};
 	const char	*values[] = {
 		TP_FCGI_NAME, "10", "UTF8", "1", "30", "10", "3",
-		db->db_cf->cf_database_url, NULL
+		db->db_cf->cf_database_url, db->db_cf->cf_database_password, NULL
 	};
 	char		 timeout[32], why[512];
 	const char	*params[1] = { timeout };

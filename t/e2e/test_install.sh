@@ -11,10 +11,35 @@ fi
 for f in bin/tp-fcgi bin/tp-publish bin/tp-trainer lib/libtrainprog.so.0 lib/libtrainprog.a \
     lib/pkgconfig/trainprog.pc include/tp/tracker.h include/tp/progress.h \
     share/trainprog/schema/001_training_progress.sql share/trainprog/nginx/trainprog-server.conf \
-    share/trainprog/deploy/migrate share/trainprog/tp-fcgi.conf.example; do
+    share/trainprog/deploy/migrate share/trainprog/tp-fcgi.conf.example \
+    etc/trainprog/tp-fcgi.conf lib/systemd/system/tp-fcgi.service lib/systemd/system/tp-fcgi.socket \
+    share/doc/trainprog/OPERATIONS.md; do
 	ok test -e "$d$prefix/$f" -- "installed: $prefix/$f"
 done
 is "$(sed -n 's/^prefix=//p' "$d$prefix/lib/pkgconfig/trainprog.pc")" "$prefix" "trainprog.pc names PREFIX, not DESTDIR"
+is "$(sed -n 's/^ExecStart=//p' "$d$prefix/lib/systemd/system/tp-fcgi.service")" \
+    "$prefix/bin/tp-fcgi -c $prefix/etc/trainprog/tp-fcgi.conf" "the service unit names the installed files"
+ok "$d$prefix/bin/tp-fcgi" -t -c "$d$prefix/etc/trainprog/tp-fcgi.conf" --listen-group=root -- \
+    "the installed configuration passes -t"
+# A second install keeps the operator's configuration.
+echo "workers = 7" >>"$d$prefix/etc/trainprog/tp-fcgi.conf"
+make -s -C "$E2E_ROOT" install DESTDIR="$d" PREFIX="$prefix" >/dev/null 2>&1
+ok grep -q "workers = 7" "$d$prefix/etc/trainprog/tp-fcgi.conf" -- "make install never overwrites tp-fcgi.conf"
+# The units, checked by systemd's own tools (installed without DESTDIR, so
+# that the paths they name exist).
+if command -v systemd-analyze >/dev/null; then
+	real=$E2E_TMP/prefix
+	make -s -C "$E2E_ROOT" install PREFIX="$real" >/dev/null 2>&1
+	for u in tp-fcgi.service tp-fcgi.socket; do
+		ok systemd-analyze verify "$real/lib/systemd/system/$u" -- "systemd-analyze verify $u"
+	done
+	exposure=$(systemd-analyze security --offline=yes "$real/lib/systemd/system/tp-fcgi.service" 2>/dev/null |
+	    sed -n 's/.*Overall exposure level for tp-fcgi.service: \([0-9.]*\).*/\1/p')
+	less_than "${exposure:-99}" 3 "systemd-analyze security: exposure $exposure (below 3: hardened)"
+else
+	TESTS_RUN=$((TESTS_RUN + 1))
+	echo "ok $TESTS_RUN - install: systemd units # SKIP no systemd-analyze here"
+fi
 
 # Only the public API is exported.
 others=$(nm -D --defined-only "$d$prefix/lib/libtrainprog.so.0" | awk '{print $3}' | grep -v '^tp_' || true)

@@ -151,3 +151,31 @@ ok wait_until 10 worker_logged -- "the workers write to the new file too"
 ok grep -q "event=pool_start" "$d/pool.log.1" -- "and the old records stay in the rotated one"
 kill -TERM $pool
 wait $pool
+
+# database_password_file: the password reaches PostgreSQL, and nothing else.
+sql "DO \$\$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'tp_pwtest') THEN CREATE ROLE tp_pwtest LOGIN PASSWORD 'right horse battery'; END IF; END \$\$; GRANT SELECT ON training_progress TO tp_pwtest" >/dev/null
+pgdata=$(sed -n 's/^RT=//p' "$TP_STATE_DIR/stack.env")/pg
+sed -i '1i local all tp_pwtest scram-sha-256' "$pgdata/pg_hba.conf"
+sql "SELECT pg_reload_conf()" >/dev/null
+pgsock=$(sed -n 's/^RT=//p' "$TP_STATE_DIR/stack.env")/pgsock
+printf 'right horse battery\n' >"$d/pw"
+chmod 600 "$d/pw"
+"$E2E_BIN/tp-fcgi" --listen="$d/pw.sock" --workers=1 --log="$d/pw.log" \
+    --database-url="host=$pgsock dbname=trainprog user=tp_pwtest" --database-password-file="$d/pw" &
+pool=$!
+wait_until 10 test -S "$d/pw.sock"
+fcgi_body() { REQUEST_METHOD=GET REQUEST_URI=$2 cgi-fcgi -bind -connect "$1" 2>/dev/null | tr -d '\r' | tail -n 1; }
+is "$(fcgi_body "$d/pw.sock" $P/abc123-def456/progress | jq -r .job_id)" abc123-def456 \
+    "database_password_file: the pool logs in with the password"
+ok test -z "$(grep -F 'right horse' "$d/pw.log")" -- "and never writes it to the log"
+printf 'wrong\n' >"$d/pw"
+kill -HUP $pool
+wrong_logged() { grep -q 'event=db_unavailable.*password authentication failed' "$d/pw.log"; }
+kill_current_workers() { pkill -KILL -P $pool; }
+kill_current_workers
+ok wait_until 10 wrong_logged -- "a wrong password is reported (by libpq's words), after a reload re-read the file"
+ok test -z "$(grep -F 'wrong' "$d/pw.log" | grep -v 'password authentication failed' | grep -F '"wrong')" -- "still without the password itself"
+kill -TERM $pool
+wait $pool
+sed -i '1d' "$pgdata/pg_hba.conf"
+sql "SELECT pg_reload_conf()" >/dev/null

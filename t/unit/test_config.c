@@ -139,3 +139,53 @@ Test(config, cross_checks)
 	cr_assert_eq(config_check(&cf, err, sizeof(err)), -1);
 	cr_assert_not_null(strstr(err, "no group"), "%s", err);
 }
+
+Test(config, process_manager_settings)
+{
+	cr_assert_eq(cf.cf_request_timeout_ms, 30000);
+	cr_assert_eq(cf.cf_slow_request_ms, 1000);
+	cr_assert_eq(cf.cf_max_requests, 0);
+	cr_assert_eq(cf.cf_max_params_size, 32768);
+	cr_assert_eq(cf.cf_max_body_size, 16384);
+	cr_assert_eq(cf.cf_storm_deaths, 10);
+	cr_assert_eq(cf.cf_storm_window_ms, 10000);
+	cr_assert_str_eq(cf.cf_log, "stderr");
+	cr_assert_null(cf.cf_status_listen);
+	cr_assert_eq(config_set(&cf, "max_params_size", "1000000", err, sizeof(err)), -1,
+	    "the guard's buffer must fit a socket's receive buffer");
+	cr_assert_eq(config_set(&cf, "request-timeout", "0", err, sizeof(err)), 0);
+	cr_assert_eq(config_check(&cf, err, sizeof(err)), 0, "no deadline at all is allowed: %s", err);
+	cr_assert_eq(config_set(&cf, "status_listen", cf.cf_listen, err, sizeof(err)), 0);
+	cr_assert_eq(config_check(&cf, err, sizeof(err)), -1);
+	cr_assert_not_null(strstr(err, "status_listen must differ from listen"));
+}
+
+Test(config, load_reads_file_flags_and_password)
+{
+	struct config		 c2;
+	struct config_flag	 fl[1];
+	char			 pw[64];
+	FILE			*fp;
+	int			 fd;
+
+	write_file("workers = 3\ndatabase_password_file = PWFILE\n");
+	snprintf(pw, sizeof(pw), "/tmp/tp-pw-test.XXXXXX");
+	cr_assert_neq(fd = mkstemp(pw), -1);
+	fp = fdopen(fd, "w");
+	fputs("s3cret\n", fp);
+	fclose(fp);
+	/* The file names the password file: rewrite it with the real path. */
+	fp = fopen(path, "w");
+	fprintf(fp, "workers = 3\ndatabase_password_file = %s\n", pw);
+	fclose(fp);
+	snprintf(fl[0].fl_name, sizeof(fl[0].fl_name), "workers");
+	fl[0].fl_value = "5";
+	cr_assert_eq(config_load(&c2, path, fl, 1, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(c2.cf_workers, 5, "flags win over the file");
+	cr_assert_str_eq(c2.cf_database_password, "s3cret");
+	config_free(&c2);
+	unlink(pw);
+	fl[0].fl_value = "0";
+	cr_assert_eq(config_load(&c2, path, fl, 1, err, sizeof(err)), -1);
+	cr_assert_not_null(strstr(err, "--workers: workers must be"), "%s", err);
+}

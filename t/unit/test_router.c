@@ -162,3 +162,13 @@ Test(router, malformed_escapes_outside_the_job_id_are_400)
 	cr_assert_eq(get("/api/v2/training/jo%zs/x/progress"), ROUTE_BAD_REQUEST);
 	cr_assert_str_eq(rt.rt_error, "bad_request");
 }
+
+Test(router, the_ping)
+{
+	cr_assert_eq(get("/_trainprog/ping"), ROUTE_OK);
+	cr_assert_eq(rt.rt_id, ROUTE_PING);
+	cr_assert_eq(route_match("HEAD", "/_trainprog/ping?x=1", &rt), ROUTE_OK);
+	cr_assert_eq(route_match("POST", "/_trainprog/ping", &rt), ROUTE_METHOD_NOT_ALLOWED);
+	cr_assert_eq(get("/_trainprog/ping/"), ROUTE_NOT_FOUND);
+	cr_assert_eq(get("/_trainprog/status"), ROUTE_NOT_FOUND, "the status page is not the workers'");
+}
