@@ -32,12 +32,15 @@ CPPFLAGS += -D_GNU_SOURCE -Iinclude $(PKG_CFLAGS)
 XCFLAGS	:= -std=c11 $(WARN) $(OPT) -fPIC -fvisibility=hidden $(SANFLAGS) $(CFLAGS)
 XLDFLAGS := $(SANFLAGS) $(LDFLAGS)
 
-LIB_SRC	 := lib/conn.c lib/eta.c lib/progress.c lib/render.c lib/store.c lib/tracker.c
-FCGI_SRC := fcgi/config.c fcgi/db.c fcgi/guard.c fcgi/handler_ping.c \
-	    fcgi/handler_progress.c fcgi/http.c fcgi/listen.c fcgi/log.c \
-	    fcgi/master.c fcgi/priv.c fcgi/router.c fcgi/scoreboard.c fcgi/status.c \
-	    fcgi/worker.c
-UNIT_TESTS := test_progress test_eta test_render test_store test_router test_config test_guard
+LIB_SRC	 := lib/conn.c lib/eta.c lib/progress.c lib/render.c lib/sha256.c lib/store.c \
+	    lib/token.c lib/tracker.c
+FCGI_SRC := fcgi/auth.c fcgi/config.c fcgi/db.c fcgi/event.c fcgi/guard.c \
+	    fcgi/handler_cancel.c fcgi/handler_jobs.c fcgi/handler_ping.c \
+	    fcgi/handler_progress.c fcgi/handler_publish.c fcgi/http.c fcgi/listen.c \
+	    fcgi/log.c fcgi/master.c fcgi/priv.c fcgi/query.c fcgi/router.c \
+	    fcgi/scoreboard.c fcgi/status.c fcgi/worker.c
+UNIT_TESTS := test_progress test_eta test_render test_store test_router test_config test_guard \
+	      test_token test_api
 
 LIB_OBJ	 := $(LIB_SRC:%.c=$(B)/obj/%.o)
 FCGI_OBJ := $(FCGI_SRC:%.c=$(B)/obj/%.o)
@@ -45,7 +48,7 @@ UNIT_BIN := $(UNIT_TESTS:%=$(B)/t/%)
 
 .PHONY: all deps run test unit e2e check-san check-tsan bench clean install help
 
-all: $(B)/bin/tp-fcgi $(B)/bin/tp-publish $(B)/bin/tp-trainer \
+all: $(B)/bin/tp-fcgi $(B)/bin/tp-publish $(B)/bin/tp-admin $(B)/bin/tp-trainer \
      $(B)/lib/libtrainprog.a $(B)/lib/libtrainprog.so
 
 help:
@@ -82,6 +85,10 @@ $(B)/bin/tp-fcgi: $(B)/obj/fcgi/main.o $(FCGI_OBJ) $(B)/lib/libtrainprog.a
 
 # tp-publish shares the library's input checks, so it links the archive.
 $(B)/bin/tp-publish: $(B)/obj/tools/tp-publish.o $(B)/lib/libtrainprog.a
+	@mkdir -p $(dir $@)
+	$(CC) $(XLDFLAGS) -o $@ $^ $(LIB_LIBS)
+
+$(B)/bin/tp-admin: $(B)/obj/tools/tp-admin.o $(B)/lib/libtrainprog.a
 	@mkdir -p $(dir $@)
 	$(CC) $(XLDFLAGS) -o $@ $^ $(LIB_LIBS)
 
@@ -152,7 +159,8 @@ install: all
 	    $(DESTDIR)$(PREFIX)/share/trainprog/nginx $(DESTDIR)$(PREFIX)/share/trainprog/deploy \
 	    $(DESTDIR)$(PREFIX)/share/doc/trainprog $(DESTDIR)$(SYSCONFDIR)/trainprog \
 	    $(DESTDIR)$(SYSTEMDUNITDIR)
-	install -m 0755 $(B)/bin/tp-fcgi $(B)/bin/tp-publish $(B)/bin/tp-trainer $(DESTDIR)$(PREFIX)/bin/
+	install -m 0755 $(B)/bin/tp-fcgi $(B)/bin/tp-publish $(B)/bin/tp-admin $(B)/bin/tp-trainer \
+	    $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 $(B)/lib/libtrainprog.a $(DESTDIR)$(PREFIX)/lib/
 	install -m 0755 $(B)/lib/libtrainprog.so.0 $(DESTDIR)$(PREFIX)/lib/
 	ln -sf libtrainprog.so.0 $(DESTDIR)$(PREFIX)/lib/libtrainprog.so

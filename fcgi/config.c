@@ -11,7 +11,7 @@
 
 #include "pool.h"
 
-enum setting_type { SET_STRING, SET_INT, SET_DURATION, SET_MODE, SET_LEVEL };
+enum setting_type { SET_STRING, SET_INT, SET_DURATION, SET_MODE, SET_LEVEL, SET_BOOL };
 
 struct setting {
 	const char		*st_name;
@@ -49,12 +49,20 @@ static const struct setting settings[] = {
 	  "requests that take longer are logged (0: none)" },
 	{ "max_params_size", SET_INT, OFF(cf_max_params_size), 1024, 65536, "32768",
 	  "largest FastCGI parameters (request headers) accepted, in bytes" },
-	{ "max_body_size", SET_INT, OFF(cf_max_body_size), 0, 65536, "16384",
+	{ "max_body_size", SET_INT, OFF(cf_max_body_size), 0, 65536, "65536",
 	  "largest request body accepted, in bytes" },
 	{ "database_url", SET_STRING, OFF(cf_database_url), 0, 0, NULL,
 	  "libpq connection string or URL (default: $DATABASE_URL, then PG* variables)" },
 	{ "database_password_file", SET_STRING, OFF(cf_database_password_file), 0, 0, NULL,
 	  "file holding the database password (read at start and reload, as root)" },
+	{ "database_write_url", SET_STRING, OFF(cf_database_write_url), 0, 0, NULL,
+	  "connection for writes (POST: publish, cancel), as a role that may write; none: read only" },
+	{ "database_write_password_file", SET_STRING, OFF(cf_database_write_password_file), 0, 0, NULL,
+	  "file holding the writer's password" },
+	{ "stall_after", SET_DURATION, OFF(cf_stall_after_ms), 0, 86400000, "60s",
+	  "a running job not heard from for this long reads as stalled (0: never)" },
+	{ "read_token_required", SET_BOOL, OFF(cf_read_token_required), 0, 0, "no",
+	  "reads need a bearer token with the read scope (yes or no)" },
 	{ "db_timeout", SET_DURATION, OFF(cf_db_timeout_ms), 100, 60000, "1500ms",
 	  "longest a request waits for the database before answering 503" },
 	{ "statement_timeout", SET_DURATION, OFF(cf_statement_timeout_ms), 10, 60000, "1000ms",
@@ -194,6 +202,18 @@ apply(struct config *cf, const struct setting *st, const char *value,
 		}
 		*(mode_t *)p = (mode_t)v;
 		return 0;
+	case SET_BOOL:
+		if (strcmp(value, "yes") == 0 || strcmp(value, "true") == 0 || strcmp(value, "on") == 0 ||
+		    strcmp(value, "1") == 0)
+			*(bool *)p = true;
+		else if (strcmp(value, "no") == 0 || strcmp(value, "false") == 0 ||
+		    strcmp(value, "off") == 0 || strcmp(value, "0") == 0)
+			*(bool *)p = false;
+		else {
+			snprintf(err, errsz, "%s must be yes or no, not \"%s\"", st->st_name, value);
+			return -1;
+		}
+		return 0;
 	case SET_LEVEL:
 		if ((level = log_level_parse(value)) == -1) {
 			snprintf(err, errsz, "%s must be debug, info, warn or error, not \"%s\"",
@@ -238,6 +258,17 @@ config_init(struct config *cf)
 	return 0;
 }
 
+/* Wipes and frees a secret. */
+static void
+forget_secret(char **s)
+{
+	if (*s != NULL) {
+		explicit_bzero(*s, strlen(*s));
+		free(*s);
+		*s = NULL;
+	}
+}
+
 void
 config_free(struct config *cf)
 {
@@ -250,11 +281,8 @@ config_free(struct config *cf)
 			free(*(char **)((char *)cf + settings[i].st_offset));
 			*(char **)((char *)cf + settings[i].st_offset) = NULL;
 		}
-	if (cf->cf_database_password != NULL) {
-		explicit_bzero(cf->cf_database_password, strlen(cf->cf_database_password));
-		free(cf->cf_database_password);
-		cf->cf_database_password = NULL;
-	}
+	forget_secret(&cf->cf_database_password);
+	forget_secret(&cf->cf_database_write_password);
 }
 
 /* Strips leading and trailing blanks in place; returns the new start. */
@@ -393,6 +421,16 @@ config_check(const struct config *cf, char *err, size_t errsz)
 		    cf->cf_database_password_file, strerror(errno));
 		return -1;
 	}
+	if (cf->cf_database_write_password_file != NULL &&
+	    access(cf->cf_database_write_password_file, R_OK) == -1) {
+		snprintf(err, errsz, "database_write_password_file %s: %s",
+		    cf->cf_database_write_password_file, strerror(errno));
+		return -1;
+	}
+	if (cf->cf_database_write_password_file != NULL && cf->cf_database_write_url == NULL) {
+		snprintf(err, errsz, "database_write_password_file needs database_write_url");
+		return -1;
+	}
 	if (cf->cf_listen_owner != NULL && getpwnam(cf->cf_listen_owner) == NULL) {
 		snprintf(err, errsz, "listen_owner: there is no user \"%s\"", cf->cf_listen_owner);
 		return -1;
@@ -422,15 +460,14 @@ config_usage(FILE *fp)
  * memory and handed to libpq; it is never logged.  0, or -1 with why.
  */
 static int
-read_password(struct config *cf, char *err, size_t errsz)
+read_password(const char *setting, const char *path, char **out, char *err, size_t errsz)
 {
 	FILE	*fp;
 	char	 line[1024];
 	size_t	 n;
 
-	if ((fp = fopen(cf->cf_database_password_file, "r")) == NULL) {
-		snprintf(err, errsz, "database_password_file %s: %s",
-		    cf->cf_database_password_file, strerror(errno));
+	if ((fp = fopen(path, "r")) == NULL) {
+		snprintf(err, errsz, "%s %s: %s", setting, path, strerror(errno));
 		return -1;
 	}
 	if (fgets(line, sizeof(line), fp) == NULL)
@@ -439,13 +476,12 @@ read_password(struct config *cf, char *err, size_t errsz)
 	n = strcspn(line, "\r\n");
 	line[n] = '\0';
 	if (n == 0) {
-		snprintf(err, errsz, "database_password_file %s is empty",
-		    cf->cf_database_password_file);
+		snprintf(err, errsz, "%s %s is empty", setting, path);
 		return -1;
 	}
-	cf->cf_database_password = strdup(line);
+	*out = strdup(line);
 	explicit_bzero(line, sizeof(line));
-	if (cf->cf_database_password == NULL) {
+	if (*out == NULL) {
 		snprintf(err, errsz, "out of memory");
 		return -1;
 	}
@@ -472,7 +508,12 @@ config_load(struct config *cf, const char *path, const struct config_flag *flags
 		}
 	if (config_check(cf, err, errsz) == -1)
 		goto fail;
-	if (cf->cf_database_password_file != NULL && read_password(cf, err, errsz) == -1)
+	if (cf->cf_database_password_file != NULL && read_password("database_password_file",
+	    cf->cf_database_password_file, &cf->cf_database_password, err, errsz) == -1)
+		goto fail;
+	if (cf->cf_database_write_password_file != NULL &&
+	    read_password("database_write_password_file", cf->cf_database_write_password_file,
+	    &cf->cf_database_write_password, err, errsz) == -1)
 		goto fail;
 	return 0;
 fail:

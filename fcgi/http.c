@@ -14,14 +14,67 @@ request_reset(struct request *rq, FCGX_Request *fcgi)
 }
 
 const char *
+http_param(const struct request *rq, const char *name)
+{
+	return FCGX_GetParam(name, rq->rq_fcgi->envp);
+}
+
+int64_t
+http_db_deadline(const struct request *rq)
+{
+	return rq->rq_started + rq->rq_cf->cf_db_timeout_ms;
+}
+
+long
+http_read_body(struct request *rq, size_t max, char **out)
+{
+	const char	*cl = http_param(rq, "CONTENT_LENGTH");
+	char		*buf, *end;
+	long		 want = 0;
+	int		 got;
+
+	*out = NULL;
+	if (cl != NULL && *cl != '\0') {
+		want = strtol(cl, &end, 10);
+		if (*end != '\0' || want < 0)
+			return -1;
+	}
+	if ((size_t)want > max || (buf = malloc((size_t)want + 1)) == NULL)
+		return -1;
+	/* The guard has seen the whole body arrive: this does not wait. */
+	got = want > 0 ? FCGX_GetStr(buf, (int)want, rq->rq_fcgi->in) : 0;
+	if (got != want) {
+		free(buf);
+		return -1;
+	}
+	buf[want] = '\0';
+	*out = buf;
+	return want;
+}
+
+void
+http_reply_unavailable(struct request *rq, const struct db *db)
+{
+	char	 extra[64];
+
+	snprintf(extra, sizeof(extra), "Retry-After: %d\r\n", db_retry_after(db));
+	http_reply_error(rq, 503, "database_unavailable",
+	    "the progress database cannot be reached; try again shortly", extra);
+}
+
+const char *
 http_reason(int status)
 {
 	switch (status) {
 	case 200: return "OK";
+	case 202: return "Accepted";
 	case 304: return "Not Modified";
 	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
+	case 409: return "Conflict";
 	case 413: return "Payload Too Large";
 	case 415: return "Unsupported Media Type";
 	case 431: return "Request Header Fields Too Large";
@@ -61,12 +114,19 @@ void
 http_reply_error(struct request *rq, int status, const char *code,
     const char *message, const char *extra_headers)
 {
+	http_reply_field_error(rq, status, code, message, NULL, extra_headers);
+}
+
+void
+http_reply_field_error(struct request *rq, int status, const char *code,
+    const char *message, const char *field, const char *extra_headers)
+{
 	static const char	 oom[] =
 	    "{\"error\":\"internal_error\",\"message\":\"out of memory\"}";
 	char			*body;
 	size_t			 len = 0;
 
-	if ((body = render_error(code, message, &len)) == NULL) {
+	if ((body = render_error_field(code, message, field, &len)) == NULL) {
 		http_reply_json(rq, 500, oom, sizeof(oom) - 1, NULL);
 		return;
 	}

@@ -40,6 +40,10 @@ struct config {
 	int	 cf_max_body_size;	/* bytes of request body */
 	char	*cf_database_url;	/* NULL: libpq defaults (PGHOST, ...) */
 	char	*cf_database_password_file;
+	char	*cf_database_write_url;	/* NULL: no publishing over HTTP */
+	char	*cf_database_write_password_file;
+	int	 cf_stall_after_ms;	/* 0: nothing reads as stalled */
+	bool	 cf_read_token_required;
 	int	 cf_db_timeout_ms;	/* a request's budget for database work */
 	int	 cf_statement_timeout_ms;
 	int	 cf_db_retry_ms;	/* wait after a failed connect */
@@ -53,6 +57,7 @@ struct config {
 	int	 cf_log_level;
 	/* Not settings: filled in by config_load(). */
 	char	*cf_database_password;	/* read from cf_database_password_file */
+	char	*cf_database_write_password;
 };
 
 /* Longest error text the config functions write. */
@@ -334,9 +339,22 @@ char	*status_render(const struct config *cf, int listen_fd, pid_t master, size_t
 
 /* db.c */
 
+/* A worker's two connections: reads as tp_reader, writes as a role that may. */
+enum db_role { DB_READER, DB_WRITER };
+
+/* The statements db.c prepares on every connection of a role. */
+#define STMT_GET		STORE_PROGRESS_GET	/* both: $1 job, $2 stall s */
+#define STMT_JOBS_LIST		"tp_jobs_list"		/* reader */
+#define STMT_JOBS_COUNTS	"tp_jobs_counts"	/* reader */
+#define STMT_TOKEN		"tp_token"		/* both */
+#define STMT_LOCK		"tp_progress_lock"	/* writer */
+#define STMT_PUT		STORE_PROGRESS_PUT	/* writer */
+#define STMT_CANCEL		"tp_cancel"		/* writer */
+
 struct db {
 	PGconn		*db_conn;
 	const struct config *db_cf;
+	enum db_role	 db_role;
 	int64_t		 db_next_connect;	/* mono_ms() before which not to retry */
 	bool		 db_down;		/* last attempt failed (for logging) */
 };
@@ -344,10 +362,12 @@ struct db {
 enum db_status {
 	DB_OK,		/* a result is here */
 	DB_UNAVAILABLE,	/* cannot reach the database in time: 503 */
-	DB_FAILED	/* the database answered with an error: 500 */
+	DB_FAILED	/* the database answered with an error: 500, or see *res */
 };
 
-void	 db_init(struct db *db, const struct config *cf);
+void	 db_init(struct db *db, const struct config *cf, enum db_role role);
+/* Is there a connection string for this role?  (Writes are optional.) */
+bool	 db_configured(const struct db *db);
 /* Connects now if not connected (within the configured budget). */
 void	 db_warm(struct db *db);
 void	 db_close(struct db *db);
@@ -359,15 +379,35 @@ void	 db_close(struct db *db);
  */
 enum db_status db_exec(struct db *db, const char *stmt, int nparams,
 	    const char *const *values, int64_t deadline, PGresult **res);
+/*
+ * One step of a transaction, no retry: a prepared statement (`stmt`) or
+ * plain SQL without parameters (stmt NULL, sql), binary results.  On
+ * DB_FAILED *res holds the error (SQLSTATE) for the caller, who PQclears
+ * it; on DB_UNAVAILABLE the connection is dropped (the transaction with it).
+ */
+enum db_status db_step(struct db *db, const char *stmt, const char *sql, int nparams,
+	    const char *const *values, int64_t deadline, PGresult **res);
+/*
+ * Starts a transaction: like db_exec() (a dead connection is replaced
+ * first), since nothing has happened yet.  The steps after use db_step().
+ */
+enum db_status db_begin(struct db *db, int64_t deadline);
+/* Ends a failed transaction (or drops the connection, and it with it). */
+void	 db_rollback(struct db *db, int64_t deadline);
 /* Seconds a client should wait before retrying after DB_UNAVAILABLE (>= 1). */
 int	 db_retry_after(const struct db *db);
+/* The stall time as the statements' text parameter ("60"), or NULL: none. */
+const char *db_stall_param(const struct config *cf, char *buf, size_t size);
 
 /* router.c */
 
 enum route_id {
 	ROUTE_NONE,
-	ROUTE_PROGRESS,		/* /api/v2/training/jobs/{job_id}/progress */
-	ROUTE_PING		/* /_trainprog/ping */
+	ROUTE_PROGRESS,		/* GET, HEAD /api/v2/training/jobs/{job_id}/progress */
+	ROUTE_PUBLISH,		/* POST /api/v2/training/jobs/{job_id}/progress */
+	ROUTE_CANCEL,		/* POST /api/v2/training/jobs/{job_id}/cancel */
+	ROUTE_JOBS,		/* GET, HEAD /api/v2/training/jobs */
+	ROUTE_PING		/* GET, HEAD /_trainprog/ping */
 };
 
 enum route_result {
@@ -403,13 +443,26 @@ enum route_result route_match(const char *method, const char *uri, struct route 
 
 /* Per-request state: one per worker, reset by request_reset() on every exit. */
 struct request {
-	FCGX_Request	*rq_fcgi;
-	struct route	 rq_route;
-	int		 rq_status;		/* what was sent, for the log */
-	int64_t		 rq_started;		/* mono_ms() at accept */
+	FCGX_Request		*rq_fcgi;
+	const struct config	*rq_cf;
+	struct db		*rq_reader;
+	struct db		*rq_writer;
+	struct route		 rq_route;
+	int			 rq_status;	/* what was sent, for the log */
+	int64_t			 rq_started;	/* mono_ms() at accept */
 };
 
 void	 request_reset(struct request *rq, FCGX_Request *fcgi);
+/* A FastCGI parameter of the request ("REQUEST_METHOD"), or NULL. */
+const char *http_param(const struct request *rq, const char *name);
+/* rq_started + db_timeout: the deadline of the request's database work. */
+int64_t	 http_db_deadline(const struct request *rq);
+/*
+ * Reads the request body (CONTENT_LENGTH bytes, at most max) into a buffer
+ * the caller frees, NUL-terminated.  Returns the length, or -1 (a body
+ * longer than max, or shorter than announced).
+ */
+long	 http_read_body(struct request *rq, size_t max, char **out);
 /*
  * Sends a complete response: status, JSON body (not sent for HEAD, but
  * counted in Content-Length) and any extra header lines ("Allow: GET\r\n").
@@ -419,8 +472,22 @@ void	 http_reply_json(struct request *rq, int status, const char *body,
 /* Sends {"error": code, "message": message} with `status`. */
 void	 http_reply_error(struct request *rq, int status, const char *code,
 	    const char *message, const char *extra_headers);
+/* The same with "field": the request field at fault (NULL: none). */
+void	 http_reply_field_error(struct request *rq, int status, const char *code,
+	    const char *message, const char *field, const char *extra_headers);
+/* Sends 503 database_unavailable with Retry-After. */
+void	 http_reply_unavailable(struct request *rq, const struct db *db);
 /* The reason phrase of a status code ("Not Found"). */
 const char *http_reason(int status);
+
+/* auth.c */
+
+/*
+ * Checks the request's bearer token for `scope` ("publish", "cancel",
+ * "read") against api_tokens, on db.  Returns true when it may go on;
+ * otherwise the error (401, 403, 503) has been sent.
+ */
+bool	 auth_require(struct request *rq, struct db *db, const char *scope);
 
 /* handler_ping.c */
 
@@ -430,6 +497,87 @@ void	 handle_ping(struct request *rq);
 /* handler_progress.c */
 
 /* GET/HEAD /api/v2/training/jobs/{job_id}/progress */
-void	 handle_progress(struct request *rq, struct db *db);
+void	 handle_progress(struct request *rq);
+/*
+ * Sends the job's progress document (from a STMT_GET result on `db`) with
+ * `status`, or 404 when there is no such job.
+ */
+void	 reply_progress(struct request *rq, PGresult *res, int status);
+
+/* query.c */
+
+#define JOBS_LIMIT_DEFAULT	50
+#define JOBS_LIMIT_MAX		200
+#define JOBS_LIMIT_MAX_TEXT	"200"
+/* Longest cursor: base64url of "<int64>:<job id>". */
+#define JOBS_CURSOR_MAX		((24 + TP_JOB_ID_MAX) * 4 / 3 + 4)
+
+/* The dashboard list's query. */
+struct jobs_query {
+	unsigned	 jq_statuses;	/* bits over job_status_names */
+	int		 jq_limit;
+	bool		 jq_has_cursor;
+	int64_t		 jq_cursor_us;
+	char		 jq_cursor_id[TP_JOB_ID_MAX + 1];
+	char		 jq_problem[256];	/* why it was refused */
+};
+
+/*
+ * Parses a query string (status=a,b&active=true&limit=20&cursor=...): every
+ * parameter at most once, nothing unknown.  0, or -1 with jq_problem set.
+ */
+int	 jobs_query_parse(const char *query_string, struct jobs_query *q);
+/* "a,b,c" to bits over job_status_names, or -1 with the unknown word in *bad. */
+int	 jobs_parse_statuses(const char *s, const char **bad);
+/* The cursor after a job with this activity and id, into out.  0 or -1. */
+int	 jobs_cursor_encode(int64_t activity_us, const char *job_id, char *out, size_t size);
+/* The other way.  0, or -1 for anything this API did not write. */
+int	 jobs_cursor_decode(const char *cursor, int64_t *activity_us, char *job_id,
+	    size_t size);
+
+/* handler_jobs.c */
+
+/* GET/HEAD /api/v2/training/jobs: the dashboard's list. */
+void	 handle_jobs(struct request *rq);
+
+/* event.c */
+
+enum event_kind { EV_QUEUE, EV_START, EV_UPDATE, EV_COMPLETE, EV_ERROR };
+
+/* Largest seq an event may carry: 2^53 - 1, exact in every JSON reader. */
+#define EVENT_SEQ_MAX	INT64_C(9007199254740991)
+
+/* A publisher's event, checked.  Strings point into the body or ev_doc. */
+struct event {
+	enum event_kind	 ev_kind;
+	uint64_t	 ev_seq;
+	const char	*ev_step;		/* start: the step's key */
+	const char	*ev_details;		/* start: step_details text, or NULL */
+	struct tp_update ev_update;		/* update */
+	const char	*ev_error_message;	/* error */
+	void		*ev_doc;		/* the parsed body (cJSON) */
+	const char	*ev_field;		/* refused: the field at fault, or NULL */
+	char		 ev_problem[256];	/* refused: why */
+};
+
+/*
+ * Parses and checks body[0..len) (NUL-terminated; changed in place): a JSON
+ * object with seq, event and the fields of that event, each at most once,
+ * nothing unknown.  0, or -1 with ev_field and ev_problem set.  Either way
+ * event_free() releases it.
+ */
+int	 event_parse(char *body, size_t len, struct event *ev);
+void	 event_free(struct event *ev);
+const char *event_kind_name(enum event_kind kind);
+
+/* handler_publish.c */
+
+/* POST /api/v2/training/jobs/{job_id}/progress: an event from a publisher. */
+void	 handle_publish(struct request *rq);
+
+/* handler_cancel.c */
+
+/* POST /api/v2/training/jobs/{job_id}/cancel */
+void	 handle_cancel(struct request *rq);
 
 #endif /* TP_FCGI_POOL_H */

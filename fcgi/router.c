@@ -128,18 +128,34 @@ route_match(const char *method, const char *uri, struct route *rt)
 		p = slash + 1;
 	}
 
+	if (!pct_wellformed(seg[0].sg_start, seg[0].sg_len) ||
+	    (nseg == 3 && !pct_wellformed(seg[2].sg_start, seg[2].sg_len)))
+		return bad_request(rt, "bad_request", "malformed percent-encoding in the path");
+	if (!segment_is(&seg[0], "jobs"))
+		return ROUTE_NOT_FOUND;
+	if (nseg == 1) {
+		rt->rt_id = ROUTE_JOBS;
+		rt->rt_allow = "GET, HEAD";
+		return rt->rt_head || strcmp(method, "GET") == 0 ? ROUTE_OK :
+		    ROUTE_METHOD_NOT_ALLOWED;
+	}
 	if (nseg != 3)
 		return ROUTE_NOT_FOUND;
-	if (!pct_wellformed(seg[0].sg_start, seg[0].sg_len) ||
-	    !pct_wellformed(seg[2].sg_start, seg[2].sg_len))
-		return bad_request(rt, "bad_request", "malformed percent-encoding in the path");
-	if (!segment_is(&seg[0], "jobs") || !segment_is(&seg[2], "progress"))
+	if (segment_is(&seg[2], "progress")) {
+		rt->rt_allow = "GET, HEAD, POST";
+		if (rt->rt_head || strcmp(method, "GET") == 0)
+			rt->rt_id = ROUTE_PROGRESS;
+		else if (strcmp(method, "POST") == 0)
+			rt->rt_id = ROUTE_PUBLISH;
+		else
+			return ROUTE_METHOD_NOT_ALLOWED;
+	} else if (segment_is(&seg[2], "cancel")) {
+		rt->rt_allow = "POST";
+		if (strcmp(method, "POST") != 0)
+			return ROUTE_METHOD_NOT_ALLOWED;
+		rt->rt_id = ROUTE_CANCEL;
+	} else
 		return ROUTE_NOT_FOUND;
-
-	rt->rt_id = ROUTE_PROGRESS;
-	rt->rt_allow = "GET, HEAD";
-	if (!rt->rt_head && strcmp(method, "GET") != 0)
-		return ROUTE_METHOD_NOT_ALLOWED;
 
 	n = pct_decode(seg[1].sg_start, seg[1].sg_len, rt->rt_job_id, TP_JOB_ID_MAX);
 	if (n == -2)

@@ -191,7 +191,9 @@ out:
 /* --- the API workers ---------------------------------------------------- */
 
 struct worker_ctx {
-	struct db	*wc_db;
+	const struct config *wc_cf;
+	struct db	 wc_reader;	/* connected at start: reads are the load */
+	struct db	 wc_writer;	/* connected at the first write */
 	int		 wc_slot;
 };
 
@@ -199,17 +201,35 @@ static void
 worker_dispatch(struct request *rq, void *arg)
 {
 	struct worker_ctx	*wc = arg;
-	FCGX_ParamArray		 env = rq->rq_fcgi->envp;
 	struct route		*rt = &rq->rq_route;
-	char			 allow[64];
+	char			 allow[64], message[96];
 
-	switch (route_match(FCGX_GetParam("REQUEST_METHOD", env),
-	    FCGX_GetParam("REQUEST_URI", env), rt)) {
+	rq->rq_cf = wc->wc_cf;
+	rq->rq_reader = &wc->wc_reader;
+	rq->rq_writer = &wc->wc_writer;
+	switch (route_match(http_param(rq, "REQUEST_METHOD"), http_param(rq, "REQUEST_URI"),
+	    rt)) {
 	case ROUTE_OK:
-		if (rt->rt_id == ROUTE_PING)
+		switch (rt->rt_id) {
+		case ROUTE_PING:
 			handle_ping(rq);
-		else
-			handle_progress(rq, wc->wc_db);
+			break;
+		case ROUTE_PROGRESS:
+			handle_progress(rq);
+			break;
+		case ROUTE_PUBLISH:
+			handle_publish(rq);
+			break;
+		case ROUTE_CANCEL:
+			handle_cancel(rq);
+			break;
+		case ROUTE_JOBS:
+			handle_jobs(rq);
+			break;
+		case ROUTE_NONE:
+			http_reply_error(rq, 500, "internal_error", "no handler", NULL);
+			break;
+		}
 		break;
 	case ROUTE_BAD_REQUEST:
 		http_reply_error(rq, 400, rt->rt_error, rt->rt_problem, NULL);
@@ -220,8 +240,9 @@ worker_dispatch(struct request *rq, void *arg)
 		break;
 	case ROUTE_METHOD_NOT_ALLOWED:
 		snprintf(allow, sizeof(allow), "Allow: %s\r\n", rt->rt_allow);
-		http_reply_error(rq, 405, "method_not_allowed",
-		    "this endpoint answers only GET and HEAD", allow);
+		snprintf(message, sizeof(message), "this endpoint answers only %s",
+		    rt->rt_allow);
+		http_reply_error(rq, 405, "method_not_allowed", message, allow);
 		break;
 	}
 }
@@ -231,7 +252,7 @@ static void
 worker_report_db(void *arg)
 {
 	struct worker_ctx	*wc = arg;
-	int			 up = wc->wc_db->db_conn != NULL && !wc->wc_db->db_down;
+	int			 up = wc->wc_reader.db_conn != NULL && !wc->wc_reader.db_down;
 
 	atomic_store(&scoreboard->sb_slots[wc->wc_slot].w_db, up);
 	atomic_store(up ? &scoreboard->sb_db_ok_wall : &scoreboard->sb_db_fail_wall, wall_ms());
@@ -242,7 +263,8 @@ worker_finish(void *arg)
 {
 	struct worker_ctx	*wc = arg;
 
-	db_close(wc->wc_db);
+	db_close(&wc->wc_reader);
+	db_close(&wc->wc_writer);
 	log_debug("worker_stop", "stopped");
 }
 
@@ -250,8 +272,7 @@ void
 worker_run(const struct config *cf, int listen_fd, int slot, pid_t master)
 {
 	static const struct serve_ops ops = { worker_dispatch, worker_report_db, worker_finish };
-	struct db		 db;
-	struct worker_ctx	 wc = { &db, slot };
+	static struct worker_ctx wc;
 	long			 limit = 0;
 
 	log_set_role("worker", slot);
@@ -262,8 +283,11 @@ worker_run(const struct config *cf, int listen_fd, int slot, pid_t master)
 		limit = cf->cf_max_requests + (cf->cf_max_requests_jitter > 0 ?
 		    random() % ((long)cf->cf_max_requests_jitter + 1) : 0);
 	}
-	db_init(&db, cf);
-	db_warm(&db);
+	wc.wc_cf = cf;
+	wc.wc_slot = slot;
+	db_init(&wc.wc_reader, cf, DB_READER);
+	db_init(&wc.wc_writer, cf, DB_WRITER);
+	db_warm(&wc.wc_reader);
 	worker_report_db(&wc);
 	log_debug("worker_start", "ready");
 	serve_requests(cf, listen_fd, slot, master, limit, &ops, &wc);

@@ -109,3 +109,20 @@ eta_observe(struct eta *e, enum tp_step step, double pct, int64_t now_us,
 	*eta_us = now_us + (int64_t)ahead;
 	return true;
 }
+
+bool
+eta_from_step_start(enum tp_step step, double pct, int64_t step_started_us,
+    int64_t now_us, int64_t *eta_us)
+{
+	double	 p0 = tp_progress_percentage(step, 0.0), rate, ahead;
+
+	if (p0 < 0 || step_started_us <= 0 || now_us - step_started_us < ETA_MIN_SPAN_US ||
+	    pct <= p0 || pct >= 100.0)
+		return false;
+	rate = (pct - p0) / (double)(now_us - step_started_us);
+	ahead = (100.0 - pct) / rate;
+	if (!(ahead >= 0.0) || ahead > (double)ETA_MAX_AHEAD_US)
+		return false;
+	*eta_us = now_us + (int64_t)ahead;
+	return true;
+}

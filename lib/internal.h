@@ -41,6 +41,10 @@ struct progress_row {
 	bool		 pr_is_complete;
 	const char	*pr_error_message;
 	int64_t		 pr_seq;
+	/* Not in the spec's document: */
+	const char	*pr_status;		/* as read: stalled included */
+	bool		 pr_has_step_started;
+	int64_t		 pr_step_started_at;
 };
 
 /* progress.c: a job's state and how calls change it */
@@ -59,7 +63,15 @@ int	 tbuf_set(struct tbuf *tb, const char *s, size_t len);
 void	 tbuf_clear(struct tbuf *tb);
 void	 tbuf_free(struct tbuf *tb);
 
-enum job_phase { JOB_RUNNING, JOB_COMPLETE, JOB_FAILED };
+/*
+ * Where a job is.  A new state is JOB_RUNNING with no step yet; "cancelling"
+ * and "stalled" exist only in the database (a cancel request, and how a
+ * silent running job reads).
+ */
+enum job_phase { JOB_QUEUED, JOB_RUNNING, JOB_COMPLETE, JOB_FAILED, JOB_CANCELLED };
+
+/* The message a cancelled job's error_message holds. */
+#define JOB_CANCELLED_MESSAGE	"cancelled by request"
 
 /* Everything a tracker writes about a job. */
 struct job_state {
@@ -79,6 +91,7 @@ struct job_state {
 	struct tbuf	 js_error;
 	bool		 js_has_eta;
 	int64_t		 js_eta_us;	/* Unix microseconds */
+	int64_t		 js_step_started_us;	/* when the step started; 0: unknown */
 	enum job_phase	 js_phase;
 	uint64_t	 js_seq;
 };
@@ -89,21 +102,27 @@ void	 job_free(struct job_state *js);
 int	 job_copy(struct job_state *dst, const struct job_state *src);
 /* What current_step says: the step's name, or "Complete". */
 const char *job_step_name(const struct job_state *js);
+/* The status column: "queued", "running", "completed", "failed" or "cancelled". */
+const char *job_status(const struct job_state *js);
+/* Has the job reached a terminal state? */
+bool	 job_finished(const struct job_state *js);
 
 /*
  * The transitions.  Each checks everything first and changes nothing when
  * it refuses; *why then points to a static sentence.  They do not touch the
  * ETA or the sequence number: the tracker does.
  */
+enum tp_err job_queue(struct job_state *js, const char **why);
 enum tp_err job_start(struct job_state *js, const char *step_key,
-	    const char *details, const char **why);
+	    const char *details, int64_t now_us, const char **why);
 enum tp_err job_update(struct job_state *js, const struct tp_update *u,
 	    const char **why);
 enum tp_err job_complete(struct job_state *js, const char **why);
 enum tp_err job_fail(struct job_state *js, const char *message, const char **why);
 /*
  * Loads a stored row (for resume).  The row's strings are copied.  Returns
- * TP_OK, or TP_EINVAL when its current_step is not a known step.
+ * TP_OK, or TP_EINVAL when its current_step or status is not known.  A row
+ * "cancelling" loads as running: the next write finishes the cancellation.
  */
 enum tp_err job_from_row(struct job_state *js, const struct progress_row *row,
 	    const char **why);
@@ -113,6 +132,11 @@ enum tp_err job_from_row(struct job_state *js, const struct progress_row *row,
  * PostgreSQL's jsonb accepts (valid UTF-8, no \u0000); otherwise why not.
  */
 const char *json_object_problem(const char *text);
+/*
+ * Does well-formed JSON text hold an escape PostgreSQL refuses: \u0000, or
+ * a surrogate that is not half of a pair?  Returns why, or NULL.
+ */
+const char *json_escape_problem(const char *text);
 /* Is s[0..len) valid UTF-8? */
 bool	 utf8_valid(const char *s, size_t len);
 
@@ -141,6 +165,32 @@ void	 eta_reset(struct eta *e);
  */
 bool	 eta_observe(struct eta *e, enum tp_step step, double pct, int64_t now_us,
 	    int64_t *eta_us);
+/*
+ * The estimate a publisher without history can give (one process per
+ * write: tp-publish, the HTTP API): the step's average pace since it
+ * started.  Same rules otherwise: none before 2 s or without progress.
+ */
+bool	 eta_from_step_start(enum tp_step step, double pct, int64_t step_started_us,
+	    int64_t now_us, int64_t *eta_us);
+
+/* One job of the dashboard's list (STMT_JOBS_LIST), as decoded. */
+struct job_item {
+	const char	*ji_job_id;
+	const char	*ji_status;		/* as read: stalled included */
+	double		 ji_percentage;
+	const char	*ji_current_step;
+	int32_t		 ji_step_number;
+	bool		 ji_has_best_score;
+	double		 ji_best_score;
+	int64_t		 ji_updated_at;
+	bool		 ji_has_eta;
+	int64_t		 ji_eta;
+	int64_t		 ji_activity;		/* heartbeat_at: the list's order */
+};
+
+/* The statuses a job reads as, in the order counts are reported. */
+#define JOB_STATUS_COUNT	7
+extern const char *const job_status_names[JOB_STATUS_COUNT];
 
 /* render.c */
 
@@ -156,17 +206,29 @@ int	 render_timestamp(int64_t unix_us, char *buf, size_t size);
 
 /*
  * Renders a row as the progress document: the spec's 17 fields in the spec's
- * order, every one present, null where unknown.  Returns a NUL-terminated
+ * order, every one present, null where unknown; then "status" and "seq"
+ * when the row has a status.  Returns a NUL-terminated
  * string the caller frees with free(), and its length in *len; NULL when out
  * of memory or when a JSON column does not hold a JSON object.
  */
 char	*render_progress(const struct progress_row *row, size_t *len);
 
 /*
+ * Renders the dashboard's page: {"jobs": [items], "next_cursor": cursor or
+ * null, "counts": {status: n, ..., "total": n}} with counts in the order of
+ * job_status_names.  A string the caller frees, or NULL out of memory.
+ */
+char	*render_jobs(const struct job_item *items, int n, const char *next_cursor,
+	    const int64_t counts[JOB_STATUS_COUNT], size_t *len);
+
+/*
  * Renders {"error": code, "message": message}.  Returns a string the caller
  * frees with free(), or NULL when out of memory.
  */
 char	*render_error(const char *code, const char *message, size_t *len);
+/* The same with "field": field after the message, when field is not NULL. */
+char	*render_error_field(const char *code, const char *message, const char *field,
+	    size_t *len);
 
 /* conn.c */
 
@@ -215,12 +277,47 @@ bool	 conn_sqlstate_unavailable(const char *state);
 /* Should a prepared statement be prepared again on a fresh session? */
 bool	 conn_sqlstate_reprepare(const char *state);
 
+/* sha256.c */
+
+/* out = SHA-256 of data[0..len). */
+void	 sha256(const void *data, size_t len, unsigned char out[32]);
+/* Compares len bytes in a time that does not depend on where they differ. */
+bool	 equal_ct(const void *a, const void *b, size_t len);
+
+/* token.c: the API's bearer tokens, tp_<id>_<secret> */
+
+#define TOKEN_ID_LEN		12	/* hex digits */
+#define TOKEN_SECRET_LEN	43	/* base64url of 32 random bytes */
+#define TOKEN_LEN		(3 + TOKEN_ID_LEN + 1 + TOKEN_SECRET_LEN)
+
+/*
+ * Splits a presented token into its id (NUL-terminated, in id) and secret
+ * (a pointer into token).  0, or -1 if it does not have the token's shape.
+ */
+int	 token_parse(const char *token, char id[TOKEN_ID_LEN + 1], const char **secret);
+/*
+ * base64url without padding: encodes data[0..len) into out (NUL added);
+ * decodes s[0..len) into out (at most size bytes), refusing any other
+ * alphabet or a non-canonical ending.  The length, or -1.
+ */
+long	 b64url_encode(const void *data, size_t len, char *out, size_t size);
+long	 b64url_decode(const char *s, size_t len, unsigned char *out, size_t size);
+/* Makes a new random token (getrandom) into buf (TOKEN_LEN + 1 bytes). 0 or -1. */
+int	 token_generate(char *buf, size_t size);
+
 /* store.c */
+
 
 #define STORE_PROGRESS_GET	"tp_progress_get"
 
-/* The SQL text of the STORE_PROGRESS_GET statement ($1 = job_id). */
+/*
+ * The SQL of STORE_PROGRESS_GET: $1 the job id, $2 the stall time in
+ * seconds (NULL: nothing reads as stalled).  Binary results, decoded by
+ * store_decode_progress().  store_progress_lock_sql is the same row FOR
+ * UPDATE, for a writer inside a transaction.
+ */
 extern const char	 store_progress_get_sql[];
+extern const char	 store_progress_lock_sql[];
 
 /*
  * Decodes row `row` of a binary-format result of STORE_PROGRESS_GET into
@@ -230,8 +327,11 @@ extern const char	 store_progress_get_sql[];
  */
 int	 store_decode_progress(const PGresult *res, int row, struct progress_row *out);
 
+/* Decodes row `row` of a jobs list result.  0, or -1 (schema mismatch). */
+int	 store_decode_job_item(const PGresult *res, int row, struct job_item *out);
+
 #define STORE_PROGRESS_PUT	"tp_progress_put"
-#define STORE_PROGRESS_PUT_NPARAMS 15
+#define STORE_PROGRESS_PUT_NPARAMS 17
 
 /*
  * The guarded UPSERT of a batch of states (arrays, one element per job;
@@ -241,8 +341,15 @@ int	 store_decode_progress(const PGresult *res, int row, struct progress_row *ou
  * Returns (job_id, seq) for each state applied.
  */
 extern const char	 store_progress_put_sql[];
-/* Which of the job ids in $1 (a text[] literal) are finished. */
+/* Which of the job ids in $1 (a text[] literal) are finished, and how. */
 extern const char	 store_progress_finished_sql[];
+/* Heartbeats (see store.c), cancel requests, the dashboard, tokens. */
+#define STORE_HEARTBEAT		"tp_heartbeat"
+extern const char	 store_heartbeat_sql[];
+extern const char	 store_cancel_sql[];
+extern const char	 store_jobs_list_sql[];
+extern const char	 store_jobs_counts_sql[];
+extern const char	 store_token_sql[];
 
 /* The parameters of STORE_PROGRESS_PUT: array literals being built. */
 struct put_batch {

@@ -243,6 +243,30 @@ job_copy(struct job_state *dst, const struct job_state *src)
 	return 0;
 }
 
+bool
+job_finished(const struct job_state *js)
+{
+	return js->js_phase == JOB_COMPLETE || js->js_phase == JOB_FAILED ||
+	    js->js_phase == JOB_CANCELLED;
+}
+
+const char *
+job_status(const struct job_state *js)
+{
+	switch (js->js_phase) {
+	case JOB_QUEUED:
+		return "queued";
+	case JOB_COMPLETE:
+		return "completed";
+	case JOB_FAILED:
+		return "failed";
+	case JOB_CANCELLED:
+		return "cancelled";
+	default:
+		return "running";
+	}
+}
+
 const char *
 job_step_name(const struct job_state *js)
 {
@@ -251,21 +275,60 @@ job_step_name(const struct job_state *js)
 	return tp_step_name(js->js_step != TP_STEP_NONE ? js->js_step : TP_STEP_DATA_COLLECTION);
 }
 
-/* Does the JSON text contain a \\u0000 escape (which jsonb refuses)? */
-static bool
-has_nul_escape(const char *s)
+/* The value of the 4 hex digits at p, or -1. */
+static long
+hex4(const char *p)
 {
-	const char	*p, *q;
-	size_t		 backslashes;
+	long	 v = 0;
+	int	 i;
 
-	for (p = s; (p = strstr(p, "u0000")) != NULL; p++) {
-		/* It is an escape when an odd run of backslashes precedes it. */
-		for (q = p, backslashes = 0; q > s && q[-1] == '\\'; q--)
-			backslashes++;
-		if (backslashes % 2 == 1)
-			return true;
+	for (i = 0; i < 4; i++) {
+		v <<= 4;
+		if (p[i] >= '0' && p[i] <= '9')
+			v |= p[i] - '0';
+		else if ((p[i] | 0x20) >= 'a' && (p[i] | 0x20) <= 'f')
+			v |= (p[i] | 0x20) - 'a' + 10;
+		else
+			return -1;
 	}
-	return false;
+	return v;
+}
+
+const char *
+json_escape_problem(const char *s)
+{
+	const char	*p;
+	bool		 in_string = false;
+	long		 u, lo;
+
+	for (p = s; *p != '\0'; p++) {
+		if (!in_string) {
+			in_string = *p == '"';
+			continue;
+		}
+		if (*p == '"') {
+			in_string = false;
+			continue;
+		}
+		if (*p != '\\')
+			continue;
+		if (*++p != 'u')
+			continue;
+		if ((u = hex4(p + 1)) < 0)
+			return "malformed JSON";
+		p += 4;
+		if (u == 0)
+			return "JSON must not contain \\u0000";
+		if (u >= 0xdc00 && u <= 0xdfff)
+			return "JSON holds half a surrogate pair (\\udc00-\\udfff alone)";
+		if (u >= 0xd800 && u <= 0xdbff) {
+			if (p[1] != '\\' || p[2] != 'u' || (lo = hex4(p + 3)) < 0xdc00 ||
+			    lo > 0xdfff)
+				return "JSON holds half a surrogate pair (\\ud800-\\udbff alone)";
+			p += 6;
+		}
+	}
+	return NULL;
 }
 
 const char *
@@ -288,9 +351,7 @@ json_object_problem(const char *text)
 	cJSON_Delete(doc);
 	if (!object)
 		return "JSON must be an object ({...})";
-	if (has_nul_escape(text))
-		return "JSON must not contain \\u0000";
-	return NULL;
+	return json_escape_problem(text);
 }
 
 static enum tp_err
@@ -311,14 +372,28 @@ job_raise(struct job_state *js)
 }
 
 enum tp_err
+job_queue(struct job_state *js, const char **why)
+{
+	*why = NULL;
+	if (job_finished(js))
+		return refuse(why, "the job has finished", TP_EFINISHED);
+	if (js->js_phase == JOB_QUEUED)
+		return TP_OK;
+	if (js->js_step != TP_STEP_NONE)
+		return refuse(why, "the job has already started: it cannot be queued", TP_ESTATE);
+	js->js_phase = JOB_QUEUED;
+	return TP_OK;
+}
+
+enum tp_err
 job_start(struct job_state *js, const char *step_key, const char *details,
-    const char **why)
+    int64_t now_us, const char **why)
 {
 	enum tp_step	 step;
 	const char	*problem;
 
 	*why = NULL;
-	if (js->js_phase != JOB_RUNNING)
+	if (job_finished(js))
 		return refuse(why, "the job has finished", TP_EFINISHED);
 	if ((step = tp_step_from_key(step_key)) == TP_STEP_NONE)
 		return refuse(why, "unknown step: use data_collection, optimization, "
@@ -334,8 +409,10 @@ job_start(struct job_state *js, const char *step_key, const char *details,
 		tbuf_clear(&js->js_details);
 	js->js_step = step;
 	js->js_step_pct = 0.0;
+	js->js_step_started_us = now_us;
 	js->js_has_iter = js->js_has_total = js->js_has_current = false;
 	js->js_has_eta = false;
+	js->js_phase = JOB_RUNNING;
 	job_raise(js);
 	return TP_OK;
 }
@@ -347,7 +424,7 @@ job_update(struct job_state *js, const struct tp_update *u, const char **why)
 	unsigned	 f = u->fields;
 
 	*why = NULL;
-	if (js->js_phase != JOB_RUNNING)
+	if (job_finished(js))
 		return refuse(why, "the job has finished", TP_EFINISHED);
 	if (js->js_step == TP_STEP_NONE)
 		return refuse(why, "no step has been started yet", TP_ESTATE);
@@ -403,7 +480,7 @@ enum tp_err
 job_complete(struct job_state *js, const char **why)
 {
 	*why = NULL;
-	if (js->js_phase != JOB_RUNNING)
+	if (job_finished(js))
 		return refuse(why, "the job has finished", TP_EFINISHED);
 	js->js_phase = JOB_COMPLETE;
 	js->js_step = TP_STEP_SAVE_CONFIGURATION;
@@ -435,7 +512,7 @@ job_fail(struct job_state *js, const char *message, const char **why)
 	size_t	 len;
 
 	*why = NULL;
-	if (js->js_phase != JOB_RUNNING)
+	if (job_finished(js))
 		return refuse(why, "the job has finished", TP_EFINISHED);
 	if (message == NULL || *message == '\0')
 		return refuse(why, "an error needs a message", TP_EINVAL);
@@ -456,11 +533,23 @@ enum tp_err
 job_from_row(struct job_state *js, const struct progress_row *r, const char **why)
 {
 	enum tp_step	 step;
-	enum job_phase	 phase = JOB_RUNNING;
+	enum job_phase	 phase;
 
 	*why = NULL;
-	if (r->pr_is_complete)
-		phase = r->pr_error_message != NULL ? JOB_FAILED : JOB_COMPLETE;
+	if (r->pr_status == NULL || strcmp(r->pr_status, "running") == 0 ||
+	    strcmp(r->pr_status, "stalled") == 0 || strcmp(r->pr_status, "cancelling") == 0)
+		phase = !r->pr_is_complete ? JOB_RUNNING :
+		    r->pr_error_message != NULL ? JOB_FAILED : JOB_COMPLETE;
+	else if (strcmp(r->pr_status, "queued") == 0)
+		phase = JOB_QUEUED;
+	else if (strcmp(r->pr_status, "completed") == 0)
+		phase = JOB_COMPLETE;
+	else if (strcmp(r->pr_status, "failed") == 0)
+		phase = JOB_FAILED;
+	else if (strcmp(r->pr_status, "cancelled") == 0)
+		phase = JOB_CANCELLED;
+	else
+		return refuse(why, "the stored status is not one this library knows", TP_EINVAL);
 	if (strcmp(r->pr_current_step, TP_STEP_COMPLETE_NAME) == 0)
 		step = TP_STEP_SAVE_CONFIGURATION;
 	else if ((step = tp_step_from_name(r->pr_current_step)) == TP_STEP_NONE)
@@ -490,7 +579,11 @@ job_from_row(struct job_state *js, const struct progress_row *r, const char **wh
 	js->js_has_current = r->pr_has_current_score;
 	js->js_current = r->pr_current_score;
 	js->js_has_eta = false;
+	js->js_step_started_us = r->pr_has_step_started ? r->pr_step_started_at : 0;
 	js->js_phase = phase;
 	js->js_seq = (uint64_t)r->pr_seq;
+	/* A queued job has no step yet, whatever current_step says. */
+	if (phase == JOB_QUEUED)
+		js->js_step = TP_STEP_NONE;
 	return TP_OK;
 }

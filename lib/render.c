@@ -69,6 +69,16 @@ add_number(cJSON *obj, const char *name, bool present, double v)
 	return attach(obj, name, present ? cJSON_CreateNumber(v) : cJSON_CreateNull());
 }
 
+/* An integer exactly, digits only (a double would print 2^53 and up inexactly). */
+static int
+add_integer(cJSON *obj, const char *name, int64_t v)
+{
+	char	 buf[24];
+
+	snprintf(buf, sizeof(buf), "%lld", (long long)v);
+	return attach(obj, name, cJSON_CreateRaw(buf));
+}
+
 /* A timestamp that cannot be written as RFC 3339 renders as null. */
 static int
 add_timestamp(cJSON *obj, const char *name, bool present, int64_t unix_us)
@@ -132,7 +142,10 @@ render_progress(const struct progress_row *r, size_t *len)
 	    r->pr_current_score) == -1 ||
 	    add_object_text(doc, "best_params", r->pr_best_params) == -1 ||
 	    attach(doc, "is_complete", cJSON_CreateBool(r->pr_is_complete)) == -1 ||
-	    add_string(doc, "error_message", r->pr_error_message) == -1)
+	    add_string(doc, "error_message", r->pr_error_message) == -1 ||
+	    /* Additions to the spec's document, after its fields. */
+	    (r->pr_status != NULL && add_string(doc, "status", r->pr_status) == -1) ||
+	    (r->pr_status != NULL && add_integer(doc, "seq", r->pr_seq) == -1))
 		goto done;
 	if ((out = cJSON_PrintUnformatted(doc)) != NULL && len != NULL)
 		*len = strlen(out);
@@ -142,7 +155,56 @@ done:
 }
 
 char *
-render_error(const char *code, const char *message, size_t *len)
+render_jobs(const struct job_item *items, int n, const char *next_cursor,
+    const int64_t counts[JOB_STATUS_COUNT], size_t *len)
+{
+	cJSON		*doc, *list, *item, *cnt;
+	const struct job_item *ji;
+	char		*out = NULL;
+	int64_t		 total = 0;
+	int		 i;
+
+	if ((doc = cJSON_CreateObject()) == NULL)
+		return NULL;
+	if ((list = cJSON_AddArrayToObject(doc, "jobs")) == NULL)
+		goto done;
+	for (i = 0; i < n; i++) {
+		ji = &items[i];
+		if ((item = cJSON_CreateObject()) == NULL)
+			goto done;
+		if (!cJSON_AddItemToArray(list, item)) {
+			cJSON_Delete(item);
+			goto done;
+		}
+		if (add_string(item, "job_id", ji->ji_job_id) == -1 ||
+		    add_string(item, "status", ji->ji_status) == -1 ||
+		    add_number(item, "percentage", true, ji->ji_percentage) == -1 ||
+		    add_string(item, "current_step", ji->ji_current_step) == -1 ||
+		    add_number(item, "step_number", true, ji->ji_step_number) == -1 ||
+		    add_number(item, "best_score", ji->ji_has_best_score, ji->ji_best_score) == -1 ||
+		    add_timestamp(item, "updated_at", true, ji->ji_updated_at) == -1 ||
+		    add_timestamp(item, "estimated_completion", ji->ji_has_eta, ji->ji_eta) == -1)
+			goto done;
+	}
+	if (add_string(doc, "next_cursor", next_cursor) == -1 ||
+	    (cnt = cJSON_AddObjectToObject(doc, "counts")) == NULL)
+		goto done;
+	for (i = 0; i < JOB_STATUS_COUNT; i++) {
+		if (add_integer(cnt, job_status_names[i], counts[i]) == -1)
+			goto done;
+		total += counts[i];
+	}
+	if (add_integer(cnt, "total", total) == -1)
+		goto done;
+	if ((out = cJSON_PrintUnformatted(doc)) != NULL && len != NULL)
+		*len = strlen(out);
+done:
+	cJSON_Delete(doc);
+	return out;
+}
+
+char *
+render_error_field(const char *code, const char *message, const char *field, size_t *len)
 {
 	cJSON	*doc;
 	char	*out = NULL;
@@ -151,8 +213,15 @@ render_error(const char *code, const char *message, size_t *len)
 		return NULL;
 	if (add_string(doc, "error", code) == 0 &&
 	    add_string(doc, "message", message) == 0 &&
+	    (field == NULL || add_string(doc, "field", field) == 0) &&
 	    (out = cJSON_PrintUnformatted(doc)) != NULL && len != NULL)
 		*len = strlen(out);
 	cJSON_Delete(doc);
 	return out;
+}
+
+char *
+render_error(const char *code, const char *message, size_t *len)
+{
+	return render_error_field(code, message, NULL, len);
 }

@@ -20,21 +20,37 @@
 /* Seconds from 1970-01-01 to 2000-01-01, PostgreSQL's timestamp epoch. */
 #define PG_EPOCH_OFFSET_US	(INT64_C(946684800) * 1000000)
 
+/*
+ * How a job's status reads: a running job not heard from (write or
+ * heartbeat) for the given number of seconds is "stalled".  A NULL number
+ * of seconds: nothing is stalled.
+ */
+#define STATUS_EXPR(secs) \
+	"CASE WHEN " secs " IS NOT NULL AND status = 'running' AND heartbeat_at < " \
+	"now() - make_interval(secs => " secs ") THEN 'stalled' ELSE status END"
+
 /* Column order of store_progress_get_sql; decode relies on it. */
 enum {
 	COL_JOB_ID, COL_PERCENTAGE, COL_CURRENT_STEP, COL_STEP_NUMBER,
 	COL_TOTAL_STEPS, COL_STEP_PERCENTAGE, COL_STEP_DETAILS, COL_STARTED_AT,
 	COL_UPDATED_AT, COL_ESTIMATED_COMPLETION, COL_CURRENT_ITERATION,
 	COL_TOTAL_ITERATIONS, COL_BEST_SCORE, COL_CURRENT_SCORE, COL_BEST_PARAMS,
-	COL_IS_COMPLETE, COL_ERROR_MESSAGE, COL_SEQ, COL_COUNT
+	COL_IS_COMPLETE, COL_ERROR_MESSAGE, COL_SEQ, COL_STATUS, COL_STEP_STARTED_AT,
+	COL_COUNT
 };
 
+#define PROGRESS_COLUMNS \
+	"job_id, percentage, current_step, step_number, total_steps," \
+	" step_percentage, step_details, started_at, updated_at," \
+	" estimated_completion, current_iteration, total_iterations," \
+	" best_score, current_score, best_params, is_complete, error_message, seq, " \
+	STATUS_EXPR("$2::float8") " AS status, step_started_at"
+
 const char store_progress_get_sql[] =
-    "SELECT job_id, percentage, current_step, step_number, total_steps,"
-    " step_percentage, step_details, started_at, updated_at,"
-    " estimated_completion, current_iteration, total_iterations,"
-    " best_score, current_score, best_params, is_complete, error_message, seq"
-    " FROM training_progress WHERE job_id = $1";
+    "SELECT " PROGRESS_COLUMNS " FROM training_progress WHERE job_id = $1";
+
+const char store_progress_lock_sql[] =
+    "SELECT " PROGRESS_COLUMNS " FROM training_progress WHERE job_id = $1 FOR UPDATE";
 
 static const Oid col_types[COL_COUNT] = {
 	[COL_JOB_ID] = OID_VARCHAR,
@@ -55,6 +71,8 @@ static const Oid col_types[COL_COUNT] = {
 	[COL_IS_COMPLETE] = OID_BOOL,
 	[COL_ERROR_MESSAGE] = OID_TEXT,
 	[COL_SEQ] = OID_INT8,
+	[COL_STATUS] = OID_TEXT,
+	[COL_STEP_STARTED_AT] = OID_TIMESTAMPTZ,
 };
 
 /* Columns declared NOT NULL in the schema. */
@@ -63,6 +81,7 @@ static const bool col_not_null[COL_COUNT] = {
 	[COL_STEP_NUMBER] = true, [COL_TOTAL_STEPS] = true,
 	[COL_STEP_PERCENTAGE] = true, [COL_STARTED_AT] = true,
 	[COL_UPDATED_AT] = true, [COL_IS_COMPLETE] = true, [COL_SEQ] = true,
+	[COL_STATUS] = true,
 };
 
 /* Binary wire sizes of the fixed-width types (0: variable). */
@@ -189,59 +208,214 @@ store_decode_progress(const PGresult *res, int row, struct progress_row *out)
 	out->pr_is_complete = v[COL_IS_COMPLETE][0] != 0;
 	out->pr_error_message = v[COL_ERROR_MESSAGE];
 	out->pr_seq = get_int64(v[COL_SEQ]);
+	out->pr_status = v[COL_STATUS];
+	if ((out->pr_has_step_started = v[COL_STEP_STARTED_AT] != NULL))
+		out->pr_step_started_at = get_timestamp(v[COL_STEP_STARTED_AT]);
 	return 0;
 }
 
+const char *const job_status_names[JOB_STATUS_COUNT] = {
+	"queued", "running", "stalled", "cancelling", "cancelled", "completed", "failed"
+};
+
+/* Column order of store_jobs_list_sql. */
+enum {
+	JCOL_JOB_ID, JCOL_STATUS, JCOL_PERCENTAGE, JCOL_CURRENT_STEP, JCOL_STEP_NUMBER,
+	JCOL_BEST_SCORE, JCOL_UPDATED_AT, JCOL_ESTIMATED_COMPLETION, JCOL_ACTIVITY,
+	JCOL_COUNT
+};
+
+static const Oid jcol_types[JCOL_COUNT] = {
+	[JCOL_JOB_ID] = OID_VARCHAR, [JCOL_STATUS] = OID_TEXT,
+	[JCOL_PERCENTAGE] = OID_FLOAT8, [JCOL_CURRENT_STEP] = OID_VARCHAR,
+	[JCOL_STEP_NUMBER] = OID_INT4, [JCOL_BEST_SCORE] = OID_FLOAT8,
+	[JCOL_UPDATED_AT] = OID_TIMESTAMPTZ, [JCOL_ESTIMATED_COMPLETION] = OID_TIMESTAMPTZ,
+	[JCOL_ACTIVITY] = OID_TIMESTAMPTZ,
+};
+
+int
+store_decode_job_item(const PGresult *res, int row, struct job_item *out)
+{
+	const char	*v[JCOL_COUNT];
+	int		 i;
+
+	if (PQnfields(res) != JCOL_COUNT || row < 0 || row >= PQntuples(res))
+		return -1;
+	for (i = 0; i < JCOL_COUNT; i++) {
+		if (PQfformat(res, i) != 1 || PQftype(res, i) != jcol_types[i])
+			return -1;
+		if (PQgetisnull(res, row, i)) {
+			/* Only these two may be NULL. */
+			if (i != JCOL_BEST_SCORE && i != JCOL_ESTIMATED_COMPLETION)
+				return -1;
+			v[i] = NULL;
+			continue;
+		}
+		v[i] = PQgetvalue(res, row, i);
+		if (type_size(jcol_types[i]) != 0 &&
+		    PQgetlength(res, row, i) != type_size(jcol_types[i]))
+			return -1;
+	}
+	memset(out, 0, sizeof(*out));
+	out->ji_job_id = v[JCOL_JOB_ID];
+	out->ji_status = v[JCOL_STATUS];
+	out->ji_percentage = get_float8(v[JCOL_PERCENTAGE]);
+	out->ji_current_step = v[JCOL_CURRENT_STEP];
+	out->ji_step_number = get_int32(v[JCOL_STEP_NUMBER]);
+	if ((out->ji_has_best_score = v[JCOL_BEST_SCORE] != NULL))
+		out->ji_best_score = get_float8(v[JCOL_BEST_SCORE]);
+	out->ji_updated_at = get_timestamp(v[JCOL_UPDATED_AT]);
+	if ((out->ji_has_eta = v[JCOL_ESTIMATED_COMPLETION] != NULL))
+		out->ji_eta = get_timestamp(v[JCOL_ESTIMATED_COMPLETION]);
+	out->ji_activity = get_timestamp(v[JCOL_ACTIVITY]);
+	return 0;
+}
+
+/* The stored row's values when the write is behind (a failure), else the write's. */
+#define AHEAD(col) \
+	" " col " = CASE WHEN EXCLUDED.percentage >= tp.percentage" \
+	" THEN EXCLUDED." col " ELSE tp." col " END,"
+
 /*
  * The guarded UPSERT of a batch of job states, one array element per job
- * (job ids unique within a batch).  "Ahead" below: the write does not lower
- * the overall percentage.  Writes that are not ahead, not newer (seq), or
- * for a finished job are refused by the WHERE clause, except a failure,
- * which is applied while the stored progress is kept.  Returns the
- * (job_id, seq) of the rows applied.
+ * (job ids unique within a batch).  A state is applied when its seq is newer
+ * than the stored one, the stored job is not finished, and it is ahead (the
+ * overall percentage does not go down); a failure is applied even when
+ * behind, keeping the stored progress.  A job being cancelled is finished
+ * by any write: it becomes "cancelled".  Returns (job_id, seq, status) of
+ * each row written.
  */
 const char store_progress_put_sql[] =
     "INSERT INTO training_progress AS tp (job_id, percentage, current_step,"
     " step_number, step_percentage, step_details, estimated_completion,"
     " current_iteration, total_iterations, best_score, current_score,"
-    " best_params, is_complete, error_message, seq)"
+    " best_params, is_complete, error_message, seq, status, step_started_at,"
+    " finished_at)"
     " SELECT j, p, cs, sn, sp, sd, CASE WHEN eta > now() THEN eta END,"
-    " ci, ti, bs, cur, bp, ic, em, sq"
+    " ci, ti, bs, cur, bp, ic, em, sq, st, ss, CASE WHEN ic THEN now() END"
     " FROM unnest($1::text[], $2::float8[], $3::text[], $4::int4[], $5::float8[],"
     " $6::jsonb[], $7::timestamptz[], $8::int4[], $9::int4[], $10::float8[],"
-    " $11::float8[], $12::jsonb[], $13::bool[], $14::text[], $15::int8[])"
-    " AS u(j, p, cs, sn, sp, sd, eta, ci, ti, bs, cur, bp, ic, em, sq)"
+    " $11::float8[], $12::jsonb[], $13::bool[], $14::text[], $15::int8[],"
+    " $16::text[], $17::timestamptz[])"
+    " AS u(j, p, cs, sn, sp, sd, eta, ci, ti, bs, cur, bp, ic, em, sq, st, ss)"
     " ON CONFLICT (job_id) DO UPDATE SET"
     " percentage = GREATEST(tp.percentage, EXCLUDED.percentage),"
-    " current_step = CASE WHEN EXCLUDED.percentage >= tp.percentage"
-    "   THEN EXCLUDED.current_step ELSE tp.current_step END,"
-    " step_number = CASE WHEN EXCLUDED.percentage >= tp.percentage"
-    "   THEN EXCLUDED.step_number ELSE tp.step_number END,"
-    " step_percentage = CASE WHEN EXCLUDED.percentage >= tp.percentage"
-    "   THEN EXCLUDED.step_percentage ELSE tp.step_percentage END,"
-    " step_details = CASE WHEN EXCLUDED.percentage >= tp.percentage"
-    "   THEN EXCLUDED.step_details ELSE tp.step_details END,"
-    " estimated_completion = EXCLUDED.estimated_completion,"
-    " current_iteration = CASE WHEN EXCLUDED.percentage >= tp.percentage"
-    "   THEN EXCLUDED.current_iteration ELSE tp.current_iteration END,"
-    " total_iterations = CASE WHEN EXCLUDED.percentage >= tp.percentage"
-    "   THEN EXCLUDED.total_iterations ELSE tp.total_iterations END,"
-    " best_score = CASE WHEN EXCLUDED.percentage >= tp.percentage"
-    "   THEN EXCLUDED.best_score ELSE tp.best_score END,"
-    " current_score = CASE WHEN EXCLUDED.percentage >= tp.percentage"
-    "   THEN EXCLUDED.current_score ELSE tp.current_score END,"
-    " best_params = CASE WHEN EXCLUDED.percentage >= tp.percentage"
-    "   THEN EXCLUDED.best_params ELSE tp.best_params END,"
-    " is_complete = EXCLUDED.is_complete,"
-    " error_message = EXCLUDED.error_message,"
+    AHEAD("current_step") AHEAD("step_number") AHEAD("step_percentage")
+    AHEAD("step_details") AHEAD("current_iteration") AHEAD("total_iterations")
+    AHEAD("best_score") AHEAD("current_score") AHEAD("best_params")
+    AHEAD("step_started_at")
+    " estimated_completion = CASE WHEN tp.status = 'cancelling' THEN NULL"
+    "   ELSE EXCLUDED.estimated_completion END,"
+    " status = CASE WHEN tp.status = 'cancelling' THEN 'cancelled' ELSE EXCLUDED.status END,"
+    " is_complete = tp.status = 'cancelling' OR EXCLUDED.is_complete,"
+    " error_message = CASE WHEN tp.status = 'cancelling' THEN '" JOB_CANCELLED_MESSAGE "'"
+    "   ELSE EXCLUDED.error_message END,"
+    " finished_at = CASE WHEN tp.status = 'cancelling' OR EXCLUDED.is_complete THEN now() END,"
     " updated_at = now(),"
+    " heartbeat_at = now(),"
     " seq = EXCLUDED.seq"
     " WHERE tp.seq < EXCLUDED.seq AND NOT tp.is_complete"
-    " AND (EXCLUDED.percentage >= tp.percentage OR EXCLUDED.error_message IS NOT NULL)"
-    " RETURNING job_id, seq";
+    " AND (EXCLUDED.percentage >= tp.percentage OR EXCLUDED.error_message IS NOT NULL"
+    "      OR tp.status = 'cancelling')"
+    " RETURNING job_id, seq, status";
+
+/*
+ * A heartbeat: the jobs in $1 (a text[]) are alive.  A job being cancelled
+ * learns it here too, and is finished as cancelled.  Returns (job_id,
+ * status) of the unfinished jobs it touched.
+ */
+const char store_heartbeat_sql[] =
+    "UPDATE training_progress SET heartbeat_at = now(),"
+    " status = CASE WHEN status = 'cancelling' THEN 'cancelled' ELSE status END,"
+    " is_complete = status = 'cancelling',"
+    " error_message = CASE WHEN status = 'cancelling' THEN '" JOB_CANCELLED_MESSAGE "'"
+    "   ELSE error_message END,"
+    " estimated_completion = CASE WHEN status = 'cancelling' THEN NULL"
+    "   ELSE estimated_completion END,"
+    " finished_at = CASE WHEN status = 'cancelling' THEN now() END,"
+    " updated_at = CASE WHEN status = 'cancelling' THEN now() ELSE updated_at END"
+    " WHERE job_id = ANY($1::text[]) AND NOT is_complete"
+    " RETURNING job_id, status";
+
+/*
+ * A cancel request ($1 job id, $2 stall seconds): a running job becomes
+ * "cancelling" (its trainer finishes it at its next write or heartbeat); a
+ * queued one, or one being cancelled whose trainer has been silent for the
+ * stall time, becomes "cancelled" at once.  No row: the job is missing or
+ * finished.
+ */
+const char store_cancel_sql[] =
+    "UPDATE training_progress AS tp SET"
+    " status = v.st,"
+    " is_complete = v.st = 'cancelled',"
+    " finished_at = CASE WHEN v.st = 'cancelled' THEN now() END,"
+    " error_message = CASE WHEN v.st = 'cancelled' THEN '" JOB_CANCELLED_MESSAGE "'"
+    "   ELSE tp.error_message END,"
+    " estimated_completion = CASE WHEN v.st = 'cancelled' THEN NULL"
+    "   ELSE tp.estimated_completion END,"
+    " updated_at = CASE WHEN v.st = 'cancelled' THEN now() ELSE tp.updated_at END,"
+    " cancel_requested_at = coalesce(tp.cancel_requested_at, now())"
+    " FROM (SELECT job_id, CASE WHEN status = 'queued' THEN 'cancelled'"
+    "   WHEN status = 'cancelling' AND heartbeat_at < now() - make_interval(secs => $2::float8)"
+    "   THEN 'cancelled' ELSE 'cancelling' END AS st"
+    "   FROM training_progress WHERE job_id = $1"
+    "   AND status IN ('queued', 'running', 'cancelling') FOR UPDATE) AS v"
+    " WHERE tp.job_id = v.job_id"
+    " RETURNING tp.job_id";
+
+/*
+ * The dashboard's page: the jobs reading as one of the statuses in $1
+ * (text[]; "stalled" included), $2 the stall seconds (NULL: none stalls),
+ * after the cursor ($3 activity, $4 job id; pass 'infinity' and '' for the
+ * first page), newest activity first, $5 at most.  One branch per status,
+ * each a range of the (status, heartbeat_at, job_id) index cut at $5 rows,
+ * merged: a page costs the same however the jobs are spread over statuses
+ * and however deep the cursor is.
+ */
+#define JOBS_COLUMNS(status) \
+	"job_id, " status " AS status, percentage, current_step, step_number, best_score," \
+	" updated_at, estimated_completion, heartbeat_at"
+#define STALL_CUTOFF \
+	"coalesce(now() - make_interval(secs => $2::float8), '-infinity'::timestamptz)"
+#define JOBS_BRANCH(name, stored, status, range) \
+	"(SELECT " JOBS_COLUMNS(status) " FROM training_progress AS tp" \
+	" WHERE '" name "' = ANY($1::text[]) AND tp.status = '" stored "'" range \
+	" AND (heartbeat_at, job_id) < ($3::timestamptz, $4::text)" \
+	" ORDER BY tp.status, heartbeat_at DESC, job_id DESC LIMIT $5::int4)"
+
+const char store_jobs_list_sql[] =
+    "SELECT * FROM ("
+    JOBS_BRANCH("queued", "queued", "tp.status", "") " UNION ALL "
+    JOBS_BRANCH("running", "running", "tp.status", " AND heartbeat_at >= " STALL_CUTOFF)
+    " UNION ALL "
+    JOBS_BRANCH("stalled", "running", "'stalled'::text", " AND heartbeat_at < " STALL_CUTOFF)
+    " UNION ALL "
+    JOBS_BRANCH("cancelling", "cancelling", "tp.status", "") " UNION ALL "
+    JOBS_BRANCH("cancelled", "cancelled", "tp.status", "") " UNION ALL "
+    JOBS_BRANCH("completed", "completed", "tp.status", "") " UNION ALL "
+    JOBS_BRANCH("failed", "failed", "tp.status", "")
+    ") AS page ORDER BY heartbeat_at DESC, job_id DESC LIMIT $5::int4";
+
+/*
+ * How many jobs read as each status ($1: stall seconds): the stored
+ * statuses from job_status_counts (kept by a trigger, schema/002), the
+ * stalled ones counted from the index and taken from the running.
+ */
+const char store_jobs_counts_sql[] =
+    "WITH st AS (SELECT count(*) AS c FROM training_progress WHERE status = 'running'"
+    "   AND heartbeat_at < now() - make_interval(secs => $1::float8))"
+    " SELECT s, sum(n)::int8 FROM (SELECT status, n FROM job_status_counts"
+    "   UNION ALL SELECT 'stalled', c FROM st UNION ALL SELECT 'running', -c FROM st)"
+    " AS u(s, n) GROUP BY s";
+
+/* A token's stored hash, scopes (comma-separated) and whether it is revoked. */
+const char store_token_sql[] =
+    "SELECT secret_sha256, array_to_string(scopes, ','), revoked_at IS NOT NULL"
+    " FROM api_tokens WHERE token_id = $1";
 
 const char store_progress_finished_sql[] =
-    "SELECT job_id FROM training_progress WHERE job_id = ANY($1::text[]) AND is_complete";
+    "SELECT job_id, status FROM training_progress"
+    " WHERE job_id = ANY($1::text[]) AND is_complete";
 
 /* Appends s[0..len) to tb.  0, or -1 out of memory. */
 static int
@@ -327,6 +501,7 @@ store_batch_add(struct put_batch *pb, const char *job_id, const struct job_state
 {
 	char		 pct[32], step_number[16], step_pct[32], eta[RENDER_TIMESTAMP_MAX];
 	char		 iter[16], total[16], best[32], current[32], seq[24];
+	char		 started[RENDER_TIMESTAMP_MAX];
 	const char	*v[STORE_PROGRESS_PUT_NPARAMS];
 	int		 i;
 
@@ -353,9 +528,13 @@ store_batch_add(struct put_batch *pb, const char *job_id, const struct job_state
 	v[9] = js->js_has_best ? best : NULL;
 	v[10] = js->js_has_current ? current : NULL;
 	v[11] = js->js_best_params.tb_set ? js->js_best_params.tb_data : NULL;
-	v[12] = js->js_phase != JOB_RUNNING ? "t" : "f";
-	v[13] = js->js_phase == JOB_FAILED && js->js_error.tb_set ? js->js_error.tb_data : NULL;
+	v[12] = job_finished(js) ? "t" : "f";
+	v[13] = (js->js_phase == JOB_FAILED || js->js_phase == JOB_CANCELLED) &&
+	    js->js_error.tb_set ? js->js_error.tb_data : NULL;
 	v[14] = seq;
+	v[15] = job_status(js);
+	v[16] = js->js_step_started_us > 0 &&
+	    render_timestamp(js->js_step_started_us, started, sizeof(started)) > 0 ? started : NULL;
 	for (i = 0; i < STORE_PROGRESS_PUT_NPARAMS; i++)
 		if (array_add(&pb->pb_arrays[i], v[i]) == -1)
 			return -1;

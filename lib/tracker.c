@@ -54,6 +54,7 @@ struct tp_publisher {
 	pthread_cond_t	 p_released;		/* to close(): a sender let go */
 	struct tp_tracker *p_head;		/* trackers with a state to write */
 	struct tp_tracker *p_tail;
+	struct tp_tracker *p_all;		/* every attached tracker */
 	int		 p_refs;		/* the opener's hold + attached trackers */
 	bool		 p_stop;
 	int64_t		 p_retry_at;		/* mono_ms(): no writes before this */
@@ -86,6 +87,10 @@ struct tp_tracker {
 	bool		 t_terminal_settled;	/* the terminal write's fate is known */
 	enum tp_err	 t_terminal_err;	/* ... and it is this */
 	bool		 t_remote_finished;	/* the stored job is finished */
+	bool		 t_cancelled;		/* ... as cancelled */
+	bool		 t_written;		/* a write was applied: the row exists */
+	bool		 t_resumed;		/* continues a stored job */
+	int64_t		 t_hb_next;		/* the heartbeat due after a write */
 	struct tp_tracker_stats t_stats;
 	char		 t_problem[512];
 
@@ -94,7 +99,9 @@ struct tp_tracker {
 	bool		 t_claimed;		/* a sender holds it */
 	bool		 t_requeue;		/* queue it when the sender lets go */
 	bool		 t_closing;		/* never queue it again */
-	struct tp_tracker *t_next;
+	int64_t		 t_hb_due;		/* mono_ms() of the next heartbeat; 0: none */
+	struct tp_tracker *t_next;		/* in the queue */
+	struct tp_tracker *t_all_next;		/* among all attached trackers */
 };
 
 /* What became of one write. */
@@ -144,6 +151,7 @@ static const char *const errors[] = {
 	[TP_ENOMEM] = "out of memory",
 	[TP_EFORK] = "the tracker belongs to another process",
 	[TP_ESYS] = "a system call failed",
+	[TP_ECANCELLED] = "the job was cancelled: stop training",
 };
 
 TP_API const char *
@@ -161,6 +169,7 @@ tp_options_init(struct tp_options *o)
 	o->terminal_timeout_ms = 10000;
 	o->close_timeout_ms = 2000;
 	o->io_timeout_ms = 5000;
+	o->heartbeat_ms = 15000;
 }
 
 static int64_t
@@ -338,7 +347,8 @@ sender_connect(struct sender *s, int64_t deadline, char *problem, size_t size)
 	    " set_config('synchronous_commit', 'off', false)", 1, params, 0, deadline,
 	    &res) != CONN_OK ||
 	    conn_prepare(conn, STORE_PROGRESS_PUT, store_progress_put_sql,
-	    STORE_PROGRESS_PUT_NPARAMS, deadline) != CONN_OK) {
+	    STORE_PROGRESS_PUT_NPARAMS, deadline) != CONN_OK ||
+	    conn_prepare(conn, STORE_HEARTBEAT, store_heartbeat_sql, 1, deadline) != CONN_OK) {
 		snprintf(problem, size, "preparing the connection failed: %s",
 		    PQerrorMessage(conn));
 		PQclear(res);
@@ -398,10 +408,13 @@ cmp_job_id(const void *a, const void *b)
 	return strcmp((*x)->t_job_id, (*y)->t_job_id);
 }
 
-/* Marks as finished the refused items whose stored job is finished. */
+/* A stored status, kept with each item of a batch. */
+typedef char	 status_buf[16];
+
+/* For the refused items whose stored job is finished: how it finished. */
 static void
 learn_finished(struct sender *s, struct tp_tracker **items, const enum outcome *out,
-    bool *finished, int n, int64_t deadline)
+    status_buf *status, int n, int64_t deadline)
 {
 	const char	*ids[BATCH_MAX], *params[1];
 	struct tbuf	 array = { 0 };
@@ -419,7 +432,8 @@ learn_finished(struct sender *s, struct tp_tracker **items, const enum outcome *
 		for (r = 0; r < PQntuples(res); r++)
 			for (i = 0; i < n; i++)
 				if (strcmp(PQgetvalue(res, r, 0), items[i]->t_job_id) == 0)
-					finished[i] = true;
+					snprintf(status[i], sizeof(status[i]), "%s",
+					    PQgetvalue(res, r, 1));
 	PQclear(res);
 done:
 	tbuf_free(&array);
@@ -428,12 +442,13 @@ done:
 /*
  * Writes the sending states of items[0..n) (sorted by job id, so that two
  * connections lock rows in the same order) in one statement.  Fills out[]
- * and finished[]; a problem, if any, in problem.  Runs without any mutex:
- * t_sending of a claimed tracker belongs to its sender.
+ * and status[] (what the stored job became, or "" if not known); a
+ * problem, if any, in problem.  Runs without any mutex: t_sending of a
+ * claimed tracker belongs to its sender.
  */
 static void
 deliver(struct sender *s, struct tp_tracker **items, int n, enum outcome *out,
-    bool *finished, char *problem, size_t size)
+    status_buf *status, char *problem, size_t size)
 {
 	struct put_batch	*pb = &s->s_batch;
 	PGresult		*res = NULL;
@@ -445,8 +460,8 @@ deliver(struct sender *s, struct tp_tracker **items, int n, enum outcome *out,
 
 	for (i = 0; i < n; i++) {
 		out[i] = OUT_RETRY;
-		finished[i] = false;
-		terminal |= items[i]->t_sending.js_phase != JOB_RUNNING;
+		status[i][0] = '\0';
+		terminal |= job_finished(&items[i]->t_sending);
 	}
 	if (s->s_conn == NULL && sender_connect(s, deadline, problem, size) == -1)
 		return;
@@ -481,8 +496,10 @@ deliver(struct sender *s, struct tp_tracker **items, int n, enum outcome *out,
 	for (r = 0; r < PQntuples(res); r++)
 		for (i = 0; i < n; i++)
 			if (strcmp(PQgetvalue(res, r, 0), items[i]->t_job_id) == 0 &&
-			    strtoull(PQgetvalue(res, r, 1), NULL, 10) == items[i]->t_sending.js_seq)
+			    strtoull(PQgetvalue(res, r, 1), NULL, 10) == items[i]->t_sending.js_seq) {
 				out[i] = OUT_APPLIED;
+				snprintf(status[i], sizeof(status[i]), "%s", PQgetvalue(res, r, 2));
+			}
 	PQclear(res);
 	res = NULL;
 	if (terminal && (trip = conn_exec_params(s->s_conn, "COMMIT", 0, NULL, 0, deadline,
@@ -492,7 +509,7 @@ deliver(struct sender *s, struct tp_tracker **items, int n, enum outcome *out,
 	for (i = 0; i < n && out[i] != OUT_REFUSED; i++)
 		continue;
 	if (i < n) {
-		learn_finished(s, items, out, finished, n, deadline);
+		learn_finished(s, items, out, status, n, deadline);
 		snprintf(problem, size, "the database refused a write: the job has finished, "
 		    "or another writer is ahead (a newer sequence number or a higher percentage)");
 	}
@@ -504,7 +521,7 @@ failed:
 	/* One bad state must not hold the others back: write them one by one. */
 	if (fail == OUT_DBERR && n > 1)
 		for (i = 0; i < n; i++)
-			deliver(s, &items[i], 1, &out[i], &finished[i], problem, size);
+			deliver(s, &items[i], 1, &out[i], &status[i], problem, size);
 }
 
 static void
@@ -516,11 +533,25 @@ swap_states(struct job_state *a, struct job_state *b)
 	*b = tmp;
 }
 
+/*
+ * What the stored job became tells the tracker whether it was cancelled or
+ * finished by someone else.  Called with the tracker's mutex held.
+ */
+static void
+learn_status(struct tp_tracker *t, const char *status)
+{
+	if (strcmp(status, "cancelled") == 0) {
+		t->t_cancelled = true;
+		t->t_remote_finished = true;
+	} else if (strcmp(status, "completed") == 0 || strcmp(status, "failed") == 0)
+		t->t_remote_finished = true;
+}
+
 /* Reports the fate of a tracker's write; called with its mutex held. */
 static void
-settle(struct tp_tracker *t, enum outcome out, bool finished, const char *problem)
+settle(struct tp_tracker *t, enum outcome out, const char *status, const char *problem)
 {
-	bool	 terminal = t->t_sending.js_phase != JOB_RUNNING;
+	bool	 terminal = job_finished(&t->t_sending);
 
 	t->t_in_flight = false;
 	if (problem[0] != '\0' && out != OUT_APPLIED)
@@ -529,17 +560,20 @@ settle(struct tp_tracker *t, enum outcome out, bool finished, const char *proble
 	case OUT_APPLIED:
 		t->t_stats.ts_writes++;
 		t->t_stats.ts_committed_seq = t->t_sending.js_seq;
+		t->t_written = true;
+		learn_status(t, status);
+		if (t->t_cancelled)
+			set_problem(t, "%s", "the job was cancelled: stop training");
 		if (terminal) {
-			t->t_terminal_err = TP_OK;
+			t->t_terminal_err = t->t_cancelled ? TP_ECANCELLED : TP_OK;
 			t->t_terminal_settled = true;
 		}
 		break;
 	case OUT_REFUSED:
 		t->t_stats.ts_refused++;
-		if (finished)
-			t->t_remote_finished = true;
+		learn_status(t, status);
 		if (terminal) {
-			t->t_terminal_err = TP_ECONFLICT;
+			t->t_terminal_err = t->t_cancelled ? TP_ECANCELLED : TP_ECONFLICT;
 			t->t_terminal_settled = true;
 		}
 		break;
@@ -564,6 +598,112 @@ settle(struct tp_tracker *t, enum outcome out, bool finished, const char *proble
 	pthread_cond_broadcast(&t->t_done);
 }
 
+/* Should t send heartbeats from now on?  Tracker's mutex held. */
+static bool
+wants_heartbeat(const struct tp_tracker *t)
+{
+	return t->t_opts.heartbeat_ms > 0 && t->t_written && !t->t_remote_finished &&
+	    !job_finished(&t->t_state);
+}
+
+/*
+ * Heartbeats: for up to BATCH_MAX attached trackers whose heartbeat is due
+ * and that have nothing else to write, says the jobs are alive.  A job
+ * being cancelled is finished as cancelled by this, and its tracker learns
+ * it.  Called with the publisher's mutex held; releases it meanwhile.
+ */
+static void
+send_heartbeats(struct sender *s, int64_t now)
+{
+	struct tp_publisher	*p = s->s_pub;
+	struct tp_tracker	*items[BATCH_MAX], *t;
+	const char		*ids[BATCH_MAX], *params[1];
+	status_buf		 status[BATCH_MAX];
+	struct tbuf		 array = { 0 };
+	PGresult		*res = NULL;
+	char			 problem[256];
+	int64_t			 deadline;
+	int			 i, n = 0, r;
+	bool			 ok = false;
+
+	for (t = p->p_all; t != NULL && n < BATCH_MAX; t = t->t_all_next)
+		if (t->t_hb_due != 0 && t->t_hb_due <= now && !t->t_queued && !t->t_claimed &&
+		    !t->t_closing) {
+			t->t_claimed = true;
+			t->t_hb_due = 0;
+			items[n] = t;
+			ids[n++] = t->t_job_id;
+		}
+	if (n == 0)
+		return;
+	pthread_mutex_unlock(&p->p_mu);
+
+	deadline = mono_ms() + p->p_io_timeout_ms;
+	for (i = 0; i < n; i++)
+		status[i][0] = '\0';
+	if ((s->s_conn != NULL || sender_connect(s, deadline, problem, sizeof(problem)) == 0) &&
+	    store_text_array(&array, ids, n) == 0) {
+		params[0] = array.tb_data;
+		switch (conn_exec_prepared(s->s_conn, STORE_HEARTBEAT, 1, params, 0, deadline, &res)) {
+		case CONN_OK:
+			ok = true;
+			for (r = 0; r < PQntuples(res); r++)
+				for (i = 0; i < n; i++)
+					if (strcmp(PQgetvalue(res, r, 0), ids[i]) == 0)
+						snprintf(status[i], sizeof(status[i]), "%s",
+						    PQgetvalue(res, r, 1));
+			break;
+		case CONN_ERROR:
+			break;
+		default:
+			sender_drop(s);
+			break;
+		}
+		PQclear(res);
+	}
+	tbuf_free(&array);
+
+	for (i = 0; i < n; i++) {
+		t = items[i];
+		pthread_mutex_lock(&t->t_mu);
+		if (ok) {
+			t->t_stats.ts_heartbeats++;
+			learn_status(t, status[i]);
+			if (t->t_cancelled)
+				set_problem(t, "%s", "the job was cancelled: stop training");
+		}
+		/* A missed heartbeat is tried again at the next one. */
+		t->t_hb_next = wants_heartbeat(t) ? mono_ms() + t->t_opts.heartbeat_ms : 0;
+		pthread_cond_broadcast(&t->t_done);
+		pthread_mutex_unlock(&t->t_mu);
+	}
+	pthread_mutex_lock(&p->p_mu);
+	for (i = 0; i < n; i++) {
+		t = items[i];
+		t->t_claimed = false;
+		t->t_hb_due = t->t_hb_next;
+		if (t->t_requeue) {
+			t->t_requeue = false;
+			if (!t->t_queued && !t->t_closing)
+				queue_append(p, t);
+		}
+	}
+	pthread_cond_broadcast(&p->p_released);
+}
+
+/* The earliest heartbeat due among the attached trackers, or -1.  p_mu held. */
+static int64_t
+next_heartbeat(struct tp_publisher *p)
+{
+	struct tp_tracker	*t;
+	int64_t			 next = -1;
+
+	for (t = p->p_all; t != NULL; t = t->t_all_next)
+		if (t->t_hb_due != 0 && !t->t_closing && (next == -1 || t->t_hb_due < next))
+			next = t->t_hb_due;
+	return next;
+}
+
 static void *
 sender_main(void *arg)
 {
@@ -571,9 +711,11 @@ sender_main(void *arg)
 	struct tp_publisher	*p = s->s_pub;
 	struct tp_tracker	*claimed[BATCH_MAX], *items[BATCH_MAX], *t;
 	enum outcome		 out[BATCH_MAX];
-	bool			 finished[BATCH_MAX], failed, succeeded;
+	status_buf		 status[BATCH_MAX];
+	bool			 failed, succeeded;
 	char			 problem[512];
 	struct timespec		 until;
+	int64_t			 now, hb, wake;
 	int			 n, i, k;
 	struct sched_param	 sp = { 0 };
 
@@ -586,11 +728,27 @@ sender_main(void *arg)
 
 	pthread_mutex_lock(&p->p_mu);
 	for (;;) {
-		while (!p->p_stop && (p->p_head == NULL || mono_ms() < p->p_retry_at)) {
-			if (p->p_head == NULL)
+		/* Wait for states to write, a heartbeat due, or the end of a pause. */
+		while (!p->p_stop) {
+			now = mono_ms();
+			hb = next_heartbeat(p);
+			if (now >= p->p_retry_at) {
+				if (p->p_head != NULL)
+					break;
+				if (hb != -1 && hb <= now) {
+					send_heartbeats(s, now);
+					continue;
+				}
+			}
+			wake = p->p_head != NULL ? p->p_retry_at : -1;
+			if (hb != -1) {
+				hb = hb > p->p_retry_at ? hb : p->p_retry_at;
+				wake = wake == -1 || hb < wake ? hb : wake;
+			}
+			if (wake == -1)
 				pthread_cond_wait(&p->p_wake, &p->p_mu);
 			else {
-				until = abs_after_ms(p->p_retry_at - mono_ms());
+				until = abs_after_ms(wake - now);
 				(void)pthread_cond_timedwait(&p->p_wake, &p->p_mu, &until);
 			}
 		}
@@ -614,13 +772,14 @@ sender_main(void *arg)
 		qsort(items, (size_t)k, sizeof(items[0]), cmp_job_id);
 		problem[0] = '\0';
 		if (k > 0)
-			deliver(s, items, k, out, finished, problem, sizeof(problem));
+			deliver(s, items, k, out, status, problem, sizeof(problem));
 
 		failed = succeeded = false;
 		for (i = 0; i < k; i++) {
 			t = items[i];
 			pthread_mutex_lock(&t->t_mu);
-			settle(t, out[i], finished[i], problem);
+			settle(t, out[i], status[i], problem);
+			t->t_hb_next = wants_heartbeat(t) ? mono_ms() + t->t_opts.heartbeat_ms : 0;
 			pthread_mutex_unlock(&t->t_mu);
 			failed |= out[i] == OUT_RETRY || out[i] == OUT_DBERR;
 			succeeded |= out[i] == OUT_APPLIED || out[i] == OUT_REFUSED;
@@ -628,6 +787,8 @@ sender_main(void *arg)
 
 		/* Let go of every tracker taken, and queue again those that asked. */
 		pthread_mutex_lock(&p->p_mu);
+		for (i = 0; i < k; i++)
+			items[i]->t_hb_due = items[i]->t_hb_next;
 		for (i = 0; i < n; i++) {
 			t = claimed[i];
 			t->t_claimed = false;
@@ -768,10 +929,14 @@ record(struct tp_tracker *t)
 	uint64_t		 seq = now > 0 ? (uint64_t)now : 0;
 
 	js->js_seq = seq > js->js_seq ? seq : js->js_seq + 1;
-	if (js->js_phase == JOB_RUNNING)
+	if (js->js_phase == JOB_RUNNING && js->js_step != TP_STEP_NONE) {
 		js->js_has_eta = eta_observe(&t->t_eta, js->js_step, js->js_pct, now,
 		    &js->js_eta_us);
-	else
+		/* A tracker that continues a stored job has no history of its own yet. */
+		if (!js->js_has_eta && t->t_resumed)
+			js->js_has_eta = eta_from_step_start(js->js_step, js->js_pct,
+			    js->js_step_started_us, now, &js->js_eta_us);
+	} else
 		js->js_has_eta = false;
 	if (job_copy(&t->t_pending, js) == -1) {
 		t->t_has_pending = false;
@@ -869,6 +1034,10 @@ tp_tracker_open(struct tp_tracker **out, const char *job_id, const struct tp_opt
 		tracker_free(t);
 		return err;
 	}
+	pthread_mutex_lock(&t->t_pub->p_mu);
+	t->t_all_next = t->t_pub->p_all;
+	t->t_pub->p_all = t;
+	pthread_mutex_unlock(&t->t_pub->p_mu);
 	*out = t;
 	return TP_OK;
 }
@@ -877,7 +1046,7 @@ tp_tracker_open(struct tp_tracker **out, const char *job_id, const struct tp_opt
 static enum tp_err
 resume(struct tp_tracker *t)
 {
-	const char		*params[1] = { t->t_job_id }, *why;
+	const char		*params[2] = { t->t_job_id, NULL }, *why;
 	struct progress_row	 row;
 	char			 problem[256];
 	PGconn			*conn;
@@ -889,7 +1058,7 @@ resume(struct tp_tracker *t)
 		set_problem(t, "%s", problem);
 		return TP_ETIMEDOUT;
 	}
-	switch (conn_exec_params(conn, store_progress_get_sql, 1, params, 1, deadline, &res)) {
+	switch (conn_exec_params(conn, store_progress_get_sql, 2, params, 1, deadline, &res)) {
 	case CONN_OK:
 		break;
 	case CONN_ERROR:
@@ -913,11 +1082,16 @@ resume(struct tp_tracker *t)
 	}
 	if ((err = job_from_row(&t->t_state, &row, &why)) != TP_OK)
 		set_problem(t, "%s", why);
-	else if (t->t_state.js_phase != JOB_RUNNING) {
-		/* Finished before we came: every later call says so. */
-		t->t_remote_finished = true;
-		t->t_terminal_settled = true;
-		t->t_terminal_err = TP_EFINISHED;
+	else {
+		t->t_resumed = true;
+		t->t_written = true;
+		if (job_finished(&t->t_state)) {
+			/* Finished before we came: every later call says so. */
+			t->t_remote_finished = true;
+			t->t_cancelled = t->t_state.js_phase == JOB_CANCELLED;
+			t->t_terminal_settled = true;
+			t->t_terminal_err = t->t_cancelled ? TP_ECANCELLED : TP_EFINISHED;
+		}
 	}
 done:
 	PQclear(res);
@@ -937,6 +1111,32 @@ tp_tracker_resume(struct tp_tracker *t)
 	return leave(t, resume(t), NULL);
 }
 
+/* Calls that change the job: not once it was cancelled or finished elsewhere. */
+static enum tp_err
+closed_for_writes(struct tp_tracker *t)
+{
+	if (t->t_cancelled)
+		return TP_ECANCELLED;
+	if (t->t_remote_finished && !job_finished(&t->t_state))
+		return TP_EFINISHED;
+	return TP_OK;
+}
+
+TP_API enum tp_err
+tp_tracker_queue(struct tp_tracker *t)
+{
+	const char	*why = NULL;
+	enum tp_err	 err;
+
+	if ((err = enter(t)) != TP_OK)
+		return err;
+	if ((err = closed_for_writes(t)) != TP_OK)
+		return leave(t, err, NULL);
+	if ((err = job_queue(&t->t_state, &why)) != TP_OK)
+		return leave(t, err, why);
+	return leave(t, record(t), NULL);
+}
+
 TP_API enum tp_err
 tp_tracker_start(struct tp_tracker *t, const char *step_key, const char *details_json)
 {
@@ -945,9 +1145,9 @@ tp_tracker_start(struct tp_tracker *t, const char *step_key, const char *details
 
 	if ((err = enter(t)) != TP_OK)
 		return err;
-	if (t->t_remote_finished && t->t_state.js_phase == JOB_RUNNING)
-		return leave(t, TP_EFINISHED, "the job has already finished");
-	if ((err = job_start(&t->t_state, step_key, details_json, &why)) != TP_OK)
+	if ((err = closed_for_writes(t)) != TP_OK)
+		return leave(t, err, NULL);
+	if ((err = job_start(&t->t_state, step_key, details_json, clock_us(t), &why)) != TP_OK)
 		return leave(t, err, why);
 	return leave(t, record(t), NULL);
 }
@@ -962,8 +1162,8 @@ tp_tracker_update(struct tp_tracker *t, const struct tp_update *u)
 		return TP_EINVAL;
 	if ((err = enter(t)) != TP_OK)
 		return err;
-	if (t->t_remote_finished && t->t_state.js_phase == JOB_RUNNING)
-		return leave(t, TP_EFINISHED, "the job has already finished");
+	if ((err = closed_for_writes(t)) != TP_OK)
+		return leave(t, err, NULL);
 	if ((err = job_update(&t->t_state, u, &why)) != TP_OK)
 		return leave(t, err, why);
 	return leave(t, record(t), NULL);
@@ -996,6 +1196,8 @@ finish(struct tp_tracker *t, enum job_phase phase, const char *message)
 		return err;
 	if (t->t_state.js_phase == phase)
 		return leave(t, wait_terminal(t), NULL);
+	if (t->t_cancelled)
+		return leave(t, TP_ECANCELLED, "the job was cancelled");
 	if (t->t_state.js_phase != JOB_RUNNING || t->t_remote_finished)
 		return leave(t, TP_EFINISHED, "the job has already finished");
 	err = phase == JOB_COMPLETE ? job_complete(&t->t_state, &why) :
@@ -1040,7 +1242,9 @@ tp_tracker_flush(struct tp_tracker *t, int timeout_ms)
 
 	if ((err = enter(t)) != TP_OK)
 		return err;
-	return leave(t, wait_idle(t, timeout_ms) ? TP_OK : TP_ETIMEDOUT, NULL);
+	if (!wait_idle(t, timeout_ms))
+		return leave(t, TP_ETIMEDOUT, NULL);
+	return leave(t, t->t_cancelled ? TP_ECANCELLED : TP_OK, NULL);
 }
 
 TP_API void
@@ -1078,6 +1282,7 @@ TP_API void
 tp_tracker_close(struct tp_tracker *t)
 {
 	struct tp_publisher	*p;
+	struct tp_tracker	**pp;
 
 	if (t == NULL)
 		return;
@@ -1102,6 +1307,11 @@ tp_tracker_close(struct tp_tracker *t)
 		queue_remove(p, t);
 	while (t->t_claimed)
 		pthread_cond_wait(&p->p_released, &p->p_mu);
+	for (pp = &p->p_all; *pp != NULL; pp = &(*pp)->t_all_next)
+		if (*pp == t) {
+			*pp = t->t_all_next;
+			break;
+		}
 	pthread_mutex_unlock(&p->p_mu);
 
 	pthread_cond_destroy(&t->t_done);

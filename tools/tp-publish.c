@@ -16,6 +16,7 @@
 #define EXIT_DB		1	/* the database could not be reached or did not confirm */
 #define EXIT_USAGE	2	/* bad usage or input: nothing was written */
 #define EXIT_REFUSED	3	/* refused: the job has finished, or another writer is ahead */
+#define EXIT_CANCELLED	4	/* the job was cancelled: stop training */
 
 static const char	*progname = "tp-publish";
 
@@ -25,6 +26,7 @@ usage(FILE *fp)
 	fprintf(fp,
 	    "usage: %s --job ID [--database-url URL] [--timeout SECONDS] COMMAND ...\n"
 	    "\n"
+	    "  queue\n"
 	    "  start STEP [--details JSON]\n"
 	    "        STEP: data_collection, optimization, validation, save_configuration\n"
 	    "  update [--step-pct N] [--iteration N] [--total N] [--best-score X]\n"
@@ -39,7 +41,7 @@ usage(FILE *fp)
 	    "\n"
 	    "Exit status: 0 done, 1 database unreachable or no confirmation in time,\n"
 	    "2 bad usage or input (nothing written), 3 refused (the job has finished,\n"
-	    "or another writer is ahead).\n", progname);
+	    "or another writer is ahead), 4 the job was cancelled: stop training.\n", progname);
 }
 
 static int fail(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -180,6 +182,8 @@ report(struct tp_tracker *t, enum tp_err err, const char *job)
 	case TP_EFINISHED:
 	case TP_ECONFLICT:
 		return EXIT_REFUSED;
+	case TP_ECANCELLED:
+		return EXIT_CANCELLED;
 	default:
 		return EXIT_DB;
 	}
@@ -223,7 +227,7 @@ main(int argc, char **argv)
 	if ((v = tp_job_id_problem(job, strlen(job))) != NULL)
 		return fail(EXIT_USAGE, "--job: %s", v);
 	if (i == argc)
-		return fail(EXIT_USAGE, "a command is required: start, update, complete or error");
+		return fail(EXIT_USAGE, "a command is required: queue, start, update, complete or error");
 	cmd = argv[i++];
 
 	/* Everything is checked before the database is touched. */
@@ -246,9 +250,9 @@ main(int argc, char **argv)
 	} else if (strcmp(cmd, "update") == 0) {
 		if (parse_update(argc, argv, i, &u) == -1)
 			return EXIT_USAGE;
-	} else if (strcmp(cmd, "complete") == 0) {
+	} else if (strcmp(cmd, "complete") == 0 || strcmp(cmd, "queue") == 0) {
 		if (i != argc)
-			return fail(EXIT_USAGE, "complete takes no arguments (\"%s\")", argv[i]);
+			return fail(EXIT_USAGE, "%s takes no arguments (\"%s\")", cmd, argv[i]);
 	} else if (strcmp(cmd, "error") == 0) {
 		if (argc - i != 1 || argv[i][0] == '\0')
 			return fail(EXIT_USAGE, "error needs exactly one non-empty MESSAGE");
@@ -258,6 +262,7 @@ main(int argc, char **argv)
 		return fail(EXIT_USAGE, "unknown command \"%s\" (try --help)", cmd);
 
 	opts.io_timeout_ms = (int)(secs * 1000);
+	opts.heartbeat_ms = 0;		/* one write and gone */
 	opts.terminal_timeout_ms = opts.io_timeout_ms;
 	opts.close_timeout_ms = opts.io_timeout_ms;
 	if ((err = tp_tracker_open(&t, job, &opts)) != TP_OK)
@@ -275,7 +280,9 @@ main(int argc, char **argv)
 		goto done;
 	}
 
-	if (strcmp(cmd, "start") == 0)
+	if (strcmp(cmd, "queue") == 0)
+		err = tp_tracker_queue(t);
+	else if (strcmp(cmd, "start") == 0)
 		err = tp_tracker_start(t, step, details);
 	else if (strcmp(cmd, "update") == 0)
 		err = tp_tracker_update(t, &u);
@@ -283,7 +290,8 @@ main(int argc, char **argv)
 		err = tp_tracker_complete(t);
 	else
 		err = tp_tracker_error(t, argv[argc - 1]);
-	if (err == TP_OK && (strcmp(cmd, "start") == 0 || strcmp(cmd, "update") == 0)) {
+	if (err == TP_OK && (strcmp(cmd, "start") == 0 || strcmp(cmd, "update") == 0 ||
+	    strcmp(cmd, "queue") == 0)) {
 		/* A publisher that exits must know its write landed. */
 		if ((err = tp_tracker_flush(t, opts.io_timeout_ms)) == TP_OK) {
 			tp_tracker_stats(t, &st);

@@ -40,6 +40,10 @@ extern "C" {
  * write the pending states of many jobs in one statement, so hundreds of
  * jobs need a handful of connections.
  *
+ * Cancellation: once the job is cancelled (POST .../cancel), the tracker
+ * learns it from its next write or heartbeat, the stored job becomes
+ * "cancelled", and every call from then on returns TP_ECANCELLED: stop.
+ *
  * Every write carries a sequence number that increases with every state
  * (max(previous + 1, wall-clock microseconds)), and the database applies a
  * write only if its sequence number is higher than the stored one, the job
@@ -81,7 +85,9 @@ enum tp_err {
 	TP_ENOTFOUND,	/* resume: the job has no stored progress */
 	TP_ENOMEM,	/* out of memory */
 	TP_EFORK,	/* the tracker was opened by another process (see above) */
-	TP_ESYS		/* a system call failed (threads): see errno */
+	TP_ESYS,	/* a system call failed (threads): see errno */
+	TP_ECANCELLED	/* the job was cancelled (POST .../cancel): stop training.
+			   Its final state, "cancelled", is already stored. */
 };
 
 /* A static English sentence for err.  Never NULL. */
@@ -112,6 +118,11 @@ struct tp_options {
 	/* A shared publisher (tp_publisher_open); NULL: a private one.  With a
 	   shared publisher, its conninfo and io_timeout_ms apply to writes. */
 	struct tp_publisher *publisher;
+	/* While the job runs but has nothing new to say, tell the database it
+	   is alive this often, so that it does not read as "stalled" (after
+	   tp-fcgi's stall_after, 60 s by default); a heartbeat also brings news
+	   of a cancellation.  0: none.  Default 15000. */
+	int		 heartbeat_ms;
 };
 
 TP_API void		 tp_options_init(struct tp_options *opts);
@@ -153,6 +164,12 @@ TP_API enum tp_err	 tp_tracker_open(struct tp_tracker **out, const char *job_id,
  * reached, TP_EDB, or TP_ESTATE after other calls.
  */
 TP_API enum tp_err	 tp_tracker_resume(struct tp_tracker *t);
+
+/*
+ * Marks the job queued: it exists, waits, and has not started.  Only before
+ * the first step; the first start() makes it running.
+ */
+TP_API enum tp_err	 tp_tracker_queue(struct tp_tracker *t);
 
 /*
  * Starts a step by key: "data_collection", "optimization", "validation"
@@ -214,7 +231,8 @@ TP_API enum tp_err	 tp_tracker_error(struct tp_tracker *t, const char *message);
 
 /*
  * Waits until every state recorded so far has been written (or refused),
- * up to timeout_ms: TP_OK or TP_ETIMEDOUT.
+ * up to timeout_ms: TP_OK, TP_ETIMEDOUT, or TP_ECANCELLED when the job
+ * turned out to be cancelled.
  */
 TP_API enum tp_err	 tp_tracker_flush(struct tp_tracker *t, int timeout_ms);
 
@@ -228,6 +246,7 @@ struct tp_tracker_stats {
 	uint64_t	 ts_reconnects;	/* connections opened */
 	uint64_t	 ts_seq;	/* sequence number of the newest state */
 	uint64_t	 ts_committed_seq; /* ... and of the newest one applied */
+	uint64_t	 ts_heartbeats;	/* heartbeats sent */
 };
 
 TP_API void		 tp_tracker_stats(struct tp_tracker *t, struct tp_tracker_stats *st);

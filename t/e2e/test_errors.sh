@@ -31,11 +31,24 @@ error_is 400 bad_request "an encoded NUL (%00)"
 http GET "$P/abc%/progress"
 error_is 400 bad_request "a truncated escape"
 
-# Other methods: 405 with Allow, from nginx and from the pool alike.
-for m in POST PUT DELETE PATCH OPTIONS; do
+# Other methods: 405 with the endpoint's Allow, from nginx (methods the API
+# never takes) and from the pool (POST where only GET is) alike.
+for m in PUT DELETE PATCH OPTIONS; do
 	http $m $P/abc123-def456/progress
 	error_is 405 method_not_allowed "$m"
-	is "$(header Allow)" "GET, HEAD" "$m: Allow: GET, HEAD"
+	is "$(header Allow)" "GET, HEAD, POST" "$m: Allow: GET, HEAD, POST"
+	http $m $P/abc123-def456/cancel
+	error_is 405 method_not_allowed "$m on cancel"
+	is "$(header Allow)" "POST" "$m on cancel: Allow: POST"
+	http $m /api/v2/training/jobs
+	error_is 405 method_not_allowed "$m on the list"
+	is "$(header Allow)" "GET, HEAD" "$m on the list: Allow: GET, HEAD"
+done
+for path in /api/v2/training/jobs $P/abc123-def456/cancel; do
+	[ "$path" = /api/v2/training/jobs ] && m=POST allow="GET, HEAD" || m=GET allow=POST
+	http $m "$path"
+	error_is 405 method_not_allowed "$m $path (from the pool)"
+	is "$(header Allow)" "$allow" "$m $path: Allow: $allow"
 done
 # The pool's own answer, straight over FastCGI (as any web server would ask).
 pool_sock=$(sed -n 's/^listen = //p' "$TP_STATE_DIR/tp-fcgi.conf")
@@ -47,14 +60,14 @@ case $fcgi_out in
 esac
 
 # Unknown paths under the API's prefix.
-for path in /api/v2/training/ /api/v2/training/jobs $P/abc123-def456 $P/abc123-def456/progress/ \
+for path in /api/v2/training/ /api/v2/training/jobs/ $P/abc123-def456 $P/abc123-def456/progress/ \
     $P/abc123-def456/status /api/v2/training/anything/else; do
 	http GET "$path"
 	error_is 404 unknown_path "unknown path $path"
 done
 
 # A body larger than the API accepts.
-head -c 20000 /dev/zero | tr '\0' x >"$E2E_TMP/big"
+head -c 70000 /dev/zero | tr '\0' x >"$E2E_TMP/big"
 http GET $P/abc123-def456/progress --data-binary @"$E2E_TMP/big" -X GET
 error_is 413 payload_too_large "an oversized body"
 

@@ -8,10 +8,12 @@ P=/api/v2/training/jobs
     -f "$E2E_ROOT/deploy/demo/spec-example.sql" >/dev/null
 http GET $P/abc123-def456/progress
 is "$STATUS" 200 "spec example: 200"
-is "$(jq -S . "$BODY_FILE")" "$(jq -S . "$E2E_ROOT/t/e2e/fixtures/spec-example.json")" \
-    "spec example: the document equals the spec's example response"
-is "$(jq -c keys_unsorted "$BODY_FILE")" "$(jq -c keys_unsorted "$E2E_ROOT/t/e2e/fixtures/spec-example.json")" \
-    "spec example: fields in the spec's order"
+# The spec's 17 fields, then the additions (status, seq) after them.
+is "$(jq -S 'del(.status, .seq)' "$BODY_FILE")" "$(jq -S . "$E2E_ROOT/t/e2e/fixtures/spec-example.json")" \
+    "spec example: the document equals the spec's example response (plus status and seq)"
+is "$(jq -c keys_unsorted "$BODY_FILE")" "$(jq -c 'keys_unsorted + ["status", "seq"]' "$E2E_ROOT/t/e2e/fixtures/spec-example.json")" \
+    "spec example: fields in the spec's order, the additions last"
+json_is '[.status, .seq]' '["running",1]' "spec example: status and seq"
 is "$(header Content-Type)" application/json "Content-Type: application/json"
 is "$(header Cache-Control)" no-cache "Cache-Control: no-cache"
 json_is '[.step_details, .best_params] | map(type)' '["object","object"]' \
@@ -29,8 +31,8 @@ put_row fresh-job "started_at='2026-01-02 03:04:05.678901+02'" "updated_at='2026
 http GET $P/fresh-job/progress
 is "$STATUS" 200 "minimal row: 200"
 json_is '[(keys_unsorted | length), (to_entries | map(select(.value == null)) | map(.key))]' \
-    '[17,["step_details","estimated_completion","current_iteration","total_iterations","best_score","current_score","best_params","error_message"]]' \
-    "minimal row: all 17 fields, the unknown ones null"
+    '[19,["step_details","estimated_completion","current_iteration","total_iterations","best_score","current_score","best_params","error_message"]]' \
+    "minimal row: all 17 fields and the 2 additions, the unknown ones null"
 json_is '[.percentage, .step_number, .total_steps, .step_percentage, .is_complete]' \
     '[0,1,4,0,false]' "minimal row: the schema's defaults"
 json_is .started_at '"2026-01-02T01:04:05.678901Z"' "timestamps are RFC 3339 in UTC with Z (microseconds kept)"
@@ -42,10 +44,12 @@ put_row done-job "percentage=100" "current_step='Complete'" "step_number=4" \
 http GET $P/done-job/progress
 json_is '[.percentage, .current_step, .step_number, .step_percentage, .is_complete, .error_message]' \
     '[100,"Complete",4,100,true,null]' "completed job"
+json_is .status '"completed"' "completed job: status"
 put_row failed-job "percentage=40" "current_step='Optimization'" "step_number=2" \
     "step_percentage=30" "is_complete=true" "error_message='Optimization failed: \"NaN\" in scores'"
 http GET $P/failed-job/progress
 json_is '[.is_complete, .error_message]' '[true,"Optimization failed: \"NaN\" in scores"]' "failed job"
+json_is .status '"failed"' "failed job: status"
 
 # Job ids that need encoding, and SQL metacharacters, come back verbatim.
 for id in "a/b" "with space" "quote'd" 'dq"x' "semi;colon--" "%41" "caf$(printf '\xc3\xa9')" "Robert'); DROP TABLE training_progress;--" "..."; do

@@ -630,6 +630,141 @@ Test(tracker, resume_continues_a_stored_job, .timeout = 30)
 	tp_tracker_close(b);
 }
 
+/* --- cancellation and liveness ------------------------------------------------- */
+
+/* POST .../cancel through nginx with the stack's token; the HTTP status. */
+static int
+post_cancel(const char *id)
+{
+	char	 cmd[1024], buf[64];
+	FILE	*fp;
+	size_t	 n;
+
+	snprintf(cmd, sizeof(cmd), "curl -s -o /dev/null -w '%%{http_code}' -X POST"
+	    " -H 'Authorization: Bearer %s' '%s/api/v2/training/jobs/%s/cancel'",
+	    env("TP_PUBLISH_TOKEN"), env("TP_BASE_URL"), id);
+	cr_assert_not_null(fp = popen(cmd, "r"));
+	n = fread(buf, 1, sizeof(buf) - 1, fp);
+	pclose(fp);
+	buf[n] = '\0';
+	return atoi(buf);
+}
+
+/* One column of the job's row, as text ("" for NULL). */
+static char *
+column(const char *id, const char *col)
+{
+	static char	 out[256];
+	char		 sql[256];
+	const char	*params[1] = { id };
+	PGconn		*db = PQconnectdb(env("DATABASE_URL"));
+	PGresult	*res;
+
+	cr_assert_eq(PQstatus(db), CONNECTION_OK, "%s", PQerrorMessage(db));
+	/* col is one of this file's literals. */
+	snprintf(sql, sizeof(sql), "SELECT (%s)::text FROM training_progress WHERE job_id = $1", col);
+	res = PQexecParams(db, sql, 1, NULL, params, NULL, NULL, 0);
+	cr_assert_eq(PQresultStatus(res), PGRES_TUPLES_OK, "%s", PQerrorMessage(db));
+	cr_assert_eq(PQntuples(res), 1);
+	snprintf(out, sizeof(out), "%s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	PQfinish(db);
+	return out;
+}
+
+/* Polls (every 50 ms, at most `secs`) until the column reads `want`. */
+static bool
+column_becomes(const char *id, const char *col, const char *want, int secs)
+{
+	int	 i;
+
+	for (i = 0; i < secs * 20; i++) {
+		if (strcmp(column(id, col), want) == 0)
+			return true;
+		usleep(50000);
+	}
+	return false;
+}
+
+Test(tracker, a_cancel_stops_the_trainer_with_TP_ECANCELLED, .timeout = 60)
+{
+	const char		*id = job("cancel");
+	struct tp_tracker	*t = open_tracker(id, NULL, NULL);
+	struct tp_update	 u = { .fields = TP_UPD_STEP_PERCENTAGE, .step_percentage = 50 };
+	enum tp_err		 err;
+	cJSON			*doc;
+	int			 i;
+
+	must(t, tp_tracker_start(t, "optimization", NULL), "start");
+	update_pct(t, 10.0);
+	must(t, tp_tracker_flush(t, 10000), "flush");
+	cr_assert_eq(post_cancel(id), 202);
+	doc = get_doc(id);
+	cr_assert_str_eq(str(doc, "status"), "cancelling");
+	cr_assert(cJSON_IsFalse(cJSON_GetObjectItem(doc, "is_complete")));
+	cJSON_Delete(doc);
+
+	/* The next write learns it: update() returns at once, flush() tells. */
+	err = TP_OK;
+	for (i = 0; i < 100 && err == TP_OK; i++) {
+		u.step_percentage = 50 + i * 0.1;
+		if ((err = tp_tracker_update(t, &u)) == TP_OK)
+			err = tp_tracker_flush(t, 10000);
+	}
+	cr_assert_eq(err, TP_ECANCELLED, "got %s", tp_strerror(err));
+	cr_assert_eq(tp_tracker_update(t, &u), TP_ECANCELLED, "every call after says so");
+	cr_assert_eq(tp_tracker_complete(t), TP_ECANCELLED, "and complete() cannot undo it");
+	tp_tracker_close(t);
+
+	doc = get_doc(id);
+	cr_assert_str_eq(str(doc, "status"), "cancelled");
+	cr_assert(cJSON_IsTrue(cJSON_GetObjectItem(doc, "is_complete")));
+	cr_assert_str_eq(str(doc, "error_message"), "cancelled by request");
+	cr_assert(cJSON_IsNull(cJSON_GetObjectItem(doc, "estimated_completion")));
+	cJSON_Delete(doc);
+	cr_assert_eq(post_cancel(id), 409, "a finished job cannot be cancelled again");
+
+	/* A trainer that resumes the job learns it at its first call. */
+	t = open_tracker(id, NULL, NULL);
+	must(t, tp_tracker_resume(t), "resume");
+	cr_assert_eq(tp_tracker_update(t, &u), TP_ECANCELLED);
+	tp_tracker_close(t);
+}
+
+Test(tracker, heartbeats_keep_a_quiet_job_alive_and_bring_the_cancel, .timeout = 60)
+{
+	const char		*id = job("heartbeat");
+	struct tp_options	 o;
+	struct tp_tracker	*t = NULL;
+	struct tp_tracker_stats	 st;
+	char			 before[256], updated[256];
+
+	tp_options_init(&o);
+	o.heartbeat_ms = 200;
+	cr_assert_eq(tp_tracker_open(&t, id, &o), TP_OK);
+	must(t, tp_tracker_start(t, "validation", NULL), "start");
+	must(t, tp_tracker_flush(t, 10000), "flush");
+	snprintf(before, sizeof(before), "%s", column(id, "heartbeat_at"));
+	snprintf(updated, sizeof(updated), "%s", column(id, "updated_at"));
+
+	/* Nothing new to say: the heartbeat moves, the progress does not. */
+	cr_assert(column_becomes(id, "heartbeat_at > updated_at", "true", 10),
+	    "no heartbeat within 10 s");
+	cr_assert_str_eq(column(id, "updated_at"), updated, "a heartbeat is not an update");
+	cr_assert_neq(strcmp(column(id, "heartbeat_at"), before), 0);
+	tp_tracker_stats(t, &st);
+	cr_assert_gt(st.ts_heartbeats, 0);
+
+	/* A cancel while the trainer is quiet is finished by its next heartbeat. */
+	cr_assert_eq(post_cancel(id), 202);
+	cr_assert(column_becomes(id, "status", "cancelled", 10),
+	    "the heartbeat did not finish the cancellation");
+	cr_assert(column_becomes(id, "is_complete", "true", 1));
+	cr_assert_eq(tp_tracker_update(t, &(struct tp_update){ .fields = TP_UPD_ITERATION,
+	    .iteration = 3 }), TP_ECANCELLED);
+	tp_tracker_close(t);
+}
+
 /* --- API edges ---------------------------------------------------------------- */
 
 Test(tracker, bad_arguments)

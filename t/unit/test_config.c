@@ -146,7 +146,7 @@ Test(config, process_manager_settings)
 	cr_assert_eq(cf.cf_slow_request_ms, 1000);
 	cr_assert_eq(cf.cf_max_requests, 0);
 	cr_assert_eq(cf.cf_max_params_size, 32768);
-	cr_assert_eq(cf.cf_max_body_size, 16384);
+	cr_assert_eq(cf.cf_max_body_size, 65536);
 	cr_assert_eq(cf.cf_storm_deaths, 10);
 	cr_assert_eq(cf.cf_storm_window_ms, 10000);
 	cr_assert_str_eq(cf.cf_log, "stderr");

@@ -205,37 +205,37 @@ upd(unsigned fields)
 
 Test(job, steps_only_go_forward)
 {
-	cr_assert_eq(job_start(&js, "optimization", NULL, &why), TP_OK);
+	cr_assert_eq(job_start(&js, "optimization", NULL, 0, &why), TP_OK);
 	cr_assert_eq(js.js_step, TP_STEP_OPTIMIZATION);
 	cr_assert_eq(js.js_pct, 25.0, "starting Optimization means Data Collection is done");
-	cr_assert_eq(job_start(&js, "data_collection", NULL, &why), TP_ESTATE);
-	cr_assert_eq(job_start(&js, "optimization", NULL, &why), TP_ESTATE);
+	cr_assert_eq(job_start(&js, "data_collection", NULL, 0, &why), TP_ESTATE);
+	cr_assert_eq(job_start(&js, "optimization", NULL, 0, &why), TP_ESTATE);
 	cr_assert_not_null(why);
 	cr_assert_eq(js.js_step, TP_STEP_OPTIMIZATION, "a refused start changes nothing");
-	cr_assert_eq(job_start(&js, "Optimization", NULL, &why), TP_EINVAL, "keys, not names");
-	cr_assert_eq(job_start(&js, NULL, NULL, &why), TP_EINVAL);
+	cr_assert_eq(job_start(&js, "Optimization", NULL, 0, &why), TP_EINVAL, "keys, not names");
+	cr_assert_eq(job_start(&js, NULL, NULL, 0, &why), TP_EINVAL);
 }
 
 Test(job, the_spec_lifecycle_percentages)
 {
 	struct tp_update	 u = upd(TP_UPD_STEP_PERCENTAGE);
 
-	cr_assert_eq(job_start(&js, "data_collection", "{\"symbol\": \"BTC/USDT\"}", &why), TP_OK);
+	cr_assert_eq(job_start(&js, "data_collection", "{\"symbol\": \"BTC/USDT\"}", 0, &why), TP_OK);
 	u.step_percentage = 50;
 	cr_assert_eq(job_update(&js, &u, &why), TP_OK);
 	cr_assert_eq(js.js_pct, 12.5);
 	cr_assert_str_eq(job_step_name(&js), "Data Collection");
-	cr_assert_eq(job_start(&js, "optimization", NULL, &why), TP_OK);
+	cr_assert_eq(job_start(&js, "optimization", NULL, 0, &why), TP_OK);
 	cr_assert_null(js.js_details.tb_set ? js.js_details.tb_data : NULL,
 	    "a new step without details has none");
 	u.step_percentage = 60;
 	cr_assert_eq(job_update(&js, &u, &why), TP_OK);
 	cr_assert_eq(js.js_pct, 55.0);
-	cr_assert_eq(job_start(&js, "validation", NULL, &why), TP_OK);
+	cr_assert_eq(job_start(&js, "validation", NULL, 0, &why), TP_OK);
 	u.step_percentage = 50;
 	cr_assert_eq(job_update(&js, &u, &why), TP_OK);
 	cr_assert_eq(js.js_pct, 85.0);
-	cr_assert_eq(job_start(&js, "save_configuration", NULL, &why), TP_OK);
+	cr_assert_eq(job_start(&js, "save_configuration", NULL, 0, &why), TP_OK);
 	cr_assert_eq(job_complete(&js, &why), TP_OK);
 	cr_assert_eq(js.js_pct, 100.0);
 	cr_assert_eq(js.js_step_pct, 100.0);
@@ -248,11 +248,11 @@ Test(job, validation_may_be_skipped)
 {
 	struct tp_update	 u = upd(TP_UPD_STEP_PERCENTAGE);
 
-	cr_assert_eq(job_start(&js, "optimization", NULL, &why), TP_OK);
+	cr_assert_eq(job_start(&js, "optimization", NULL, 0, &why), TP_OK);
 	u.step_percentage = 100;
 	cr_assert_eq(job_update(&js, &u, &why), TP_OK);
 	cr_assert_eq(js.js_pct, 75.0);
-	cr_assert_eq(job_start(&js, "save_configuration", NULL, &why), TP_OK);
+	cr_assert_eq(job_start(&js, "save_configuration", NULL, 0, &why), TP_OK);
 	cr_assert_eq(js.js_pct, 95.0);
 	cr_assert_eq(js.js_step, TP_STEP_SAVE_CONFIGURATION);
 }
@@ -261,7 +261,7 @@ Test(job, overall_percentage_never_goes_back)
 {
 	struct tp_update	 u = upd(TP_UPD_STEP_PERCENTAGE);
 
-	cr_assert_eq(job_start(&js, "optimization", NULL, &why), TP_OK);
+	cr_assert_eq(job_start(&js, "optimization", NULL, 0, &why), TP_OK);
 	u.step_percentage = 80;
 	cr_assert_eq(job_update(&js, &u, &why), TP_OK);
 	cr_assert_eq(js.js_pct, 65.0);
@@ -307,7 +307,7 @@ Test(job, invalid_updates_change_nothing)
 	};
 	size_t	 i;
 
-	cr_assert_eq(job_start(&js, "optimization", "{\"n\": 1}", &why), TP_OK);
+	cr_assert_eq(job_start(&js, "optimization", "{\"n\": 1}", 0, &why), TP_OK);
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		u = upd(bad[i].fields);
 		u.step_percentage = bad[i].pct;
@@ -330,14 +330,14 @@ Test(job, a_new_step_clears_the_loop_and_keeps_the_results)
 	struct tp_update	 u = upd(TP_UPD_ITERATION | TP_UPD_TOTAL_ITERATIONS |
 	    TP_UPD_BEST_SCORE | TP_UPD_CURRENT_SCORE | TP_UPD_BEST_PARAMS);
 
-	cr_assert_eq(job_start(&js, "optimization", NULL, &why), TP_OK);
+	cr_assert_eq(job_start(&js, "optimization", NULL, 0, &why), TP_OK);
 	u.iteration = 30;
 	u.total_iterations = 50;
 	u.best_score = 1.85;
 	u.current_score = 1.42;
 	u.best_params = "{\"pierce_depth\": 0.15}";
 	cr_assert_eq(job_update(&js, &u, &why), TP_OK);
-	cr_assert_eq(job_start(&js, "validation", "{\"gap_days\": 7}", &why), TP_OK);
+	cr_assert_eq(job_start(&js, "validation", "{\"gap_days\": 7}", 0, &why), TP_OK);
 	cr_assert_not(js.js_has_iter);
 	cr_assert_not(js.js_has_total);
 	cr_assert_not(js.js_has_current);
@@ -351,7 +351,7 @@ Test(job, failure_keeps_the_step_and_its_message)
 	struct tp_update	 u = upd(TP_UPD_STEP_PERCENTAGE);
 	char			 long_msg[TP_ERROR_MESSAGE_MAX + 10];
 
-	cr_assert_eq(job_start(&js, "optimization", NULL, &why), TP_OK);
+	cr_assert_eq(job_start(&js, "optimization", NULL, 0, &why), TP_OK);
 	u.step_percentage = 30;
 	cr_assert_eq(job_update(&js, &u, &why), TP_OK);
 	cr_assert_eq(job_fail(&js, "", &why), TP_EINVAL);
@@ -370,7 +370,7 @@ Test(job, failure_keeps_the_step_and_its_message)
 	cr_assert_eq(js.js_pct, 40.0);
 	cr_assert_str_eq(job_step_name(&js), "Optimization");
 	cr_assert_eq(job_complete(&js, &why), TP_EFINISHED);
-	cr_assert_eq(job_start(&js, "validation", NULL, &why), TP_EFINISHED);
+	cr_assert_eq(job_start(&js, "validation", NULL, 0, &why), TP_EFINISHED);
 	u.step_percentage = 90;
 	cr_assert_eq(job_update(&js, &u, &why), TP_EFINISHED);
 }
@@ -410,8 +410,8 @@ Test(job, from_a_stored_row)
 	cr_assert_eq(js.js_pct, 85.0);
 	cr_assert_eq(js.js_seq, 77);
 	cr_assert_eq(js.js_phase, JOB_RUNNING);
-	cr_assert_eq(job_start(&js, "optimization", NULL, &why), TP_ESTATE);
-	cr_assert_eq(job_start(&js, "save_configuration", NULL, &why), TP_OK);
+	cr_assert_eq(job_start(&js, "optimization", NULL, 0, &why), TP_ESTATE);
+	cr_assert_eq(job_start(&js, "save_configuration", NULL, 0, &why), TP_OK);
 
 	job_free(&js);
 	job_init(&js);
@@ -424,4 +424,58 @@ Test(job, from_a_stored_row)
 	cr_assert_eq(js.js_phase, JOB_FAILED);
 	r.pr_current_step = "Training";
 	cr_assert_eq(job_from_row(&js, &r, &why), TP_EINVAL);
+}
+
+Test(job, json_escapes_postgres_refuses)
+{
+	cr_assert_null(json_object_problem("{\"e\": \"\\ud83d\\ude00\"}"), "a surrogate pair is fine");
+	cr_assert_not_null(json_object_problem("{\"e\": \"\\ud83d\"}"), "a high half alone");
+	cr_assert_not_null(json_object_problem("{\"e\": \"\\ude00x\"}"), "a low half alone");
+	cr_assert_not_null(json_object_problem("{\"e\": \"\\ud83d\\u0041\"}"), "a high half, then no low");
+	cr_assert_null(json_escape_problem("\"\\\\ud83d\""), "an escaped backslash, then text");
+}
+
+Test(job, queued_then_started)
+{
+	cr_assert_eq(job_queue(&js, &why), TP_OK);
+	cr_assert_str_eq(job_status(&js), "queued");
+	cr_assert_eq(job_queue(&js, &why), TP_OK, "queue twice: nothing changes");
+	cr_assert_eq(job_start(&js, "data_collection", NULL, 1000, &why), TP_OK);
+	cr_assert_str_eq(job_status(&js), "running");
+	cr_assert_eq(js.js_step_started_us, 1000);
+	cr_assert_eq(job_queue(&js, &why), TP_ESTATE, "a started job is not queued again");
+	cr_assert_eq(job_complete(&js, &why), TP_OK);
+	cr_assert_str_eq(job_status(&js), "completed");
+	cr_assert_eq(job_queue(&js, &why), TP_EFINISHED);
+}
+
+Test(job, stored_statuses_load_as_phases)
+{
+	static const struct { const char *status; bool complete; enum job_phase phase; } v[] = {
+		{ "queued", false, JOB_QUEUED }, { "running", false, JOB_RUNNING },
+		{ "stalled", false, JOB_RUNNING }, { "cancelling", false, JOB_RUNNING },
+		{ "cancelled", true, JOB_CANCELLED }, { "completed", true, JOB_COMPLETE },
+		{ "failed", true, JOB_FAILED },
+	};
+	struct progress_row	 r;
+	size_t			 i;
+
+	memset(&r, 0, sizeof(r));
+	r.pr_current_step = "Optimization";
+	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		r.pr_status = v[i].status;
+		r.pr_is_complete = v[i].complete;
+		r.pr_error_message = v[i].phase == JOB_FAILED || v[i].phase == JOB_CANCELLED ?
+		    "x" : NULL;
+		cr_assert_eq(job_from_row(&js, &r, &why), TP_OK, "%s", v[i].status);
+		cr_assert_eq(js.js_phase, v[i].phase, "%s", v[i].status);
+		cr_assert_eq(job_finished(&js), v[i].complete, "%s", v[i].status);
+		cr_assert_str_eq(job_status(&js), v[i].phase == JOB_RUNNING ? "running" : v[i].status);
+	}
+	r.pr_status = "paused";
+	cr_assert_eq(job_from_row(&js, &r, &why), TP_EINVAL);
+	r.pr_status = "queued";
+	r.pr_is_complete = false;
+	cr_assert_eq(job_from_row(&js, &r, &why), TP_OK);
+	cr_assert_eq(js.js_step, TP_STEP_NONE, "a queued job has no step yet");
 }

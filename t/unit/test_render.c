@@ -261,3 +261,27 @@ Test(render_error, two_fields)
 	cr_assert_eq(len, strlen(s));
 	free(s);
 }
+
+Test(render, status_and_seq_follow_the_spec_fields)
+{
+	struct progress_row	 r = spec_row();
+	cJSON			*doc, *item;
+	char			*s;
+	size_t			 i = 0;
+
+	r.pr_status = "stalled";
+	r.pr_seq = INT64_C(1795863540237646);
+	doc = render_parsed(&r);
+	cJSON_ArrayForEach(item, doc) {
+		if (i < NFIELDS)
+			cr_assert_str_eq(item->string, spec_fields[i], "field %zu", i);
+		i++;
+	}
+	cr_assert_eq(i, NFIELDS + 2);
+	cr_assert_str_eq(cJSON_GetObjectItem(doc, "status")->valuestring, "stalled");
+	cJSON_Delete(doc);
+	/* Digits, exactly: no exponent, no rounding. */
+	s = render_progress(&r, NULL);
+	cr_assert_not_null(strstr(s, ",\"status\":\"stalled\",\"seq\":1795863540237646}"), "%s", s);
+	free(s);
+}

@@ -114,8 +114,10 @@ Test(router, unknown_paths_are_404)
 		"/",
 		"/api/v2/training",
 		"/api/v2/training/",
-		"/api/v2/training/jobs",
 		"/api/v2/training/jobs/",
+		"/api/v2/training/jobz",
+		P "j/cancel/",
+		P "j/cancellation",
 		P "j",
 		P "j/",
 		P "j/progress/",
@@ -136,17 +138,40 @@ Test(router, unknown_paths_are_404)
 Test(router, other_methods_are_405_with_allow)
 {
 	static const char *const methods[] = {
-		"POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "get", "CONNECT",
+		"PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "get", "post", "CONNECT",
 	};
 	size_t	 i;
 
 	for (i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
 		cr_assert_eq(route_match(methods[i], P "j/progress", &rt),
 		    ROUTE_METHOD_NOT_ALLOWED, "%s", methods[i]);
+		cr_assert_str_eq(rt.rt_allow, "GET, HEAD, POST");
+		cr_assert_eq(route_match(methods[i], P "j/cancel", &rt),
+		    ROUTE_METHOD_NOT_ALLOWED, "%s", methods[i]);
+		cr_assert_str_eq(rt.rt_allow, "POST");
+		cr_assert_eq(route_match(methods[i], "/api/v2/training/jobs", &rt),
+		    ROUTE_METHOD_NOT_ALLOWED, "%s", methods[i]);
 		cr_assert_str_eq(rt.rt_allow, "GET, HEAD");
 	}
+	cr_assert_eq(route_match("GET", P "j/cancel", &rt), ROUTE_METHOD_NOT_ALLOWED);
+	cr_assert_eq(route_match("POST", "/api/v2/training/jobs", &rt), ROUTE_METHOD_NOT_ALLOWED);
 	/* Unknown paths stay 404 whatever the method. */
 	cr_assert_eq(route_match("DELETE", "/api/v2/training/nope", &rt), ROUTE_NOT_FOUND);
+}
+
+Test(router, matches_the_write_endpoints_and_the_list)
+{
+	cr_assert_eq(route_match("POST", P "j%2F1/progress", &rt), ROUTE_OK);
+	cr_assert_eq(rt.rt_id, ROUTE_PUBLISH);
+	cr_assert_str_eq(rt.rt_job_id, "j/1");
+	cr_assert_eq(route_match("POST", P "j1/cancel?now=1", &rt), ROUTE_OK);
+	cr_assert_eq(rt.rt_id, ROUTE_CANCEL);
+	cr_assert_str_eq(rt.rt_job_id, "j1");
+	cr_assert_eq(route_match("POST", P "%zz/cancel", &rt), ROUTE_BAD_REQUEST);
+	cr_assert_eq(get("/api/v2/training/jobs?status=running&limit=5"), ROUTE_OK);
+	cr_assert_eq(rt.rt_id, ROUTE_JOBS);
+	cr_assert_eq(route_match("HEAD", "/api/v2/training/jobs", &rt), ROUTE_OK);
+	cr_assert(rt.rt_head);
 }
 
 Test(router, missing_cgi_variables_are_400)

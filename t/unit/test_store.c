@@ -7,7 +7,7 @@
 
 #include "../../lib/internal.h"
 
-#define NCOLS	18
+#define NCOLS	20
 #define PG_EPOCH_US	(INT64_C(946684800) * 1000000)
 
 static const struct { const char *name; Oid type; } cols[NCOLS] = {
@@ -17,7 +17,7 @@ static const struct { const char *name; Oid type; } cols[NCOLS] = {
 	{ "estimated_completion", 1184 }, { "current_iteration", 23 },
 	{ "total_iterations", 23 }, { "best_score", 701 }, { "current_score", 701 },
 	{ "best_params", 3802 }, { "is_complete", 16 }, { "error_message", 25 },
-	{ "seq", 20 },
+	{ "seq", 20 }, { "status", 25 }, { "step_started_at", 1184 },
 };
 
 static PGresult *
@@ -122,6 +122,8 @@ spec_result(void)
 	cr_assert(PQsetvalue(res, 0, 15, &b, 1));
 	set_null(res, 16);
 	set_i8(res, 17, 42);
+	set_text(res, 18, "running");
+	set_ts(res, 19, INT64_C(1761199500000000));
 	return res;
 }
 
@@ -150,6 +152,22 @@ Test(store, decodes_every_column)
 	cr_assert_not(r.pr_is_complete);
 	cr_assert_null(r.pr_error_message);
 	cr_assert_eq(r.pr_seq, 42);
+	cr_assert_str_eq(r.pr_status, "running");
+	cr_assert(r.pr_has_step_started);
+	cr_assert_eq(r.pr_step_started_at, INT64_C(1761199500000000));
+	PQclear(res);
+}
+
+Test(store, status_is_required_and_step_start_optional)
+{
+	PGresult		*res = spec_result();
+	struct progress_row	 r;
+
+	set_null(res, 19);
+	cr_assert_eq(store_decode_progress(res, 0, &r), 0);
+	cr_assert_not(r.pr_has_step_started);
+	set_null(res, 18);
+	cr_assert_eq(store_decode_progress(res, 0, &r), -1);
 	PQclear(res);
 }
 
@@ -243,6 +261,73 @@ Test(store, text_results_are_refused)
 	PQclear(res);
 }
 
+/* --- the dashboard's list -------------------------------------------------- */
+
+static PGresult *
+jobs_result(int rows)
+{
+	static const struct { const char *name; Oid type; } jc[9] = {
+		{ "job_id", 1043 }, { "status", 25 }, { "percentage", 701 },
+		{ "current_step", 1043 }, { "step_number", 23 }, { "best_score", 701 },
+		{ "updated_at", 1184 }, { "estimated_completion", 1184 }, { "heartbeat_at", 1184 },
+	};
+	PGresAttDesc	 attrs[9];
+	PGresult	*res = PQmakeEmptyPGresult(NULL, PGRES_TUPLES_OK);
+	int		 i, r;
+
+	memset(attrs, 0, sizeof(attrs));
+	for (i = 0; i < 9; i++) {
+		attrs[i].name = (char *)jc[i].name;
+		attrs[i].typid = jc[i].type;
+		attrs[i].format = 1;
+		attrs[i].typlen = -1;
+		attrs[i].atttypmod = -1;
+	}
+	cr_assert(PQsetResultAttrs(res, 9, attrs));
+	for (r = 0; r < rows; r++) {
+		uint64_t	 v;
+		uint32_t	 w = htobe32(2);
+		double		 d = 37.5;
+
+		cr_assert(PQsetvalue(res, r, 0, "job-1", 5));
+		cr_assert(PQsetvalue(res, r, 1, "stalled", 7));
+		memcpy(&v, &d, 8);
+		v = htobe64(v);
+		cr_assert(PQsetvalue(res, r, 2, (char *)&v, 8));
+		cr_assert(PQsetvalue(res, r, 3, "Optimization", 12));
+		cr_assert(PQsetvalue(res, r, 4, (char *)&w, 4));
+		cr_assert(PQsetvalue(res, r, 5, NULL, -1));
+		v = htobe64((uint64_t)(INT64_C(1761199825000000) - PG_EPOCH_US));
+		cr_assert(PQsetvalue(res, r, 6, (char *)&v, 8));
+		cr_assert(PQsetvalue(res, r, 7, NULL, -1));
+		v = htobe64((uint64_t)(INT64_C(1761199826000000) - PG_EPOCH_US));
+		cr_assert(PQsetvalue(res, r, 8, (char *)&v, 8));
+	}
+	return res;
+}
+
+Test(jobs, decodes_an_item)
+{
+	PGresult	*res = jobs_result(1);
+	struct job_item	 ji;
+
+	cr_assert_eq(store_decode_job_item(res, 0, &ji), 0);
+	cr_assert_str_eq(ji.ji_job_id, "job-1");
+	cr_assert_str_eq(ji.ji_status, "stalled");
+	cr_assert_eq(ji.ji_percentage, 37.5);
+	cr_assert_str_eq(ji.ji_current_step, "Optimization");
+	cr_assert_eq(ji.ji_step_number, 2);
+	cr_assert_not(ji.ji_has_best_score);
+	cr_assert_not(ji.ji_has_eta);
+	cr_assert_eq(ji.ji_updated_at, INT64_C(1761199825000000));
+	cr_assert_eq(ji.ji_activity, INT64_C(1761199826000000));
+	cr_assert_eq(store_decode_job_item(res, 1, &ji), -1, "row out of range");
+	/* Only best_score and estimated_completion may be NULL. */
+	cr_assert(PQsetvalue(res, 0, 6, NULL, -1));
+	cr_assert_eq(store_decode_job_item(res, 0, &ji), -1);
+	PQclear(res);
+}
+
 /* --- batches of states for the guarded UPSERT ----------------------------- */
 
 Test(batch, array_literals_quote_and_escape)
@@ -253,7 +338,7 @@ Test(batch, array_literals_quote_and_escape)
 
 	memset(&pb, 0, sizeof(pb));
 	job_init(&js);
-	cr_assert_eq(job_start(&js, "optimization", "{\"q\": \"a\\\"b\", \"s\": \"c\\\\d\"}", &why), TP_OK);
+	cr_assert_eq(job_start(&js, "optimization", "{\"q\": \"a\\\"b\", \"s\": \"c\\\\d\"}", 0, &why), TP_OK);
 	js.js_seq = 42;
 	store_batch_reset(&pb);
 	cr_assert_eq(store_batch_add(&pb, "job \"one\"", &js), 0);

@@ -1,0 +1,389 @@
+/*
+ * event.c: a publisher's event (the body of POST .../progress), checked
+ * field by field.  Pure: no I/O.
+ *
+ * The body is parsed by cJSON, then walked once more by hand to find the
+ * exact text of step_details and best_params, which is stored as it came
+ * (jsonb parses it), so that no number is rounded by a trip through a
+ * double.  Integers (seq, iterations) are read from their text too.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "pool.h"
+
+static const char *const kinds[] = {
+	[EV_QUEUE] = "queue", [EV_START] = "start", [EV_UPDATE] = "update",
+	[EV_COMPLETE] = "complete", [EV_ERROR] = "error",
+};
+
+/* The fields an event may carry, and which events take each. */
+enum field {
+	F_SEQ, F_EVENT, F_STEP, F_STEP_DETAILS, F_STEP_PERCENTAGE, F_CURRENT_ITERATION,
+	F_TOTAL_ITERATIONS, F_BEST_SCORE, F_CURRENT_SCORE, F_BEST_PARAMS,
+	F_ERROR_MESSAGE, F_COUNT
+};
+
+#define K(k)	(1u << (k))
+#define ANY	(K(EV_QUEUE) | K(EV_START) | K(EV_UPDATE) | K(EV_COMPLETE) | K(EV_ERROR))
+
+static const struct {
+	const char	*name;
+	unsigned	 events;	/* K() of the events it belongs to */
+} fields[F_COUNT] = {
+	[F_SEQ] = { "seq", ANY },
+	[F_EVENT] = { "event", ANY },
+	[F_STEP] = { "step", K(EV_START) },
+	[F_STEP_DETAILS] = { "step_details", K(EV_START) | K(EV_UPDATE) },
+	[F_STEP_PERCENTAGE] = { "step_percentage", K(EV_UPDATE) },
+	[F_CURRENT_ITERATION] = { "current_iteration", K(EV_UPDATE) },
+	[F_TOTAL_ITERATIONS] = { "total_iterations", K(EV_UPDATE) },
+	[F_BEST_SCORE] = { "best_score", K(EV_UPDATE) },
+	[F_CURRENT_SCORE] = { "current_score", K(EV_UPDATE) },
+	[F_BEST_PARAMS] = { "best_params", K(EV_UPDATE) },
+	[F_ERROR_MESSAGE] = { "error_message", K(EV_ERROR) },
+};
+
+static int
+refuse(struct event *ev, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+refuse(struct event *ev, const char *field, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	ev->ev_field = field;
+	va_start(ap, fmt);
+	vsnprintf(ev->ev_problem, sizeof(ev->ev_problem), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* --- raw spans --------------------------------------------------------- */
+
+static const char *
+skip_ws(const char *p)
+{
+	while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+		p++;
+	return p;
+}
+
+/* Past the string starting at p (a '"'), in text already known to be JSON. */
+static const char *
+skip_string(const char *p)
+{
+	for (p++; *p != '"'; p++)
+		if (*p == '\\')
+			p++;
+	return p + 1;
+}
+
+/* Past the value starting at p, in text already known to be JSON. */
+static const char *
+skip_value(const char *p)
+{
+	int	 depth = 0;
+
+	do {
+		if (*p == '"')
+			p = skip_string(p);
+		else {
+			if (*p == '{' || *p == '[')
+				depth++;
+			else if (*p == '}' || *p == ']')
+				depth--;
+			else if (depth == 0) {
+				/* A scalar: up to a delimiter. */
+				while (*p != '\0' && *p != ',' && *p != '}' && *p != ']' &&
+				    *p != ' ' && *p != '\t' && *p != '\n' && *p != '\r')
+					p++;
+				return p;
+			}
+			p++;
+		}
+		p = depth > 0 ? skip_ws(p) : p;
+		while (depth > 0 && (*p == ',' || *p == ':'))
+			p = skip_ws(p + 1);
+	} while (depth > 0);
+	return p;
+}
+
+/* Which field does the raw key at p (a '"') name?  F_COUNT: none. */
+static enum field
+key_field(const char *p, const char *end)
+{
+	cJSON		*key;
+	enum field	 f = F_COUNT;
+	int		 i;
+
+	if ((key = cJSON_ParseWithLength(p, (size_t)(end - p))) == NULL)
+		return F_COUNT;
+	if (cJSON_IsString(key))
+		for (i = 0; i < F_COUNT; i++)
+			if (strcmp(key->valuestring, fields[i].name) == 0)
+				f = (enum field)i;
+	cJSON_Delete(key);
+	return f;
+}
+
+/*
+ * Finds the text of each known member of the top-level object in body
+ * (well-formed JSON, an object), NUL-terminating it in place.
+ */
+static void
+find_spans(char *body, char *start[F_COUNT])
+{
+	char		*p = (char *)skip_ws(body) + 1, *key, *value, *end[F_COUNT];
+	enum field	 f;
+	int		 i;
+
+	memset(end, 0, sizeof(end));
+	for (p = (char *)skip_ws(p); *p == '"'; p = (char *)skip_ws(p)) {
+		key = p;
+		p = (char *)skip_string(p);
+		f = key_field(key, p);
+		value = (char *)skip_ws(skip_ws(p) + 1);	/* past the ':' */
+		p = (char *)skip_value(value);
+		if (f != F_COUNT) {
+			start[f] = value;
+			end[f] = p;
+		}
+		p = (char *)skip_ws(p);
+		if (*p == ',')
+			p++;
+	}
+	/* Each span ends on a delimiter no other span holds. */
+	for (i = 0; i < F_COUNT; i++)
+		if (end[i] != NULL)
+			*end[i] = '\0';
+}
+
+/* --- fields ------------------------------------------------------------ */
+
+/* An integer written as one (no fraction, no exponent) within lo..hi. */
+static int
+integer(struct event *ev, enum field f, const cJSON *item, const char *text,
+    int64_t lo, int64_t hi, int64_t *out)
+{
+	const char	*p = text;
+	char		*end;
+	long long	 v;
+
+	if (!cJSON_IsNumber(item))
+		return refuse(ev, fields[f].name, "%s must be a number", fields[f].name);
+	if (*p == '-')
+		p++;
+	if (*p < '0' || *p > '9' || strspn(p, "0123456789") != strlen(p))
+		return refuse(ev, fields[f].name, "%s must be a whole number, written "
+		    "without a fraction or an exponent", fields[f].name);
+	errno = 0;
+	v = strtoll(text, &end, 10);
+	if (errno != 0 || v < lo || v > hi)
+		return refuse(ev, fields[f].name, "%s must be within %" PRId64 "..%" PRId64,
+		    fields[f].name, lo, hi);
+	*out = v;
+	return 0;
+}
+
+static int
+number(struct event *ev, enum field f, const cJSON *item, double *out)
+{
+	if (!cJSON_IsNumber(item))
+		return refuse(ev, fields[f].name, "%s must be a number", fields[f].name);
+	if (!isfinite(item->valuedouble))
+		return refuse(ev, fields[f].name, "%s is out of range", fields[f].name);
+	*out = item->valuedouble;
+	return 0;
+}
+
+static int
+object(struct event *ev, enum field f, const cJSON *item, const char *text,
+    const char **out)
+{
+	const char	*why;
+
+	if (!cJSON_IsObject(item))
+		return refuse(ev, fields[f].name, "%s must be a JSON object ({...})",
+		    fields[f].name);
+	if ((why = json_object_problem(text)) != NULL)
+		return refuse(ev, fields[f].name, "%s: %s", fields[f].name, why);
+	*out = text;
+	return 0;
+}
+
+/* A string without NUL (text columns cannot hold one). */
+static int
+string(struct event *ev, enum field f, const cJSON *item, const char *text,
+    const char **out)
+{
+	if (!cJSON_IsString(item))
+		return refuse(ev, fields[f].name, "%s must be a string", fields[f].name);
+	if (json_escape_problem(text) != NULL)
+		return refuse(ev, fields[f].name, "%s must not contain \\u0000", fields[f].name);
+	*out = item->valuestring;
+	return 0;
+}
+
+void
+event_free(struct event *ev)
+{
+	cJSON_Delete(ev->ev_doc);
+	ev->ev_doc = NULL;
+}
+
+int
+event_parse(char *body, size_t len, struct event *ev)
+{
+	cJSON		*doc, *item, *byf[F_COUNT];
+	char		*text[F_COUNT];
+	const char	*kind;
+	int64_t		 v;
+	int		 i;
+
+	memset(ev, 0, sizeof(*ev));
+	memset(byf, 0, sizeof(byf));
+	memset(text, 0, sizeof(text));
+	if (memchr(body, '\0', len) != NULL)
+		return refuse(ev, NULL, "the body holds a NUL byte");
+	if (!utf8_valid(body, len))
+		return refuse(ev, NULL, "the body is not valid UTF-8");
+	if ((doc = cJSON_ParseWithOpts(body, NULL, 1)) == NULL)
+		return refuse(ev, NULL, "the body is not well-formed JSON");
+	ev->ev_doc = doc;
+	if (!cJSON_IsObject(doc))
+		return refuse(ev, NULL, "the body must be a JSON object ({\"seq\": ..., "
+		    "\"event\": ...})");
+
+	/* Every member known, and only once. */
+	cJSON_ArrayForEach(item, doc) {
+		for (i = 0; i < F_COUNT; i++)
+			if (strcmp(item->string, fields[i].name) == 0)
+				break;
+		if (i == F_COUNT)
+			return refuse(ev, item->string, "unknown field \"%.64s\"", item->string);
+		if (byf[i] != NULL)
+			return refuse(ev, fields[i].name, "%s is given twice", fields[i].name);
+		/* null: as if not given. */
+		if (!cJSON_IsNull(item))
+			byf[i] = item;
+	}
+	find_spans(body, text);
+
+	if (byf[F_EVENT] == NULL)
+		return refuse(ev, "event", "event is required: queue, start, update, "
+		    "complete or error");
+	kind = cJSON_GetStringValue(byf[F_EVENT]);
+	for (i = 0; kind != NULL && i < (int)(sizeof(kinds) / sizeof(kinds[0])); i++)
+		if (strcmp(kind, kinds[i]) == 0)
+			break;
+	if (kind == NULL || i == (int)(sizeof(kinds) / sizeof(kinds[0])))
+		return refuse(ev, "event", "event must be queue, start, update, complete "
+		    "or error");
+	ev->ev_kind = (enum event_kind)i;
+	for (i = 0; i < F_COUNT; i++)
+		if (byf[i] != NULL && !(fields[i].events & K(ev->ev_kind)))
+			return refuse(ev, fields[i].name, "%s does not belong to a \"%s\" event",
+			    fields[i].name, kinds[ev->ev_kind]);
+
+	if (byf[F_SEQ] == NULL)
+		return refuse(ev, "seq", "seq is required: a number that grows with each "
+		    "event of the job");
+	if (integer(ev, F_SEQ, byf[F_SEQ], text[F_SEQ], 1, EVENT_SEQ_MAX, &v) == -1)
+		return -1;
+	ev->ev_seq = (uint64_t)v;
+
+	switch (ev->ev_kind) {
+	case EV_START:
+		if (byf[F_STEP] == NULL)
+			return refuse(ev, "step", "step is required: data_collection, "
+			    "optimization, validation or save_configuration");
+		if (string(ev, F_STEP, byf[F_STEP], text[F_STEP], &ev->ev_step) == -1)
+			return -1;
+		if (tp_step_from_key(ev->ev_step) == TP_STEP_NONE)
+			return refuse(ev, "step", "step must be data_collection, optimization, "
+			    "validation or save_configuration");
+		if (byf[F_STEP_DETAILS] != NULL && object(ev, F_STEP_DETAILS,
+		    byf[F_STEP_DETAILS], text[F_STEP_DETAILS], &ev->ev_details) == -1)
+			return -1;
+		break;
+	case EV_UPDATE:
+		if (byf[F_STEP_PERCENTAGE] != NULL) {
+			if (number(ev, F_STEP_PERCENTAGE, byf[F_STEP_PERCENTAGE],
+			    &ev->ev_update.step_percentage) == -1)
+				return -1;
+			if (!(ev->ev_update.step_percentage >= 0.0 &&
+			    ev->ev_update.step_percentage <= 100.0))
+				return refuse(ev, "step_percentage",
+				    "step_percentage must be within 0..100");
+			ev->ev_update.fields |= TP_UPD_STEP_PERCENTAGE;
+		}
+		if (byf[F_CURRENT_ITERATION] != NULL) {
+			if (integer(ev, F_CURRENT_ITERATION, byf[F_CURRENT_ITERATION],
+			    text[F_CURRENT_ITERATION], 0, INT32_MAX, &v) == -1)
+				return -1;
+			ev->ev_update.iteration = (int32_t)v;
+			ev->ev_update.fields |= TP_UPD_ITERATION;
+		}
+		if (byf[F_TOTAL_ITERATIONS] != NULL) {
+			if (integer(ev, F_TOTAL_ITERATIONS, byf[F_TOTAL_ITERATIONS],
+			    text[F_TOTAL_ITERATIONS], 0, INT32_MAX, &v) == -1)
+				return -1;
+			ev->ev_update.total_iterations = (int32_t)v;
+			ev->ev_update.fields |= TP_UPD_TOTAL_ITERATIONS;
+		}
+		if (byf[F_BEST_SCORE] != NULL) {
+			if (number(ev, F_BEST_SCORE, byf[F_BEST_SCORE],
+			    &ev->ev_update.best_score) == -1)
+				return -1;
+			ev->ev_update.fields |= TP_UPD_BEST_SCORE;
+		}
+		if (byf[F_CURRENT_SCORE] != NULL) {
+			if (number(ev, F_CURRENT_SCORE, byf[F_CURRENT_SCORE],
+			    &ev->ev_update.current_score) == -1)
+				return -1;
+			ev->ev_update.fields |= TP_UPD_CURRENT_SCORE;
+		}
+		if (byf[F_BEST_PARAMS] != NULL) {
+			if (object(ev, F_BEST_PARAMS, byf[F_BEST_PARAMS], text[F_BEST_PARAMS],
+			    &ev->ev_update.best_params) == -1)
+				return -1;
+			ev->ev_update.fields |= TP_UPD_BEST_PARAMS;
+		}
+		if (byf[F_STEP_DETAILS] != NULL) {
+			if (object(ev, F_STEP_DETAILS, byf[F_STEP_DETAILS], text[F_STEP_DETAILS],
+			    &ev->ev_update.details) == -1)
+				return -1;
+			ev->ev_update.fields |= TP_UPD_DETAILS;
+		}
+		break;
+	case EV_ERROR:
+		if (byf[F_ERROR_MESSAGE] == NULL)
+			return refuse(ev, "error_message", "error_message is required for an "
+			    "\"error\" event");
+		if (string(ev, F_ERROR_MESSAGE, byf[F_ERROR_MESSAGE], text[F_ERROR_MESSAGE],
+		    &ev->ev_error_message) == -1)
+			return -1;
+		if (*ev->ev_error_message == '\0')
+			return refuse(ev, "error_message", "error_message must not be empty");
+		break;
+	case EV_QUEUE:
+	case EV_COMPLETE:
+		break;
+	}
+	return 0;
+}
+
+const char *
+event_kind_name(enum event_kind kind)
+{
+	return kinds[kind];
+}

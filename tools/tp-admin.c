@@ -1,0 +1,287 @@
+/*
+ * tp-admin.c: administration of a trainprog database: the API's bearer
+ * tokens.  Run as a role that owns api_tokens (the one deploy/migrate uses).
+ *
+ *	tp-admin token create --scope publish[,cancel,read] [--name TEXT]
+ *	tp-admin token list
+ *	tp-admin token revoke ID|TOKEN
+ *
+ * A token is printed once, when created; only the SHA-256 of its secret is
+ * stored, so a lost token is revoked and replaced, never recovered.
+ */
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
+#include "../lib/internal.h"
+
+#define EXIT_DB		1	/* the database could not be reached, or refused */
+#define EXIT_USAGE	2
+#define EXIT_NOTFOUND	3	/* no such token */
+
+static const char	*progname = "tp-admin";
+
+static void
+usage(FILE *fp)
+{
+	fprintf(fp,
+	    "usage: %s [--database-url URL] token create --scope SCOPES [--name TEXT]\n"
+	    "       %s [--database-url URL] token list\n"
+	    "       %s [--database-url URL] token revoke ID|TOKEN\n"
+	    "\n"
+	    "SCOPES is a comma-separated list of publish (POST .../progress), cancel\n"
+	    "(POST .../cancel) and read (GETs, when the pool has read_token_required);\n"
+	    "--scope may be given more than once.  create prints the token once, on\n"
+	    "standard output: store it where the publisher reads it.  --database-url\n"
+	    "defaults to $DATABASE_URL, then libpq's PG* variables.\n"
+	    "\n"
+	    "Exit status: 0 done, 1 database unreachable or refusing, 2 bad usage,\n"
+	    "3 no such token.\n", progname, progname, progname);
+}
+
+static int fail(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int
+fail(int status, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	fprintf(stderr, "%s: ", progname);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return status;
+}
+
+static PGconn *
+connect_db(const char *url)
+{
+	const char	*keywords[] = { "fallback_application_name", "connect_timeout",
+			    "client_encoding", "dbname", NULL };
+	const char	*values[] = { progname, "10", "UTF8", url, NULL };
+	PGconn		*conn;
+
+	if (url == NULL)
+		values[3] = getenv("DATABASE_URL");
+	if (values[3] == NULL || *values[3] == '\0')
+		keywords[3] = values[3] = NULL;
+	conn = PQconnectdbParams(keywords, values, 1);
+	if (PQstatus(conn) != CONNECTION_OK) {
+		fail(EXIT_DB, "cannot connect: %s", PQerrorMessage(conn));
+		PQfinish(conn);
+		return NULL;
+	}
+	return conn;
+}
+
+/* Runs one parameterised statement; NULL after a message on failure. */
+static PGresult *
+exec(PGconn *conn, const char *sql, int n, const char *const *params)
+{
+	PGresult	*res = PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0);
+	ExecStatusType	 st = PQresultStatus(res);
+
+	if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
+		fail(EXIT_DB, "%s", PQresultErrorMessage(res));
+		PQclear(res);
+		return NULL;
+	}
+	return res;
+}
+
+/* Adds the scopes of "a,b" to the text[] literal being built in buf. */
+static int
+add_scopes(const char *list, char *buf, size_t size, unsigned *seen)
+{
+	static const char *const known[] = { "publish", "cancel", "read" };
+	const char	*p = list, *end;
+	size_t		 n, i;
+
+	for (;;) {
+		end = strchr(p, ',');
+		n = end != NULL ? (size_t)(end - p) : strlen(p);
+		for (i = 0; i < 3; i++)
+			if (strlen(known[i]) == n && strncmp(known[i], p, n) == 0)
+				break;
+		if (i == 3)
+			return fail(-1, "unknown scope \"%.*s\": use publish, cancel or read",
+			    (int)n, p);
+		if (!(*seen & (1u << i))) {
+			*seen |= 1u << i;
+			if (strlen(buf) + strlen(known[i]) + 3 > size)
+				return -1;
+			strcat(buf, buf[1] != '\0' ? "," : "");
+			strcat(buf, known[i]);
+		}
+		if (end == NULL)
+			return 0;
+		p = end + 1;
+	}
+}
+
+static int
+token_create(PGconn *conn, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "scope", required_argument, NULL, 's' },
+		{ "name", required_argument, NULL, 'n' },
+		{ NULL, 0, NULL, 0 }
+	};
+	char		 scopes[64] = "{", token[TOKEN_LEN + 1], id[TOKEN_ID_LEN + 1];
+	char		 hex[2 * 32 + 3];
+	const char	*name = "", *secret, *params[4];
+	unsigned char	 digest[32];
+	unsigned	 seen = 0;
+	PGresult	*res;
+	int		 c, i;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			if (add_scopes(optarg, scopes, sizeof(scopes), &seen) == -1)
+				return EXIT_USAGE;
+			break;
+		case 'n':
+			name = optarg;
+			if (strlen(name) > 200 || !utf8_valid(name, strlen(name)))
+				return fail(EXIT_USAGE, "--name: at most 200 bytes of UTF-8");
+			break;
+		default:
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind != argc)
+		return fail(EXIT_USAGE, "token create: unexpected argument \"%s\"", argv[optind]);
+	if (seen == 0)
+		return fail(EXIT_USAGE, "token create needs --scope (publish, cancel, read)");
+	strcat(scopes, "}");
+	if (token_generate(token, sizeof(token)) == -1 ||
+	    token_parse(token, id, &secret) == -1)
+		return fail(EXIT_DB, "cannot make a random token (getrandom failed)");
+	sha256(secret, TOKEN_SECRET_LEN, digest);
+	strcpy(hex, "\\x");
+	for (i = 0; i < 32; i++)
+		snprintf(hex + 2 + 2 * i, 3, "%02x", digest[i]);
+	params[0] = id;
+	params[1] = hex;
+	params[2] = scopes;
+	params[3] = name;
+	if ((res = exec(conn, "INSERT INTO api_tokens (token_id, secret_sha256, scopes, name)"
+	    " VALUES ($1, $2::bytea, $3::text[], $4)", 4, params)) == NULL)
+		return EXIT_DB;
+	PQclear(res);
+	printf("%s\n", token);
+	fprintf(stderr, "%s: created token %s (scopes %.*s%s%s): it is shown only now\n",
+	    progname, id, (int)strlen(scopes) - 2, scopes + 1, *name ? ", name " : "", name);
+	explicit_bzero(token, sizeof(token));
+	return 0;
+}
+
+static int
+token_list(PGconn *conn, int argc, char **argv)
+{
+	PGresult	*res;
+	int		 r;
+
+	(void)argv;
+	if (argc != 1)
+		return fail(EXIT_USAGE, "token list takes no arguments");
+	if ((res = exec(conn, "SELECT token_id, array_to_string(scopes, ','),"
+	    " to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
+	    " coalesce(to_char(revoked_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
+	    " '-'), name FROM api_tokens ORDER BY created_at, token_id", 0, NULL)) == NULL)
+		return EXIT_DB;
+	printf("%-12s  %-20s  %-20s  %-20s  %s\n", "ID", "SCOPES", "CREATED", "REVOKED",
+	    "NAME");
+	for (r = 0; r < PQntuples(res); r++)
+		printf("%-12s  %-20s  %-20s  %-20s  %s\n", PQgetvalue(res, r, 0),
+		    PQgetvalue(res, r, 1), PQgetvalue(res, r, 2), PQgetvalue(res, r, 3),
+		    PQgetvalue(res, r, 4));
+	PQclear(res);
+	return 0;
+}
+
+static int
+token_revoke(PGconn *conn, int argc, char **argv)
+{
+	char		 id[TOKEN_ID_LEN + 1];
+	const char	*secret, *params[1] = { id };
+	PGresult	*res;
+	int		 n;
+
+	if (argc != 2)
+		return fail(EXIT_USAGE, "token revoke takes one token id (or the token)");
+	if (token_parse(argv[1], id, &secret) == -1) {
+		if (strlen(argv[1]) != TOKEN_ID_LEN ||
+		    strspn(argv[1], "0123456789abcdef") != TOKEN_ID_LEN)
+			return fail(EXIT_USAGE, "\"%s\" is neither a token id (12 hex digits) "
+			    "nor a token", argv[1]);
+		strcpy(id, argv[1]);
+	}
+	if ((res = exec(conn, "UPDATE api_tokens SET revoked_at = coalesce(revoked_at, now())"
+	    " WHERE token_id = $1", 1, params)) == NULL)
+		return EXIT_DB;
+	n = atoi(PQcmdTuples(res));
+	PQclear(res);
+	if (n == 0)
+		return fail(EXIT_NOTFOUND, "no token has the id %s", id);
+	fprintf(stderr, "%s: token %s is revoked\n", progname, id);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "database-url", required_argument, NULL, 'd' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char	*url = NULL;
+	PGconn		*conn;
+	int		 c, status;
+
+	/* Options before the command only: the command parses its own. */
+	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd':
+			url = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc < 2 || strcmp(argv[0], "token") != 0) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	argc--;
+	argv++;
+	if (strcmp(argv[0], "create") != 0 && strcmp(argv[0], "list") != 0 &&
+	    strcmp(argv[0], "revoke") != 0)
+		return fail(EXIT_USAGE, "unknown command \"token %s\": create, list or revoke",
+		    argv[0]);
+	if ((conn = connect_db(url)) == NULL)
+		return EXIT_DB;
+	if (strcmp(argv[0], "create") == 0)
+		status = token_create(conn, argc, argv);
+	else if (strcmp(argv[0], "list") == 0)
+		status = token_list(conn, argc, argv);
+	else
+		status = token_revoke(conn, argc, argv);
+	PQfinish(conn);
+	return status;
+}
