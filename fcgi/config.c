@@ -399,6 +399,11 @@ config_check(const struct config *cf, char *err, size_t errsz)
 		    cf->cf_db_timeout_ms, cf->cf_request_timeout_ms);
 		return -1;
 	}
+	if (cf->cf_stall_after_ms > 0 && cf->cf_stall_after_ms < 2000) {
+		snprintf(err, errsz, "stall_after (%dms) must be 0 (never) or at least 2s: "
+		    "activity is recorded to the second", cf->cf_stall_after_ms);
+		return -1;
+	}
 	if (cf->cf_user != NULL && (pw = getpwnam(cf->cf_user)) == NULL) {
 		snprintf(err, errsz, "user: there is no user \"%s\"", cf->cf_user);
 		return -1;

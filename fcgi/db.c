@@ -129,7 +129,7 @@ db_connect(struct db *db, int64_t deadline)
 	};
 	const struct statement	*st;
 	char		 timeout[32], why[512];
-	const char	*params[1] = { timeout };
+	const char	*params[2] = { timeout, NULL };
 	PGconn		*conn;
 	PGresult	*res = NULL;
 
@@ -138,8 +138,14 @@ db_connect(struct db *db, int64_t deadline)
 		return -1;
 	}
 	snprintf(timeout, sizeof(timeout), "%d", cf->cf_statement_timeout_ms);
-	if (conn_exec_params(conn, "SELECT set_config('statement_timeout', $1, false)",
-	    1, params, 0, deadline, &res) != CONN_OK) {
+	/*
+	 * The reader's statements have one good plan whatever their parameters
+	 * (the list's branches are cut by one-time filters): planning it again
+	 * on every execution, as "auto" may choose, would double the list's cost.
+	 */
+	params[1] = w ? "auto" : "force_generic_plan";
+	if (conn_exec_params(conn, "SELECT set_config('statement_timeout', $1, false),"
+	    " set_config('plan_cache_mode', $2, false)", 2, params, 0, deadline, &res) != CONN_OK) {
 		snprintf(why, sizeof(why), "setting statement_timeout failed: %s",
 		    PQerrorMessage(conn));
 		goto fail;

@@ -39,7 +39,8 @@ ALTER TABLE training_progress
 -- updated_at, an INSERT with is_complete) keep the states consistent too:
 -- a finished row gets its terminal status and finished_at, an unfinished
 -- one loses them, and an update that moves updated_at but not heartbeat_at
--- counts as a sign of life.  trainprog's own writes set every column
+-- counts as a sign of life (recorded to the second, like trainprog's own
+-- writes do: see lib/store.c).  trainprog's own writes set every column
 -- themselves, so for them the WHEN clauses are false and nothing runs.
 CREATE FUNCTION training_progress_reconcile() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, public AS $$
@@ -74,7 +75,8 @@ CREATE TRIGGER training_progress_reconcile_update BEFORE UPDATE ON training_prog
     WHEN (NEW.is_complete <> (NEW.status IN ('cancelled', 'completed', 'failed'))
           OR NEW.is_complete <> (NEW.finished_at IS NOT NULL)
           OR (NEW.heartbeat_at IS NOT DISTINCT FROM OLD.heartbeat_at
-              AND NEW.updated_at IS DISTINCT FROM OLD.updated_at))
+              AND NEW.updated_at IS DISTINCT FROM OLD.updated_at
+              AND OLD.heartbeat_at < now() - interval '1 second'))
     EXECUTE FUNCTION training_progress_reconcile();
 
 COMMENT ON COLUMN training_progress.status IS
@@ -82,9 +84,9 @@ COMMENT ON COLUMN training_progress.status IS
 COMMENT ON COLUMN training_progress.heartbeat_at IS
     'Last write or heartbeat from the job: the dashboard''s activity order, and liveness';
 
--- The dashboard: newest activity first, all jobs or by state.  A heartbeat
--- or a write moves a row in these indexes (such updates are not HOT); at a
--- few writes a second per job that is cheap, and publishers coalesce.
+-- The dashboard: newest activity first, all jobs or by state.  A write
+-- that moves heartbeat_at moves the row in these indexes (and is not HOT),
+-- so writers move it at most once a second (lib/store.c).
 CREATE INDEX training_progress_activity
     ON training_progress (heartbeat_at DESC, job_id DESC);
 CREATE INDEX training_progress_status_activity

@@ -160,6 +160,23 @@ Test(config, process_manager_settings)
 	cr_assert_not_null(strstr(err, "status_listen must differ from listen"));
 }
 
+Test(config, write_path_settings)
+{
+	cr_assert_null(cf.cf_database_write_url, "read-only unless told");
+	cr_assert_eq(cf.cf_stall_after_ms, 60000);
+	cr_assert_not(cf.cf_read_token_required);
+	cr_assert_eq(config_set(&cf, "read-token-required", "yes", err, sizeof(err)), 0);
+	cr_assert(cf.cf_read_token_required);
+	cr_assert_eq(config_set(&cf, "read_token_required", "maybe", err, sizeof(err)), -1);
+	cr_assert_eq(config_set(&cf, "stall_after", "1s", err, sizeof(err)), 0);
+	cr_assert_eq(config_check(&cf, err, sizeof(err)), -1);
+	cr_assert_not_null(strstr(err, "at least 2s"), "%s", err);
+	cr_assert_eq(config_set(&cf, "stall_after", "0", err, sizeof(err)), 0);
+	cr_assert_eq(config_check(&cf, err, sizeof(err)), 0, "0: nothing stalls: %s", err);
+	cr_assert_eq(config_set(&cf, "stall_after", "2s", err, sizeof(err)), 0);
+	cr_assert_eq(config_check(&cf, err, sizeof(err)), 0, "%s", err);
+}
+
 Test(config, load_reads_file_flags_and_password)
 {
 	struct config		 c2;
