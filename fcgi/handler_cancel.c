@@ -2,9 +2,9 @@
  * handler_cancel.c: POST /api/v2/training/jobs/{job_id}/cancel.
  *
  * The job becomes "cancelling" (202) and its trainer finishes it as
- * "cancelled" at its next write or heartbeat; a queued job, or one being
- * cancelled whose trainer has been silent for stall_after, is cancelled at
- * once.  One row lock orders this against a completion: exactly one wins.
+ * "cancelled" at its next write or heartbeat; a queued job, or one whose
+ * trainer has been silent for stall_after (stalled, or still cancelling),
+ * is cancelled at once.  One row lock orders this against a completion: exactly one wins.
  */
 #include <stdio.h>
 

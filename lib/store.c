@@ -350,8 +350,8 @@ const char store_heartbeat_sql[] =
 /*
  * A cancel request ($1 job id, $2 stall seconds): a running job becomes
  * "cancelling" (its trainer finishes it at its next write or heartbeat); a
- * queued one, or one being cancelled whose trainer has been silent for the
- * stall time, becomes "cancelled" at once.  No row: the job is missing or
+ * queued one, or one whose trainer has been silent for the stall time (a
+ * stalled job, or one still cancelling), becomes "cancelled" at once.  No row: the job is missing or
  * finished.
  */
 const char store_cancel_sql[] =
@@ -366,7 +366,7 @@ const char store_cancel_sql[] =
     " updated_at = CASE WHEN v.st = 'cancelled' THEN now() ELSE tp.updated_at END,"
     " cancel_requested_at = coalesce(tp.cancel_requested_at, now())"
     " FROM (SELECT job_id, CASE WHEN status = 'queued' THEN 'cancelled'"
-    "   WHEN status = 'cancelling' AND heartbeat_at < now() - make_interval(secs => $2::float8)"
+    "   WHEN heartbeat_at < now() - make_interval(secs => $2::float8)"
     "   THEN 'cancelled' ELSE 'cancelling' END AS st"
     "   FROM training_progress WHERE job_id = $1"
     "   AND status IN ('queued', 'running', 'cancelling') FOR UPDATE) AS v"

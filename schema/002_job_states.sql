@@ -116,20 +116,26 @@ GRANT SELECT (token_id, secret_sha256, scopes, revoked_at) ON api_tokens TO tp_r
 -- every request.  A job changes status a handful of times in its life; each
 -- change appends a -1 and a +1 here, from a trigger.  Appending never waits
 -- on another writer (no shared counter row to lock), and every so often a
--- writer folds the rows into one per status: DELETE ... RETURNING removes
--- each row exactly once even when two fold at the same time, so the sums
--- stay exact.  "stalled" is counted from the index, at read time.
+-- writer folds the rows into one per status (DELETE ... RETURNING, then
+-- one row per sum, in the same transaction), so the sums stay exact.  "stalled" is counted from the index, at read time.
 CREATE TABLE job_status_counts (
     id BIGSERIAL PRIMARY KEY,
     status TEXT NOT NULL,
     n BIGINT NOT NULL
 );
 
+-- One folder at a time (the others skip: there is no hurry), so that a
+-- fold never waits on rows another fold is deleting: writers never wait on
+-- each other here, and cannot deadlock.
 CREATE FUNCTION fold_job_status_counts() RETURNS void
-LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
-    WITH gone AS (DELETE FROM job_status_counts RETURNING status, n)
-    INSERT INTO job_status_counts (status, n)
-        SELECT status, sum(n) FROM gone GROUP BY status HAVING sum(n) <> 0;
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+BEGIN
+    IF pg_try_advisory_xact_lock(74185527) THEN
+        WITH gone AS (DELETE FROM job_status_counts RETURNING status, n)
+        INSERT INTO job_status_counts (status, n)
+            SELECT status, sum(n) FROM gone GROUP BY status HAVING sum(n) <> 0;
+    END IF;
+END
 $$;
 
 CREATE FUNCTION training_progress_count_status() RETURNS trigger
@@ -138,6 +144,7 @@ DECLARE
     last_id BIGINT := 0;
 BEGIN
     IF TG_OP = 'TRUNCATE' THEN
+        PERFORM pg_advisory_xact_lock(74185527);
         DELETE FROM job_status_counts;
         RETURN NULL;
     END IF;

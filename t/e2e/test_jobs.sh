@@ -403,6 +403,16 @@ json_is .status '"running"' "a write brings it back to running"
 http GET "$P?status=running"
 json_is "[.jobs[].job_id] | index(\"$s\") != null" true "and the list agrees"
 
+# A stalled job has nobody to finish a cancel: it is cancelled at once.
+sc=stall-cancel-$$
+post $sc '{"seq": 1, "event": "start", "step": "optimization"}'
+sc_stalled() { http GET $P/$sc/progress; [ "$(jq -r .status "$BODY_FILE")" = stalled ]; }
+ok wait_until 15 sc_stalled -- "another job goes stalled"
+cancel $sc
+is "$STATUS" 202 "cancel of a stalled job: 202"
+json_is '[.status, .is_complete, .error_message]' '["cancelled",true,"cancelled by request"]' \
+    "a stalled job is cancelled at once"
+
 # A job being cancelled whose trainer is gone is finished by the next cancel
 # once it has been silent for stall_after.
 g=gone-$$

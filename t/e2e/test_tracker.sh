@@ -13,7 +13,7 @@ rc=$?
 while IFS= read -r line; do
 	case $line in
 	"ok - "*) name=${line#ok - }; pass "${name%% (*}" ;;
-	"not ok - "*) name=${line#not ok - }; fail "${name%% (*}" "$(grep -A3 "${name%%  *}" "$E2E_TMP/tracker.out" | head -n 8)" ;;
+	"not ok - "*) name=${line#not ok - }; fail "${name%% (*}" "$(grep -B6 "FAIL\] ${name%% *}" "$E2E_TMP/tracker.out" | head -n 12)" ;;
 	esac
 done <"$E2E_TMP/tracker.tap"
 [ $rc = 0 ] || grep -q '^not ok' "$E2E_TMP/tracker.tap" ||

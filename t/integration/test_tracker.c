@@ -403,6 +403,7 @@ struct many {
 	struct tp_publisher	*m_pub;
 	int			 m_first, m_count;
 	int			 m_ok;
+	char			 m_why[256];	/* the first failure, if any */
 };
 
 static void *
@@ -427,8 +428,15 @@ many_worker(void *arg)
 			update_pct(ts[i], 100.0);
 		}
 	for (i = 0; i < m->m_count; i++) {
-		if (tp_tracker_complete(ts[i]) == TP_OK)
+		enum tp_err	 err = tp_tracker_complete(ts[i]);
+		char		 problem[200];
+
+		if (err == TP_OK)
 			m->m_ok++;
+		else if (m->m_why[0] == '\0') {
+			tp_tracker_problem(ts[i], problem, sizeof(problem));
+			snprintf(m->m_why, sizeof(m->m_why), "%s: %s", tp_strerror(err), problem);
+		}
 		tp_tracker_close(ts[i]);
 	}
 	return NULL;
@@ -447,7 +455,7 @@ Test(tracker, five_hundred_jobs_at_once, .timeout = 120)
 	PGconn			*db;
 	PGresult		*res;
 	char			 pattern[128];
-	const char		*params[1] = { pattern };
+	const char		*params[1] = { pattern }, *why;
 	int			 i, ok = 0;
 
 	tp_options_init(&o);
@@ -457,14 +465,18 @@ Test(tracker, five_hundred_jobs_at_once, .timeout = 120)
 		m[i].m_first = i * (MANY_JOBS / MANY_THREADS);
 		m[i].m_count = MANY_JOBS / MANY_THREADS;
 		m[i].m_ok = 0;
+		m[i].m_why[0] = '\0';
 		cr_assert_eq(pthread_create(&th[i], NULL, many_worker, &m[i]), 0);
 	}
+	why = "";
 	for (i = 0; i < MANY_THREADS; i++) {
 		pthread_join(th[i], NULL);
 		ok += m[i].m_ok;
+		if (*why == '\0')
+			why = m[i].m_why;
 	}
 	tp_publisher_close(pub);
-	cr_assert_eq(ok, MANY_JOBS, "%d of %d completed", ok, MANY_JOBS);
+	cr_assert_eq(ok, MANY_JOBS, "%d of %d completed (%s)", ok, MANY_JOBS, why);
 
 	db = PQconnectdb(env("DATABASE_URL"));
 	cr_assert_eq(PQstatus(db), CONNECTION_OK, "%s", PQerrorMessage(db));
@@ -473,7 +485,8 @@ Test(tracker, five_hundred_jobs_at_once, .timeout = 120)
 	    " AND is_complete AND percentage = 100 AND current_step = 'Complete'"
 	    " AND error_message IS NULL", 1, NULL, params, NULL, NULL, 0);
 	cr_assert_eq(PQresultStatus(res), PGRES_TUPLES_OK, "%s", PQerrorMessage(db));
-	cr_assert_eq(atoi(PQgetvalue(res, 0, 0)), MANY_JOBS);
+	cr_assert_eq(atoi(PQgetvalue(res, 0, 0)), MANY_JOBS, "%s of %d stored as complete",
+	    PQgetvalue(res, 0, 0), MANY_JOBS);
 	PQclear(res);
 	PQfinish(db);
 }
