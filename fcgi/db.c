@@ -77,6 +77,32 @@ db_close(struct db *db)
 	db_drop(db);
 }
 
+bool
+db_poll_notify(struct db *db)
+{
+	PGnotify	*n;
+	bool		 any = false;
+
+	if (db->db_conn == NULL)
+		return false;
+	if (!PQconsumeInput(db->db_conn)) {
+		/* Dead: the next query reconnects (a new epoch). */
+		db_drop(db);
+		return true;
+	}
+	while ((n = PQnotifies(db->db_conn)) != NULL) {
+		PQfreemem(n);
+		any = true;
+	}
+	return any;
+}
+
+int
+db_socket(const struct db *db)
+{
+	return db->db_conn != NULL ? PQsocket(db->db_conn) : -1;
+}
+
 int
 db_retry_after(const struct db *db)
 {
@@ -158,8 +184,17 @@ db_connect(struct db *db, int64_t deadline)
 			    PQerrorMessage(conn));
 			goto fail;
 		}
+	/* The cache's news of writes: LISTEN before the first query it could cache. */
+	if (db->db_listen &&
+	    conn_exec_params(conn, "LISTEN " DB_CHANNEL, 0, NULL, 0, deadline, &res) != CONN_OK) {
+		snprintf(why, sizeof(why), "LISTEN failed: %s", PQerrorMessage(conn));
+		goto fail;
+	}
+	PQclear(res);
+	res = NULL;
 	db_note_up(db, "db_reconnected", "connected to the database again");
 	db->db_conn = conn;
+	db->db_epoch++;
 	return 0;
 fail:
 	PQclear(res);

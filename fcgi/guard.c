@@ -22,8 +22,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <fcntl.h>
-
 #include "pool.h"
 
 /* Record types (the FastCGI specification, 8). */
@@ -180,7 +178,7 @@ guard_buffer_size(const struct guard_limits *lim)
 	    (payload / 65535 + 4) * (FCGI_HEADER_LEN + 255) + 2 * FCGI_HEADER_LEN;
 }
 
-/* Writes all of buf to a non-blocking fd within deadline.  0 or -1. */
+/* Writes all of buf to fd within deadline, never blocking.  0 or -1. */
 static int
 write_all(int fd, const void *buf, size_t len, int64_t deadline)
 {
@@ -190,7 +188,7 @@ write_all(int fd, const void *buf, size_t len, int64_t deadline)
 	int64_t		 left;
 
 	while (len > 0) {
-		if ((w = send(fd, p, len, MSG_NOSIGNAL)) > 0) {
+		if ((w = send(fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT)) > 0) {
 			p += w;
 			len -= (size_t)w;
 			continue;
@@ -281,10 +279,14 @@ guard_accept(struct guard *g, int listen_fd, int *out)
 	enum guard_parse	 r = GUARD_INCOMPLETE;
 	ssize_t			 n;
 	int64_t			 deadline, left;
-	int			 fd, fl;
+	int			 fd;
 
 	*out = -1;
-	if ((fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK)) == -1) {
+	/*
+	 * The connection stays blocking, as libfcgi wants it; the guard never
+	 * blocks on it (MSG_DONTWAIT), which saves two fcntl() per request.
+	 */
+	if ((fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC)) == -1) {
 		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
 		    errno != ECONNABORTED) {
 			log_warn("accept_failed", "accept: %s", strerror(errno));
@@ -297,7 +299,7 @@ guard_accept(struct guard *g, int listen_fd, int *out)
 	pfd.fd = fd;
 	pfd.events = POLLIN;
 	for (;;) {
-		n = recv(fd, g->g_buf, g->g_size, MSG_PEEK);
+		n = recv(fd, g->g_buf, g->g_size, MSG_PEEK | MSG_DONTWAIT);
 		if (n == 0) {
 			gi.gi_why = "the connection closed before the request was complete";
 			r = GUARD_MALFORMED;
@@ -335,12 +337,8 @@ guard_accept(struct guard *g, int listen_fd, int *out)
 			(void)poll(&pfd, 1, (int)left);
 	}
 	if (r == GUARD_COMPLETE) {
-		/* libfcgi reads and writes blocking. */
-		if ((fl = fcntl(fd, F_GETFL)) != -1 && fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != -1) {
-			*out = fd;
-			return GUARD_READY;
-		}
-		gi.gi_why = strerror(errno);
+		*out = fd;
+		return GUARD_READY;
 	}
 	atomic_fetch_add(&scoreboard->sb_rejected, 1);
 	if (r == GUARD_TOO_LARGE) {

@@ -44,6 +44,8 @@ struct config {
 	char	*cf_database_write_password_file;
 	int	 cf_stall_after_ms;	/* 0: nothing reads as stalled */
 	bool	 cf_read_token_required;
+	int	 cf_read_cache;		/* documents each worker keeps; 0: none */
+	int	 cf_read_cache_ttl_ms;	/* ... for at most this long */
 	int	 cf_db_timeout_ms;	/* a request's budget for database work */
 	int	 cf_statement_timeout_ms;
 	int	 cf_db_retry_ms;	/* wait after a failed connect */
@@ -170,6 +172,9 @@ struct scoreboard {
 	atomic_int		 sb_storm;	/* 1 during a crash storm */
 	atomic_llong		 sb_db_ok_wall;	/* last time a worker reached it */
 	atomic_llong		 sb_db_fail_wall;	/* ... and failed to */
+	atomic_ullong		 sb_cache_gen;		/* bumped by the pool's own writes */
+	atomic_ullong		 sb_cache_hits;		/* GETs answered from a worker's cache */
+	atomic_ullong		 sb_cache_misses;
 	struct sb_worker	 sb_slots[SB_SLOTS];
 };
 
@@ -311,6 +316,12 @@ struct serve_ops {
 	dispatch_fn	 so_dispatch;		/* answer one request */
 	void		(*so_after)(void *arg);	/* after each, or NULL */
 	void		(*so_finish)(void *arg);	/* before exiting, or NULL */
+	/*
+	 * Another fd to wait on while idle (-1: none), and what to do after
+	 * each wait, told whether it was readable.
+	 */
+	int		(*so_idle_fd)(void *arg, unsigned *gen);	/* gen: changes with the fd's connection */
+	void		(*so_idle_ready)(void *arg, bool readable);
 };
 
 /*
@@ -351,12 +362,17 @@ enum db_role { DB_READER, DB_WRITER };
 #define STMT_PUT		STORE_PROGRESS_PUT	/* writer */
 #define STMT_CANCEL		"tp_cancel"		/* writer */
 
+/* The channel schema/003's trigger notifies on every write to the table. */
+#define DB_CHANNEL		"trainprog_progress"
+
 struct db {
 	PGconn		*db_conn;
 	const struct config *db_cf;
 	enum db_role	 db_role;
 	int64_t		 db_next_connect;	/* mono_ms() before which not to retry */
 	bool		 db_down;		/* last attempt failed (for logging) */
+	bool		 db_listen;		/* LISTEN on DB_CHANNEL at each connect */
+	unsigned	 db_epoch;		/* bumped at each connection made */
 };
 
 enum db_status {
@@ -394,6 +410,14 @@ enum db_status db_step(struct db *db, const char *stmt, const char *sql, int npa
 enum db_status db_begin(struct db *db, int64_t deadline);
 /* Ends a failed transaction (or drops the connection, and it with it). */
 void	 db_rollback(struct db *db, int64_t deadline);
+/*
+ * Reads what the server sent unasked (notifications), without waiting.
+ * True when anything changed: a notification came, or the connection
+ * turned out dead (it is dropped; what it would have said is lost).
+ */
+bool	 db_poll_notify(struct db *db);
+/* The connection's socket, to wait for notifications on; -1: none. */
+int	 db_socket(const struct db *db);
 /* Seconds a client should wait before retrying after DB_UNAVAILABLE (>= 1). */
 int	 db_retry_after(const struct db *db);
 /* The stall time as the statements' text parameter ("60"), or NULL: none. */
@@ -441,12 +465,57 @@ enum route_result route_match(const char *method, const char *uri, struct route 
 
 /* http.c */
 
+/* cache.c */
+
+/* Documents larger than this are not kept. */
+#define CACHE_DOC_MAX	16384
+
+struct cache_entry {
+	char		*ce_data;	/* the job id, then the document */
+	size_t		 ce_cap;
+	size_t		 ce_jlen;
+	size_t		 ce_blen;
+	uint64_t	 ce_hash;
+	uint64_t	 ce_shared_gen;
+	unsigned	 ce_gen;
+	int64_t		 ce_filled;	/* mono_ms() */
+};
+
+struct cache {
+	struct cache_entry *c_slots;
+	int		 c_n;
+	int		 c_ttl_ms;
+	unsigned	 c_gen;		/* bumped by cache_invalidate() */
+	unsigned	 c_epoch;	/* of the connection whose news it follows */
+	bool		 c_fresh;	/* no news was waiting when this request came */
+	uint64_t	 c_hits;
+	uint64_t	 c_misses;
+};
+
+/* entries slots kept ttl_ms at most; 0 for either: no cache.  0 or -1. */
+int	 cache_init(struct cache *c, int entries, int ttl_ms);
+void	 cache_free(struct cache *c);
+bool	 cache_enabled(const struct cache *c);
+/* Forgets every entry, in O(1). */
+void	 cache_invalidate(struct cache *c);
+/* The reader connection's epoch: a new connection, whose news started late, forgets all. */
+void	 cache_epoch(struct cache *c, unsigned epoch);
+/*
+ * The document kept for job[0..jlen), if it was kept at this shared
+ * generation, after the last invalidation, less than the TTL ago; else NULL.
+ */
+const char *cache_get(struct cache *c, const char *job, size_t jlen, uint64_t shared_gen,
+	    int64_t now, size_t *len);
+void	 cache_put(struct cache *c, const char *job, size_t jlen, const char *body,
+	    size_t blen, uint64_t shared_gen, int64_t now);
+
 /* Per-request state: one per worker, reset by request_reset() on every exit. */
 struct request {
 	FCGX_Request		*rq_fcgi;
 	const struct config	*rq_cf;
 	struct db		*rq_reader;
 	struct db		*rq_writer;
+	struct cache		*rq_cache;
 	struct route		 rq_route;
 	int			 rq_status;	/* what was sent, for the log */
 	int64_t			 rq_started;	/* mono_ms() at accept */

@@ -139,7 +139,7 @@ add_time(cJSON *obj, const char *name, int64_t ms)
 char *
 status_render(const struct config *cf, int listen_fd, pid_t master, size_t *len)
 {
-	cJSON		*doc, *workers, *list, *w, *req, *db;
+	cJSON		*doc, *workers, *list, *w, *req, *db, *cache;
 	char		 method[16], uri[300], *out;
 	unsigned	 qlen, qmax;
 	int64_t		 now = wall_ms(), mono = mono_ms(), started;
@@ -228,6 +228,12 @@ status_render(const struct config *cf, int listen_fd, pid_t master, size_t *len)
 	add_time(db, "last_success", atomic_load(&scoreboard->sb_db_ok_wall));
 	add_time(db, "last_failure", atomic_load(&scoreboard->sb_db_fail_wall));
 	cJSON_AddItemToObject(doc, "database", db);
+	cache = cJSON_CreateObject();
+	cJSON_AddNumberToObject(cache, "entries_per_worker", cf->cf_read_cache_ttl_ms > 0 ?
+	    cf->cf_read_cache : 0);
+	cJSON_AddNumberToObject(cache, "hits", (double)atomic_load(&scoreboard->sb_cache_hits));
+	cJSON_AddNumberToObject(cache, "misses", (double)atomic_load(&scoreboard->sb_cache_misses));
+	cJSON_AddItemToObject(doc, "read_cache", cache);
 	cJSON_AddItemToObject(doc, "worker_list", list);
 
 	out = cJSON_PrintUnformatted(doc);
@@ -262,7 +268,7 @@ status_dispatch(struct request *rq, void *arg)
 void
 status_run(const struct config *cf, int status_fd, int listen_fd, int slot, pid_t master)
 {
-	static const struct serve_ops ops = { status_dispatch, NULL, NULL };
+	static const struct serve_ops ops = { status_dispatch, NULL, NULL, NULL, NULL };
 	struct status_ctx	 sc = { cf, listen_fd, master };
 
 	(void)slot;

@@ -3,6 +3,7 @@
  * dispatch it, answer, repeat; stop when told, or after max_requests.
  * The workers and the status process share this loop.
  */
+#include <sys/epoll.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 
@@ -17,6 +18,10 @@
 #include "pool.h"
 
 static volatile sig_atomic_t	 worker_stop, worker_reopen;
+
+/* What woke the loop. */
+#define EV_LISTEN	1
+#define EV_IDLE		2
 
 static void
 on_signal(int sig)
@@ -46,6 +51,19 @@ worker_signals(sigset_t *waitmask)
 	sa.sa_handler = SIG_DFL;
 	sigaction(SIGCHLD, &sa, NULL);
 	sigemptyset(waitmask);
+}
+
+/* Reads what is left of a request (already here: never waits), then closes. */
+static void
+close_drained(int fd)
+{
+	char	 trash[512];
+
+	if (fd < 0)
+		return;
+	while (recv(fd, trash, sizeof(trash), MSG_DONTWAIT) > 0)
+		continue;
+	close(fd);
 }
 
 /*
@@ -98,10 +116,18 @@ serve_one(const struct config *cf, struct guard *g, FCGX_Request *fcgi, int list
 	}
 	/*
 	 * One request per connection: a kept-alive connection would tie this
-	 * worker to one idle nginx connection.
+	 * worker to one idle nginx connection.  libfcgi is told to keep it
+	 * (so it flushes the response and END_REQUEST, and leaves the fd):
+	 * its own close would shut down, then wait, up to 2 s, for the web
+	 * server to close first, holding the worker while nginx gets round to
+	 * it.  The guard saw the whole request arrive, so once the little
+	 * libfcgi left unread is drained, nothing is unread and close() sends
+	 * a plain FIN, never a reset that could lose the response.
 	 */
-	fcgi->keepConnection = 0;
+	fcgi->keepConnection = 1;
 	FCGX_Finish_r(fcgi);
+	close_drained(fcgi->ipcFd);
+	fcgi->ipcFd = -1;
 	if (slot >= 0)
 		sb_request_end(slot);
 	return 1;
@@ -113,10 +139,12 @@ serve_requests(const struct config *cf, int listen_fd, int slot, pid_t master,
 {
 	FCGX_Request	 fcgi;
 	struct guard	 g;
-	struct pollfd	 pfd;
+	struct epoll_event evs[2];
 	sigset_t	 waitmask;
 	long		 served = 0;
-	int		 drained, dummy;
+	unsigned	 idle_gen = 0, reg_gen = 0;
+	int		 drained, dummy, ep, n, i, idle_fd, reg_fd = -1;
+	bool		 listen_ready, idle_ready;
 
 	worker_signals(&waitmask);
 	/*
@@ -139,13 +167,33 @@ serve_requests(const struct config *cf, int listen_fd, int slot, pid_t master,
 	if (slot >= 0)
 		sb_set_state(slot, SB_IDLE);
 
-	pfd.fd = listen_fd;
-	pfd.events = POLLIN;
+	/*
+	 * epoll, with the listening socket EPOLLEXCLUSIVE: a connection wakes
+	 * one idle process, not all of them only for all but one to find
+	 * accept() empty (a thundering herd that grows with the pool).
+	 */
+	if ((ep = epoll_create1(EPOLL_CLOEXEC)) == -1 ||
+	    epoll_ctl(ep, EPOLL_CTL_ADD, listen_fd, &(struct epoll_event){
+	    .events = EPOLLIN | EPOLLEXCLUSIVE, .data.u32 = EV_LISTEN }) == -1) {
+		log_error("worker_init", "epoll: %s", strerror(errno));
+		exit(1);
+	}
 	while (!worker_stop) {
+		idle_fd = ops->so_idle_fd != NULL ? ops->so_idle_fd(arg, &idle_gen) : -1;
+		if (idle_fd != reg_fd || idle_gen != reg_gen) {
+			/* A new connection: watch it instead (a closed fd left epoll by itself). */
+			if (reg_fd >= 0)
+				(void)epoll_ctl(ep, EPOLL_CTL_DEL, reg_fd, NULL);
+			if (idle_fd >= 0 && epoll_ctl(ep, EPOLL_CTL_ADD, idle_fd, &(struct epoll_event){
+			    .events = EPOLLIN, .data.u32 = EV_IDLE }) == -1)
+				idle_fd = -1;
+			reg_fd = idle_fd;
+			reg_gen = idle_gen;
+		}
 		/* Signals are delivered here, and only here. */
-		if (ppoll(&pfd, 1, NULL, &waitmask) == -1) {
+		if ((n = epoll_pwait(ep, evs, 2, -1, &waitmask)) == -1) {
 			if (errno != EINTR) {
-				log_error("poll_failed", "ppoll: %s", strerror(errno));
+				log_error("poll_failed", "epoll_pwait: %s", strerror(errno));
 				break;
 			}
 			if (worker_reopen) {
@@ -156,11 +204,18 @@ serve_requests(const struct config *cf, int listen_fd, int slot, pid_t master,
 		}
 		if (worker_stop)
 			break;
+		for (i = 0, listen_ready = idle_ready = false; i < n; i++) {
+			listen_ready |= evs[i].data.u32 == EV_LISTEN;
+			idle_ready |= evs[i].data.u32 == EV_IDLE;
+		}
+		if (reg_fd >= 0)
+			ops->so_idle_ready(arg, idle_ready);
+		if (!listen_ready)
+			continue;
 		served += serve_one(cf, &g, &fcgi, listen_fd, slot, ops->so_dispatch, arg);
 		if (ops->so_after != NULL)
 			ops->so_after(arg);
-		if (getppid() != master)
-			_exit(1);
+		/* The master's death is PR_SET_PDEATHSIG's to notice: no getppid() here. */
 		if (limit > 0 && served >= limit) {
 			log_kv(LOG_INFO, "worker_recycled", "requests=%ld", served);
 			if (slot >= 0)
@@ -182,6 +237,7 @@ serve_requests(const struct config *cf, int listen_fd, int slot, pid_t master,
 out:
 	FCGX_Free(&fcgi, 1);
 	close(dummy);
+	close(ep);
 	guard_free(&g);
 	if (ops->so_finish != NULL)
 		ops->so_finish(arg);
@@ -194,6 +250,7 @@ struct worker_ctx {
 	const struct config *wc_cf;
 	struct db	 wc_reader;	/* connected at start: reads are the load */
 	struct db	 wc_writer;	/* connected at the first write */
+	struct cache	 wc_cache;	/* documents rendered lately (cache.c) */
 	int		 wc_slot;
 };
 
@@ -207,6 +264,7 @@ worker_dispatch(struct request *rq, void *arg)
 	rq->rq_cf = wc->wc_cf;
 	rq->rq_reader = &wc->wc_reader;
 	rq->rq_writer = &wc->wc_writer;
+	rq->rq_cache = &wc->wc_cache;
 	switch (route_match(http_param(rq, "REQUEST_METHOD"), http_param(rq, "REQUEST_URI"),
 	    rt)) {
 	case ROUTE_OK:
@@ -258,6 +316,32 @@ worker_report_db(void *arg)
 	atomic_store(up ? &scoreboard->sb_db_ok_wall : &scoreboard->sb_db_fail_wall, wall_ms());
 }
 
+/* While idle: the reader connection, which brings news of writes. */
+static int
+worker_idle_fd(void *arg, unsigned *gen)
+{
+	struct worker_ctx	*wc = arg;
+
+	*gen = wc->wc_reader.db_epoch;
+	return cache_enabled(&wc->wc_cache) ? db_socket(&wc->wc_reader) : -1;
+}
+
+/*
+ * After each wait: news of writes is read at once (the cache forgets, and
+ * the server's queue of notifications for this connection never backs up).
+ * When there was none, the request that woke us needs not look again:
+ * a write that commits after it arrived is concurrent with it.
+ */
+static void
+worker_idle_ready(void *arg, bool readable)
+{
+	struct worker_ctx	*wc = arg;
+
+	if (readable && db_poll_notify(&wc->wc_reader))
+		cache_invalidate(&wc->wc_cache);
+	wc->wc_cache.c_fresh = true;
+}
+
 static void
 worker_finish(void *arg)
 {
@@ -265,13 +349,15 @@ worker_finish(void *arg)
 
 	db_close(&wc->wc_reader);
 	db_close(&wc->wc_writer);
+	cache_free(&wc->wc_cache);
 	log_debug("worker_stop", "stopped");
 }
 
 void
 worker_run(const struct config *cf, int listen_fd, int slot, pid_t master)
 {
-	static const struct serve_ops ops = { worker_dispatch, worker_report_db, worker_finish };
+	static const struct serve_ops ops = { worker_dispatch, worker_report_db, worker_finish,
+	    worker_idle_fd, worker_idle_ready };
 	static struct worker_ctx wc;
 	long			 limit = 0;
 
@@ -287,6 +373,11 @@ worker_run(const struct config *cf, int listen_fd, int slot, pid_t master)
 	wc.wc_slot = slot;
 	db_init(&wc.wc_reader, cf, DB_READER);
 	db_init(&wc.wc_writer, cf, DB_WRITER);
+	if (cache_init(&wc.wc_cache, cf->cf_read_cache, cf->cf_read_cache_ttl_ms) == -1) {
+		log_error("worker_init", "out of memory for the read cache");
+		exit(1);
+	}
+	wc.wc_reader.db_listen = cache_enabled(&wc.wc_cache);
 	db_warm(&wc.wc_reader);
 	worker_report_db(&wc);
 	log_debug("worker_start", "ready");

@@ -43,17 +43,33 @@ is "$(pool_worker_pids)" "$workers" "no pool restart: same workers"
 # Hung: every PostgreSQL process stopped with SIGSTOP.  Connections and
 # queries wait on a server that never answers; the request deadline turns
 # that into a 503 within 2 s instead of a stuck worker.
+# (Jobs no worker has read: a document read just before is served from
+# the worker's cache, for read_cache_ttl at most; see below.)
 "$DEV_STACK" db-pause >/dev/null
 slowest=0
 codes=
 for i in 1 2 3 4; do
-	http GET $P/abc123-def456/progress
+	http GET $P/hung-probe-$i/progress
 	codes+="$STATUS "
 	slowest=$(awk -v a="$TIME" -v b="$slowest" 'BEGIN { print (a > b) ? a : b }')
 done
+# A job read just before: 200 from a worker's cache (a document at most
+# read_cache_ttl old), or 503; 503 for everyone once the TTL is past.
+kept_codes=
+for i in 1 2 3 4; do
+	http GET $P/abc123-def456/progress
+	kept_codes+="$STATUS "
+	slowest=$(awk -v a="$TIME" -v b="$slowest" 'BEGIN { print (a > b) ? a : b }')
+done
+hung_503() { http GET $P/abc123-def456/progress; [ "$STATUS" = 503 ]; }
+wait_until 10 hung_503
+hung_code=$STATUS
 "$DEV_STACK" db-resume >/dev/null
 is "$codes" "503 503 503 503 " "database hung: 503s"
 less_than "$slowest" 2 "database hung: answered within 2 s (slowest ${slowest}s)"
+is "$(echo $kept_codes | tr ' ' '\n' | grep -vx -e 200 -e 503)" "" \
+    "database hung: a job read just before: 200 (kept) or 503 ($kept_codes)"
+is "$hung_code" 503 "database hung: past read_cache_ttl, that job's reads are 503 too"
 ok wait_until 10 all_ok -- "database resumed: every worker answers 200 again"
 is "$(pool_master_pid)" "$master" "after the hang: same master"
 is "$(pool_worker_pids)" "$workers" "after the hang: same workers"

@@ -33,15 +33,16 @@ is "$code" 200 "while the API itself stays open"
 locker=$!
 lock_held() { [ "$(sql "SELECT count(*) FROM pg_locks WHERE relation = 'training_progress'::regclass AND mode = 'AccessExclusiveLock' AND granted")" = 1 ]; }
 wait_until 10 lock_held
+# (An unknown job: its 404 needs the database, which waits on the lock.)
 for i in 1 2 3; do
-	curl -s -o /dev/null "$TP_BASE_URL$P/abc123-def456/progress" &
+	curl -s -o /dev/null "$TP_BASE_URL$P/ops-busy-probe/progress" &
 done
 all_busy() { [ "$(status_field .workers.active)" = 2 ]; }
 ok wait_until 5 all_busy -- "every worker is busy"
 http GET /_trainprog/status
 is "$STATUS" 200 "the status page still answers"
 less_than "$TIME" 0.5 -- "at once (${TIME}s)"
-json_is '[.worker_list[] | .current_request.uri] | unique' '["/api/v2/training/jobs/abc123-def456/progress"]' \
+json_is '[.worker_list[] | .current_request.uri] | unique' '["/api/v2/training/jobs/ops-busy-probe/progress"]' \
     "it shows each worker's current request"
 ok test "$(jq '.max_workers_reached' "$BODY_FILE")" -ge 1 -- "and counts the times every worker was busy"
 wait $locker

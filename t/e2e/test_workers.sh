@@ -48,12 +48,14 @@ is "$STATUS" 200 "still serving after repeated kills"
 is "$(pool_master_pid)" "$master" "the master survived it all"
 
 # SIGTERM while a request is in flight: the request completes (200), then
-# the pool exits 0.  The request is held in flight by a lock on the table.
+# the pool exits 0.  The request is held in flight by a lock on the table
+# (for a job no worker has read yet: a kept document needs no query).
+put_row inflight-job
 "$DEV_STACK" psql -q -c "BEGIN; LOCK TABLE training_progress IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(0.8); COMMIT;" >/dev/null &
 locker=$!
 lock_held() { [ "$(sql "SELECT count(*) FROM pg_locks WHERE relation = 'training_progress'::regclass AND mode = 'AccessExclusiveLock' AND granted")" = 1 ]; }
 wait_until 10 lock_held
-curl -s -o "$E2E_TMP/inflight.body" -w '%{http_code}' "$TP_BASE_URL$P/abc123-def456/progress" >"$E2E_TMP/inflight.code" &
+curl -s -o "$E2E_TMP/inflight.body" -w '%{http_code}' "$TP_BASE_URL$P/inflight-job/progress" >"$E2E_TMP/inflight.code" &
 client=$!
 query_waiting() { [ "$(sql "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'tp-fcgi' AND wait_event_type = 'Lock'")" -ge 1 ]; }
 ok wait_until 10 query_waiting -- "a request is in flight, waiting on the lock"

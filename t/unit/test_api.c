@@ -261,3 +261,112 @@ Test(render, the_jobs_page)
 	cr_assert_not_null(strstr(out, "\"jobs\":[],\"next_cursor\":null"), "%s", out);
 	free(out);
 }
+
+/* --- the read cache ---------------------------------------------------------- */
+
+static struct cache	 cc;
+
+static void
+cache_teardown(void)
+{
+	cache_free(&cc);
+}
+
+TestSuite(cache, .fini = cache_teardown);
+
+static const char *
+get_doc(const char *job, uint64_t shared, int64_t now)
+{
+	static char	 buf[64];
+	const char	*d;
+	size_t		 len;
+
+	if ((d = cache_get(&cc, job, strlen(job), shared, now, &len)) == NULL)
+		return NULL;
+	snprintf(buf, sizeof(buf), "%.*s", (int)len, d);
+	return buf;
+}
+
+static void
+put_doc(const char *job, const char *doc, uint64_t shared, int64_t now)
+{
+	cache_put(&cc, job, strlen(job), doc, strlen(doc), shared, now);
+}
+
+Test(cache, off_when_told)
+{
+	cr_assert_eq(cache_init(&cc, 0, 1000), 0);
+	cr_assert_not(cache_enabled(&cc));
+	put_doc("j", "{}", 0, 0);
+	cr_assert_null(get_doc("j", 0, 0));
+	cache_free(&cc);
+	cr_assert_eq(cache_init(&cc, 8, 0), 0);
+	cr_assert_not(cache_enabled(&cc), "a TTL of 0 is no cache");
+}
+
+Test(cache, keeps_until_the_ttl)
+{
+	cr_assert_eq(cache_init(&cc, 8, 1000), 0);
+	cr_assert(cache_enabled(&cc));
+	cr_assert_null(get_doc("j1", 0, 100));
+	put_doc("j1", "{\"a\":1}", 0, 100);
+	cr_assert_str_eq(get_doc("j1", 0, 100), "{\"a\":1}");
+	cr_assert_str_eq(get_doc("j1", 0, 1099), "{\"a\":1}");
+	cr_assert_null(get_doc("j1", 0, 1100), "expired");
+	cr_assert_null(get_doc("j2", 0, 200), "another job");
+}
+
+Test(cache, news_of_writes_forgets_everything)
+{
+	cr_assert_eq(cache_init(&cc, 8, 60000), 0);
+	put_doc("a", "A", 7, 0);
+	put_doc("b", "B", 7, 0);
+	cr_assert_str_eq(get_doc("a", 7, 1), "A");
+	cr_assert_null(get_doc("a", 8, 1), "the pool's own write (shared generation)");
+	cr_assert_str_eq(get_doc("b", 7, 1), "B");
+	cache_invalidate(&cc);
+	cr_assert_null(get_doc("b", 7, 1), "a notification");
+	put_doc("b", "B2", 7, 2);
+	cr_assert_str_eq(get_doc("b", 7, 3), "B2", "kept again after");
+	cache_epoch(&cc, cc.c_epoch);
+	cr_assert_str_eq(get_doc("b", 7, 3), "B2", "the same connection");
+	cache_epoch(&cc, cc.c_epoch + 1);
+	cr_assert_null(get_doc("b", 7, 3), "a new connection: its news started late");
+}
+
+Test(cache, slots_hold_one_job_each)
+{
+	char	 job[16], doc[16];
+	int	 i, kept = 0;
+
+	cr_assert_eq(cache_init(&cc, 4, 60000), 0);
+	for (i = 0; i < 100; i++) {
+		snprintf(job, sizeof(job), "job-%d", i);
+		snprintf(doc, sizeof(doc), "D%d", i);
+		put_doc(job, doc, 0, 0);
+	}
+	for (i = 0; i < 100; i++) {
+		const char	*d;
+
+		snprintf(job, sizeof(job), "job-%d", i);
+		snprintf(doc, sizeof(doc), "D%d", i);
+		if ((d = get_doc(job, 0, 1)) != NULL) {
+			cr_assert_str_eq(d, doc, "a job never gets another's document");
+			kept++;
+		}
+	}
+	cr_assert(kept >= 1 && kept <= 4, "%d kept in 4 slots", kept);
+}
+
+Test(cache, large_documents_are_not_kept)
+{
+	static char	 big[CACHE_DOC_MAX + 2];
+
+	cr_assert_eq(cache_init(&cc, 4, 60000), 0);
+	memset(big, 'x', sizeof(big) - 1);
+	put_doc("big", big, 0, 0);
+	cr_assert_null(get_doc("big", 0, 1));
+	big[CACHE_DOC_MAX] = '\0';
+	put_doc("big", big, 0, 0);
+	cr_assert_not_null(cache_get(&cc, "big", 3, 0, 1, &(size_t){ 0 }), "the limit itself fits");
+}

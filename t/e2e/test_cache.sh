@@ -1,0 +1,119 @@
+# test_cache.sh: the workers' read cache (fcgi/cache.c).  A kept document
+# is dropped at any write: a notification from PostgreSQL for writes made
+# anywhere, the pool's own counter for writes made through it.  The TTL here
+# is 60 s, so every fresh read below is the invalidation's doing.
+
+stack_up cache || { fail "a stack for the cache starts"; return 0; }
+P=/api/v2/training/jobs
+TOKEN=$TP_PUBLISH_TOKEN
+set_pool_setting read_cache_ttl 60s
+ok reload_pool -- "read_cache_ttl = 60s applied"
+
+pct() { http GET $P/$1/progress; [ "$STATUS" = 200 ] && jq -r .step_percentage "$BODY_FILE"; }
+# burst JOB [FIELD]: eight reads of JOB at once, on eight connections (so
+# that both workers answer some); prints FIELD (step_percentage) of each.
+burst() {
+	local i urls=()
+	for i in 1 2 3 4 5 6 7 8; do urls+=("$TP_BASE_URL$P/$1/progress"); done
+	curl -s --max-time 10 -Z --parallel-immediate --parallel-max 8 "${urls[@]}" 2>/dev/null | jq -r ".${2:-step_percentage}"
+}
+worker_reqs() { status_field '[.worker_list[] | select(.pid > 0) | .requests] | map(tostring) | join(" ")'; }
+# all_read JOB VALUE: a burst in which every read sees VALUE, and during
+# which every worker answered (so each has read the job since its last change).
+all_read() {
+	local before after b a
+	before=($(worker_reqs))
+	[ "$(burst "$1" | sort -u)" = "$2" ] || return 1
+	after=($(worker_reqs))
+	[ ${#before[@]} = ${#after[@]} ] || return 1
+	for ((i = 0; i < ${#before[@]}; i++)); do
+		[ "${after[i]}" -gt "${before[i]}" ] || return 1
+	done
+}
+hits() { status_field .read_cache.hits; }
+sql_pct() { sql "UPDATE training_progress SET step_percentage = $2 WHERE job_id = '$1'" >/dev/null; }
+
+json_is_status() { curl -s "$TP_BASE_URL/_trainprog/status" | jq -c "$1"; }
+is "$(json_is_status '.read_cache | [.entries_per_worker, (.hits | type), (.misses | type)]')" \
+    '[64,"number","number"]' "the status page shows the cache and its counters"
+
+# --- kept, then dropped by a notification -------------------------------------
+put_row cache-a step_percentage=10
+ok wait_until 10 all_read cache-a 10 -- "a job is read by every worker"
+h0=$(hits)
+burst cache-a >/dev/null
+h1=$(hits)
+ok test "$h1" -ge $((h0 + 8)) -- "reads of an unchanged job are cache hits ($h0 -> $h1)"
+
+sql_pct cache-a 20
+ok wait_until 5 all_read cache-a 20 -- "an UPDATE made in psql reaches every worker (notification)"
+sql "DELETE FROM training_progress WHERE job_id = 'cache-a'" >/dev/null
+gone() { http GET $P/cache-a/progress; [ "$STATUS" = 404 ]; }
+gone_all() { local i; for i in 1 2 3 4 5 6; do gone || return 1; done; }
+ok wait_until 5 gone_all -- "a DELETE: 404 from every worker"
+put_row cache-a step_percentage=30
+ok wait_until 5 all_read cache-a 30 -- "stored again: read again"
+
+# Without the notification (the trigger disabled: a write PostgreSQL does
+# not announce), a worker keeps serving what it has: the proof that the
+# fresh reads above were the notification's doing, not a missed cache.
+put_row cache-b step_percentage=40
+ok wait_until 10 all_read cache-b 40 -- "another job, read by every worker"
+sql "ALTER TABLE training_progress DISABLE TRIGGER training_progress_notify" >/dev/null
+sql_pct cache-b 41
+stale=$(burst cache-b | grep -cx 40)
+sql "ALTER TABLE training_progress ENABLE TRIGGER training_progress_notify" >/dev/null
+is "$stale" 8 "an unannounced write: the kept document is served (until the TTL)"
+sql_pct cache-b 42
+ok wait_until 5 all_read cache-b 42 -- "the next announced write drops it"
+
+# --- writes through the pool: read your own write, every time ---------------------
+post() {
+	http POST "$P/$1/progress" -H "Authorization: Bearer $TOKEN" \
+	    -H 'Content-Type: application/json' --data-binary "$2"
+}
+post cache-c '{"seq": 1, "event": "start", "step": "data_collection"}'
+is "$STATUS" 200 "a job started over HTTP"
+ok wait_until 10 all_read cache-c 0 -- "read by every worker"
+# The notification off: only the pool's own count of its writes can tell
+# a worker that another one wrote.
+sql "ALTER TABLE training_progress DISABLE TRIGGER training_progress_notify" >/dev/null
+before=($(worker_reqs))
+wrong=
+for n in $(seq 1 30); do
+	post cache-c "{\"seq\": $((n + 1)), \"event\": \"update\", \"step_percentage\": $n}"
+	[ "$STATUS" = 200 ] || { wrong+="post$n=$STATUS "; continue; }
+	got=$(burst cache-c | sort -u | tr '\n' ' ')
+	[ "$got" = "$n " ] || wrong+="$n:$got"
+done
+after=($(worker_reqs))
+is "$wrong" "" "30 times: a POST answered, then eight GETs at once all see it"
+ok test "${after[0]}" -gt $((before[0] + 30)) -a "${after[1]}" -gt $((before[1] + 30)) -- \
+    "both workers answered many of them (${before[*]} -> ${after[*]})"
+
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H "Authorization: Bearer $TOKEN" "$TP_BASE_URL$P/cache-c/cancel")
+is "$code" 202 "a cancel over HTTP"
+is "$(burst cache-c status | sort -u)" cancelling "eight GETs at once all read the cancel"
+sql "ALTER TABLE training_progress ENABLE TRIGGER training_progress_notify" >/dev/null
+
+# --- the reader's connection lost: LISTEN again on the new one -------------------
+put_row cache-d step_percentage=1
+ok all_read cache-d 1 -- "read before the connections are cut"
+sql "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'tp-fcgi'" >/dev/null
+ok wait_until 10 all_read cache-d 1 -- "served after the cut (each worker connects and LISTENs again)"
+sql_pct cache-d 2
+ok wait_until 5 all_read cache-d 2 -- "and a write after the cut reaches them (the new connection listens)"
+
+# --- off ---------------------------------------------------------------------------
+set_pool_setting read_cache 0
+ok reload_pool -- "read_cache = 0 applied"
+is "$(status_field .read_cache.entries_per_worker)" 0 "the status page says no cache"
+put_row cache-e step_percentage=5
+ok wait_until 10 all_read cache-e 5 -- "read by every worker"
+sql "ALTER TABLE training_progress DISABLE TRIGGER training_progress_notify" >/dev/null
+sql_pct cache-e 6
+fresh=$(burst cache-e | grep -cx 6)
+sql "ALTER TABLE training_progress ENABLE TRIGGER training_progress_notify" >/dev/null
+is "$fresh" 8 "no cache: even an unannounced write is read at once"
+
+stack_down cache
