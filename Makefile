@@ -34,7 +34,7 @@ XLDFLAGS := $(SANFLAGS) $(LDFLAGS)
 
 LIB_SRC	 := lib/conn.c lib/eta.c lib/progress.c lib/render.c lib/sha256.c lib/store.c \
 	    lib/token.c lib/tracker.c
-FCGI_SRC := fcgi/auth.c fcgi/config.c fcgi/db.c fcgi/event.c fcgi/guard.c \
+FCGI_SRC := fcgi/auth.c fcgi/cache.c fcgi/config.c fcgi/db.c fcgi/event.c fcgi/guard.c \
 	    fcgi/handler_cancel.c fcgi/handler_jobs.c fcgi/handler_ping.c \
 	    fcgi/handler_progress.c fcgi/handler_publish.c fcgi/http.c fcgi/listen.c \
 	    fcgi/log.c fcgi/master.c fcgi/priv.c fcgi/query.c fcgi/router.c \
@@ -46,7 +46,7 @@ LIB_OBJ	 := $(LIB_SRC:%.c=$(B)/obj/%.o)
 FCGI_OBJ := $(FCGI_SRC:%.c=$(B)/obj/%.o)
 UNIT_BIN := $(UNIT_TESTS:%=$(B)/t/%)
 
-.PHONY: all deps run test unit e2e check-san check-tsan bench clean install help
+.PHONY: all deps run test unit e2e check-san check-tsan bench bench-smoke clean install help
 
 all: $(B)/bin/tp-fcgi $(B)/bin/tp-publish $(B)/bin/tp-admin $(B)/bin/tp-trainer \
      $(B)/lib/libtrainprog.a $(B)/lib/libtrainprog.so
@@ -57,7 +57,8 @@ help:
 	@echo "make all        build into build/ (SANITIZE=address,undefined: build/san/)"
 	@echo "make unit       build and run the unit tests"
 	@echo "make e2e        run the end-to-end tests against a private stack"
-	@echo "make bench      run the benchmarks against a freshly started stack"
+	@echo "make bench      run the benchmarks side by side, write bench/REPORT.md"
+	@echo "make bench-smoke  check in seconds that the benchmark runs (CI)"
 	@echo "make install    install under PREFIX (default /usr/local), honouring DESTDIR"
 	@echo "make clean      remove build/"
 
@@ -150,8 +151,16 @@ run: deps all
 	deploy/dev-stack run
 
 # Benchmarks: timings live here, never in tests.  BENCH_SECS sets the length.
-bench: deps all $(B)/bench/bench_tracker
+# bench writes bench/REPORT.md and bench/chart.svg; bench-smoke (run by CI)
+# checks in a few seconds that all of it works, and asserts no timing.
+bench: deps
+	deploy/install-deps --bench
+	$(MAKE) all $(B)/bench/bench_tracker
 	bench/run
+
+bench-smoke: deps
+	$(MAKE) all $(B)/bench/bench_tracker
+	bench/run --smoke
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig \

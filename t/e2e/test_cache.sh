@@ -32,6 +32,15 @@ all_read() {
 }
 hits() { status_field .read_cache.hits; }
 sql_pct() { sql "UPDATE training_progress SET step_percentage = $2 WHERE job_id = '$1'" >/dev/null; }
+notify_trigger() { sql "ALTER TABLE training_progress $1 TRIGGER training_progress_notify" >/dev/null; }
+# unannounced JOB VALUE: a write PostgreSQL does not notify (the trigger
+# disabled), then a burst of reads of JOB.
+unannounced() {
+	notify_trigger DISABLE
+	sql_pct "$1" "$2"
+	burst "$1"
+	notify_trigger ENABLE
+}
 
 json_is_status() { curl -s "$TP_BASE_URL/_trainprog/status" | jq -c "$1"; }
 is "$(json_is_status '.read_cache | [.entries_per_worker, (.hits | type), (.misses | type)]')" \
@@ -59,10 +68,7 @@ ok wait_until 5 all_read cache-a 30 -- "stored again: read again"
 # fresh reads above were the notification's doing, not a missed cache.
 put_row cache-b step_percentage=40
 ok wait_until 10 all_read cache-b 40 -- "another job, read by every worker"
-sql "ALTER TABLE training_progress DISABLE TRIGGER training_progress_notify" >/dev/null
-sql_pct cache-b 41
-stale=$(burst cache-b | grep -cx 40)
-sql "ALTER TABLE training_progress ENABLE TRIGGER training_progress_notify" >/dev/null
+stale=$(unannounced cache-b 41 | grep -cx 40)
 is "$stale" 8 "an unannounced write: the kept document is served (until the TTL)"
 sql_pct cache-b 42
 ok wait_until 5 all_read cache-b 42 -- "the next announced write drops it"
@@ -77,7 +83,7 @@ is "$STATUS" 200 "a job started over HTTP"
 ok wait_until 10 all_read cache-c 0 -- "read by every worker"
 # The notification off: only the pool's own count of its writes can tell
 # a worker that another one wrote.
-sql "ALTER TABLE training_progress DISABLE TRIGGER training_progress_notify" >/dev/null
+notify_trigger DISABLE
 before=($(worker_reqs))
 wrong=
 for n in $(seq 1 30); do
@@ -94,7 +100,7 @@ ok test "${after[0]}" -gt $((before[0] + 30)) -a "${after[1]}" -gt $((before[1] 
 code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H "Authorization: Bearer $TOKEN" "$TP_BASE_URL$P/cache-c/cancel")
 is "$code" 202 "a cancel over HTTP"
 is "$(burst cache-c status | sort -u)" cancelling "eight GETs at once all read the cancel"
-sql "ALTER TABLE training_progress ENABLE TRIGGER training_progress_notify" >/dev/null
+notify_trigger ENABLE
 
 # --- the reader's connection lost: LISTEN again on the new one -------------------
 put_row cache-d step_percentage=1
@@ -110,10 +116,7 @@ ok reload_pool -- "read_cache = 0 applied"
 is "$(status_field .read_cache.entries_per_worker)" 0 "the status page says no cache"
 put_row cache-e step_percentage=5
 ok wait_until 10 all_read cache-e 5 -- "read by every worker"
-sql "ALTER TABLE training_progress DISABLE TRIGGER training_progress_notify" >/dev/null
-sql_pct cache-e 6
-fresh=$(burst cache-e | grep -cx 6)
-sql "ALTER TABLE training_progress ENABLE TRIGGER training_progress_notify" >/dev/null
+fresh=$(unannounced cache-e 6 | grep -cx 6)
 is "$fresh" 8 "no cache: even an unannounced write is read at once"
 
 stack_down cache

@@ -1,0 +1,336 @@
+#!/usr/bin/env python3
+"""report.py: bench/REPORT.md and bench/chart.svg from the numbers bench/run measured.
+
+Standard library only.  Every number in the report comes from the run that
+wrote --results; the prose that explains them is bench/NOTES.md.
+"""
+import argparse
+import csv
+import html
+import statistics
+import sys
+
+TARGETS = {
+    "php": 3.0,        # at least 3x the PHP-FPM peer's requests/s
+    "static": 0.35,    # at least 0.35x nginx's static file
+    "p99_ms": 10.0,    # p99 at most 10 ms
+    "drop": 0.10,      # 10,000 -> 1,000,000 rows: at most 10 % fewer requests/s
+    "rss_kib": 4096,   # each worker under 4 MiB
+}
+
+
+def load(path):
+    """The runs, one row per (target, case, conns): a case measured in several
+    rounds is their median (errors and requests: their sums)."""
+    with open(path, newline="") as f:
+        raw = list(csv.DictReader(f, delimiter="\t"))
+    groups = {}
+    for r in raw:
+        for k in ("rps", "server_cpu_us", "app_cpu_us"):
+            r[k] = float(r[k])
+        for k in ("conns", "p50_us", "p99_us", "errors", "requests"):
+            r[k] = int(float(r[k]))
+        groups.setdefault((r["target"], r["case"], r["conns"]), []).append(r)
+    rows = []
+    for (target, case, conns), rs in groups.items():
+        row = {"target": target, "case": case, "conns": conns, "rounds": [x["rps"] for x in rs],
+               "errors": sum(x["errors"] for x in rs), "requests": sum(x["requests"] for x in rs)}
+        for k in ("rps", "server_cpu_us", "app_cpu_us", "p50_us", "p99_us"):
+            row[k] = statistics.median(x[k] for x in rs)
+        rows.append(row)
+    return rows
+
+
+def rounds_of(r):
+    """The rounds' requests/s, when there were several."""
+    return " / ".join("%.0f" % x for x in r["rounds"]) if len(r["rounds"]) > 1 else ""
+
+
+def meta_of(path):
+    m = {}
+    with open(path) as f:
+        for line in f:
+            k, _, v = line.rstrip("\n").partition("\t")
+            m[k] = v
+    return m
+
+
+def find(rows, target, case, conns):
+    for r in rows:
+        if r["target"] == target and r["case"] == case and r["conns"] == conns:
+            return r
+    return None
+
+
+def ms(us):
+    return "%.2f" % (us / 1000.0)
+
+
+def rss_list(text):
+    return [int(x) for x in text.split() if x.isdigit() and int(x) > 0]
+
+
+def table(head, body):
+    out = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
+    out += ["| " + " | ".join(str(c) for c in row) + " |" for row in body]
+    return "\n".join(out)
+
+
+def chart(rows, path, conns_levels):
+    """Two panels: the peers side by side, and this stack's read matrix."""
+    peers = [("static", "nginx static file"), ("project-peer", "trainprog (tp-fcgi)"),
+             ("php", "PHP-FPM + pgsql"), ("fastapi", "FastAPI + asyncpg")]
+    colors = {"static": "#9e9e9e", "project-peer": "#1f77b4", "php": "#ff7f0e",
+              "fastapi": "#2ca02c", "hot": "#1f77b4", "random-small": "#17becf",
+              "random-all": "#9467bd", "unknown": "#d62728"}
+    peer_levels = sorted({r["conns"] for r in rows if r["target"] in dict(peers)})
+    own = [r for r in rows if r["target"] == "project"]
+    cases = []
+    for r in own:
+        if r["case"] not in cases:
+            cases.append(r["case"])
+    W, H, pad = 900, 640, 60
+    panel_h = (H - 3 * pad) / 2
+    parts = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" '
+             'font-family="sans-serif" font-size="12">' % (W, H),
+             '<rect width="100%" height="100%" fill="white"/>']
+
+    def panel(y0, title, groups, series, value):
+        vmax = max([value(g, s) or 0 for g in groups for s, _ in series] + [1])
+        parts.append('<text x="%d" y="%d" font-size="14" font-weight="bold">%s</text>'
+                     % (pad, y0 - 10, html.escape(title)))
+        gw = (W - 2 * pad) / max(len(groups), 1)
+        bw = gw * 0.8 / max(len(series), 1)
+        parts.append('<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="black"/>'
+                     % (pad, y0 + panel_h, W - pad, y0 + panel_h))
+        for gi, g in enumerate(groups):
+            gx = pad + gi * gw + gw * 0.1
+            for si, (s, label) in enumerate(series):
+                v = value(g, s)
+                if v is None:
+                    continue
+                h = panel_h * v / vmax
+                x = gx + si * bw
+                parts.append('<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s">'
+                             '<title>%s, %s: %.0f req/s</title></rect>'
+                             % (x, y0 + panel_h - h, bw * 0.9, h, colors.get(s, "#555"),
+                                html.escape(label), g, v))
+                parts.append('<text x="%.1f" y="%.1f" font-size="9" text-anchor="middle">%.0f</text>'
+                             % (x + bw * 0.45, y0 + panel_h - h - 3, v))
+            parts.append('<text x="%.1f" y="%.1f" text-anchor="middle">%s connections</text>'
+                         % (pad + gi * gw + gw / 2, y0 + panel_h + 16, g))
+        lx = pad
+        for s, label in series:
+            parts.append('<rect x="%d" y="%.1f" width="10" height="10" fill="%s"/>'
+                         % (lx, y0 + panel_h + 26, colors.get(s, "#555")))
+            parts.append('<text x="%d" y="%.1f">%s</text>' % (lx + 14, y0 + panel_h + 35,
+                                                            html.escape(label)))
+            lx += 20 + 7 * len(label)
+
+    if peer_levels:
+        panel(pad, "GET progress, one hot job, behind one nginx: requests/s (higher is better)",
+              peer_levels, peers,
+              lambda g, s: (find(rows, s, "hot", g) or {}).get("rps"))
+    else:
+        parts.append('<text x="%d" y="%d">peers not measured in this run</text>' % (pad, pad))
+    own_series = [(c, c) for c in cases]
+    randoms = [c for c in cases if c.startswith("random")]
+    for i, c in enumerate(randoms):
+        colors[c] = colors["random-small"] if i == 0 and len(randoms) > 1 else colors["random-all"]
+    panel(2 * pad + panel_h + 20, "GET progress through this stack's nginx: requests/s by case",
+          conns_levels, own_series, lambda g, s: (find(rows, "project", s, g) or {}).get("rps"))
+    parts.append("</svg>")
+    with open(path, "w") as f:
+        f.write("\n".join(parts) + "\n")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--results", required=True)
+    ap.add_argument("--meta", required=True)
+    ap.add_argument("--publisher")
+    ap.add_argument("--profile")
+    ap.add_argument("--notes")
+    ap.add_argument("--chart", required=True)
+    a = ap.parse_args()
+    rows = load(a.results)
+    m = meta_of(a.meta)
+    rowsn = int(m.get("rows", "0"))
+    small = min(rowsn, 10000)
+    levels = sorted({r["conns"] for r in rows if r["target"] == "project"})
+    chart(rows, a.chart, levels)
+
+    o = []
+    w = o.append
+    w("# Benchmark report")
+    w("")
+    w("Generated by `make bench` (bench/run, bench/report.py); every number below comes from "
+      "one run, on %s, %s cores (%s), kernel %s, PostgreSQL %s, nginx %s. wrk on loopback, %s s per "
+      "run; tp-fcgi with %s workers. The machine is shared and noisy: compare the ratios, which "
+      "come from the same run, rather than the absolute numbers across runs. At 64 connections "
+      "(the targets' level) every case ran in %s rounds, one case after the other, and each "
+      "figure is the median of its rounds (errors: their sum)."
+      % (m.get("date"), m.get("cores"), m.get("cpu", "?"), m.get("kernel"),
+         m.get("postgresql"), m.get("nginx"), m.get("secs"), m.get("workers"), m.get("rounds", "1")))
+    hp = int(m.get("huge_pages_mib", "0") or 0)
+    if m.get("smoke") != "1":
+        w("")
+        w("PostgreSQL ran with `shared_buffers = 1GB`, the table and its `job_id` index "
+          "prewarmed, %s." % ("in huge pages (%d MiB of them in use)" % hp if hp > 0 else
+                               "in ordinary 4 KiB pages (no huge pages could be reserved)"))
+    if m.get("smoke") == "1":
+        w("")
+        w("**Smoke run** (`make bench-smoke`): short runs on a small table, to check that the "
+          "benchmark works. Its numbers mean nothing.")
+    w("")
+    w("![requests per second](chart.svg)")
+    w("")
+
+    # Targets.
+    hot64 = find(rows, "project-peer", "hot", 64)
+    php64 = find(rows, "php", "hot", 64)
+    static64 = find(rows, "static", "hot", 64)
+    own64 = find(rows, "project", "hot", 64)
+    r_small = find(rows, "project", "random-%d" % small, 64)
+    r_all = find(rows, "project", "random-%d" % rowsn, 64)
+    rss = rss_list(m.get("worker_rss_kb", ""))
+    checks = []
+
+    def check(name, ok, got):
+        checks.append([name, got, "met" if ok else "**not met**"])
+
+    if hot64 and php64:
+        ratio = hot64["rps"] / php64["rps"]
+        check(">= 3x the PHP-FPM peer's requests/s (hot job, 64 connections, same nginx)",
+              ratio >= TARGETS["php"], "%.2fx (%.0f vs %.0f)" % (ratio, hot64["rps"], php64["rps"]))
+    if hot64 and static64:
+        ratio = hot64["rps"] / static64["rps"]
+        check(">= 0.35x nginx's static file", ratio >= TARGETS["static"],
+              "%.2fx (%.0f vs %.0f)" % (ratio, hot64["rps"], static64["rps"]))
+    for label, r in (("behind the peers' nginx", hot64), ("behind this stack's nginx", own64)):
+        if r:
+            check("p99 <= 10 ms, %s" % label, r["p99_us"] <= TARGETS["p99_ms"] * 1000,
+                  "%s ms" % ms(r["p99_us"]))
+            check("zero errors, %s" % label, r["errors"] == 0, "%d of %d" % (r["errors"], r["requests"]))
+    if r_small and r_all and rowsn > small:
+        drop = 1 - r_all["rps"] / r_small["rps"]
+        check("10,000 -> %s rows: requests/s drop <= 10 %%" % format(rowsn, ","),
+              drop <= TARGETS["drop"],
+              "%+.1f %% (%.0f -> %.0f)" % (-100 * drop, r_small["rps"], r_all["rps"]))
+    if rss:
+        check("each worker under 4 MiB RSS", max(rss) < TARGETS["rss_kib"],
+              "largest %.2f MiB (%s)" % (max(rss) / 1024.0,
+                                         ", ".join("%.2f" % (x / 1024.0) for x in rss)))
+    mem = [x for x in m.get("worker_mem_kb", "").split() if x]
+    if rss and mem:
+        checks[-1][1] += "; of the first: %s kB" % mem[0].rstrip(",").replace(",", ", ")
+    w("## Targets (hot job, 64 connections)")
+    w("")
+    w(table(["target", "measured", ""], checks) if checks else "Not measured in this run.")
+    w("")
+
+    # Peers.
+    peer_names = [("static", "nginx, static file"), ("project-peer", "trainprog (tp-fcgi)"),
+                  ("php", "PHP-FPM 4 children, pgsql"), ("fastapi", "FastAPI 2 workers, asyncpg")]
+    peer_rows = []
+    for c in sorted({r["conns"] for r in rows if r["target"] in dict(peer_names)}):
+        ours = find(rows, "project-peer", "hot", c)
+        for t, label in peer_names:
+            r = find(rows, t, "hot", c)
+            if not r:
+                continue
+            ratio = "%.2f" % (ours["rps"] / r["rps"]) if ours and t != "project-peer" else ""
+            peer_rows.append([c, label, "%.0f" % r["rps"], ms(r["p50_us"]), ms(r["p99_us"]),
+                              r["errors"], "%.0f" % r["app_cpu_us"], "%.0f" % r["server_cpu_us"], ratio,
+                              rounds_of(r)])
+    w("## Side by side: the peers behind one nginx")
+    w("")
+    if peer_rows:
+        w("The same `GET /api/v2/training/jobs/{id}/progress` of the spec's example row, from the "
+          "peers of `../shared/bench-peers` and from this pool, all behind the peers' nginx "
+          "(one worker process), each on its own PostgreSQL with the same rows. *app CPU* is the "
+          "CPU time of the application's processes (and its PostgreSQL backends) per request; "
+          "*server CPU* is the whole machine's less wrk's. *trainprog / peer* is the ratio of "
+          "requests per second.")
+        w("")
+        w(table(["conns", "server", "req/s", "p50 ms", "p99 ms", "errors", "app CPU us/req",
+                 "server CPU us/req", "trainprog / peer", "rounds (req/s)"], peer_rows))
+        php_rss = rss_list(m.get("php_rss_kb", ""))
+        py_rss = rss_list(m.get("fastapi_rss_kb", ""))
+        w("")
+        w("Memory per worker (RSS): tp-fcgi %s MiB; PHP-FPM children %s MiB; uvicorn workers %s MiB."
+          % ("/".join("%.1f" % (x / 1024.0) for x in rss) or "?",
+             "/".join("%.1f" % (x / 1024.0) for x in php_rss) or "?",
+             "/".join("%.1f" % (x / 1024.0) for x in py_rss) or "?"))
+    else:
+        w("Not measured in this run (no `../shared/bench-peers`, or `BENCH_PEERS=none`).")
+    w("")
+
+    # The matrix.
+    w("## The read path through this stack's nginx")
+    w("")
+    w("deploy/dev-stack's nginx (the project's snippet) and pool; the table holds %s finished "
+      "jobs plus the 1,000 of the peers. *hot*: one job again and again; *random-N*: a job chosen "
+      "at random among N; *unknown*: ids that do not exist (404, from the database)."
+      % format(rowsn, ","))
+    w("")
+    mat = []
+    for r in rows:
+        if r["target"] == "project":
+            mat.append([r["case"], r["conns"], "%.0f" % r["rps"], ms(r["p50_us"]), ms(r["p99_us"]),
+                        r["errors"], "%.0f" % r["app_cpu_us"], "%.0f" % r["server_cpu_us"], rounds_of(r)])
+    w(table(["case", "conns", "req/s", "p50 ms", "p99 ms", "errors", "pool+PG CPU us/req",
+             "server CPU us/req", "rounds (req/s)"], mat))
+    w("")
+    scal = []
+    for c in levels:
+        a_ = find(rows, "project", "random-%d" % small, c)
+        b_ = find(rows, "project", "random-%d" % rowsn, c)
+        if a_ and b_ and rowsn > small:
+            scal.append([c, "%.0f" % a_["rps"], "%.0f" % b_["rps"], "%+.1f %%" % (100 * (b_["rps"] / a_["rps"] - 1))])
+    if scal:
+        w("From %s to %s rows (random jobs):" % (format(small, ","), format(rowsn, ",")))
+        w("")
+        w(table(["conns", "req/s over %s" % format(small, ","), "req/s over %s" % format(rowsn, ","),
+                 "change"], scal))
+        w("")
+
+    # The list.
+    lst = [r for r in rows if r["target"] == "list"]
+    if lst:
+        single = find(rows, "list", "single", lst[0]["conns"])
+        w("## The dashboard's list (%s jobs more, %d connections)" % (format(int(m.get("list_jobs", "0")), ","),
+                                                                     lst[0]["conns"]))
+        w("")
+        body = []
+        for r in lst:
+            body.append([r["case"], "%.0f" % r["rps"], ms(r["p50_us"]), ms(r["p99_us"]), r["errors"],
+                         "%.2f" % (r["rps"] / single["rps"]) if single else ""])
+        w(table(["request", "req/s", "p50 ms", "p99 ms", "errors", "of a single GET"], body))
+        w("")
+        w("*single*: one job's progress; *list-50*: the first page, all statuses, with the counts; "
+          "*active-50*: `?active=true`; *failed-200*: `?status=failed&limit=200`; *deep-page*: a "
+          "page 80 % of the way down the completed jobs, by cursor.")
+        w("")
+
+    for path, title in ((a.publisher, "The publisher path (libtrainprog)"),
+                        (a.profile, "Profiles of the workers (64 connections)")):
+        text = open(path).read().strip() if path else ""
+        if text:
+            w("## " + title)
+            w("")
+            w("```")
+            w(text)
+            w("```")
+            w("")
+    if a.notes:
+        try:
+            w(open(a.notes).read().strip())
+            w("")
+        except OSError:
+            pass
+    sys.stdout.write("\n".join(o))
+
+
+if __name__ == "__main__":
+    main()
