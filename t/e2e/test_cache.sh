@@ -104,7 +104,7 @@ notify_trigger ENABLE
 
 # --- the reader's connection lost: LISTEN again on the new one -------------------
 put_row cache-d step_percentage=1
-ok all_read cache-d 1 -- "read before the connections are cut"
+ok wait_until 10 all_read cache-d 1 -- "read before the connections are cut"
 sql "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'tp-fcgi'" >/dev/null
 ok wait_until 10 all_read cache-d 1 -- "served after the cut (each worker connects and LISTENs again)"
 sql_pct cache-d 2
