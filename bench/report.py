@@ -117,8 +117,8 @@ def chart(rows, path, conns_levels):
                                 html.escape(label), g, v))
                 parts.append('<text x="%.1f" y="%.1f" font-size="9" text-anchor="middle">%.0f</text>'
                              % (x + bw * 0.45, y0 + panel_h - h - 3, v))
-            parts.append('<text x="%.1f" y="%.1f" text-anchor="middle">%s connections</text>'
-                         % (pad + gi * gw + gw / 2, y0 + panel_h + 16, g))
+            parts.append('<text x="%.1f" y="%.1f" text-anchor="middle">%s connection%s</text>'
+                         % (pad + gi * gw + gw / 2, y0 + panel_h + 16, g, "" if g == 1 else "s"))
         lx = pad
         for s, label in series:
             parts.append('<rect x="%d" y="%.1f" width="10" height="10" fill="%s"/>'
