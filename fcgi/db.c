@@ -77,12 +77,30 @@ db_close(struct db *db)
 	db_drop(db);
 }
 
+/*
+ * Notifications libpq has already read: while it reads a query's results it
+ * also takes in the notifications that arrived meanwhile, which leave the
+ * socket (so no poll wakes for them) and wait in libpq.  No system call.
+ */
 bool
-db_poll_notify(struct db *db)
+db_take_notifies(struct db *db)
 {
 	PGnotify	*n;
 	bool		 any = false;
 
+	if (db->db_conn == NULL)
+		return false;
+	while ((n = PQnotifies(db->db_conn)) != NULL) {
+		PQfreemem(n);
+		any = true;
+	}
+	return any;
+}
+
+/* Reads what the server sent (one recv), then as db_take_notifies(). */
+bool
+db_poll_notify(struct db *db)
+{
 	if (db->db_conn == NULL)
 		return false;
 	if (!PQconsumeInput(db->db_conn)) {
@@ -90,11 +108,7 @@ db_poll_notify(struct db *db)
 		db_drop(db);
 		return true;
 	}
-	while ((n = PQnotifies(db->db_conn)) != NULL) {
-		PQfreemem(n);
-		any = true;
-	}
-	return any;
+	return db_take_notifies(db);
 }
 
 int

@@ -72,7 +72,13 @@ handle_progress(struct request *rq)
 	 */
 	gen = atomic_load_explicit(&scoreboard->sb_cache_gen, memory_order_acquire);
 	if (c != NULL && cache_enabled(c)) {
-		if (!c->c_fresh && db_poll_notify(rq->rq_reader))
+		/*
+		 * News on the socket, unless the wait that woke us saw none;
+		 * and in any case the news an earlier query took in with its
+		 * results, which no longer shows on the socket.
+		 */
+		if ((!c->c_fresh && db_poll_notify(rq->rq_reader)) ||
+		    db_take_notifies(rq->rq_reader))
 			cache_invalidate(c);
 		c->c_fresh = false;
 		cache_epoch(c, rq->rq_reader->db_epoch);
@@ -103,7 +109,16 @@ handle_progress(struct request *rq)
 		 */
 		if (c != NULL && cache_enabled(c)) {
 			cache_epoch(c, rq->rq_reader->db_epoch);
-			cache_put(c, rt->rt_job_id, rt->rt_job_id_len, body, len, gen, mono_ms());
+			/*
+			 * A notification that came with the result is a write that
+			 * committed while the query ran: the row read may predate
+			 * it, so it is not kept (and nothing kept before is).
+			 */
+			if (db_take_notifies(rq->rq_reader))
+				cache_invalidate(c);
+			else
+				cache_put(c, rt->rt_job_id, rt->rt_job_id_len, body, len, gen,
+				    mono_ms());
 		}
 		free(body);
 	}

@@ -416,6 +416,11 @@ void	 db_rollback(struct db *db, int64_t deadline);
  * turned out dead (it is dropped; what it would have said is lost).
  */
 bool	 db_poll_notify(struct db *db);
+/*
+ * Notifications libpq already holds (read along with a query's results),
+ * without a system call.  True when there was any.
+ */
+bool	 db_take_notifies(struct db *db);
 /* The connection's socket, to wait for notifications on; -1: none. */
 int	 db_socket(const struct db *db);
 /* Seconds a client should wait before retrying after DB_UNAVAILABLE (>= 1). */

@@ -337,7 +337,7 @@ worker_idle_ready(void *arg, bool readable)
 {
 	struct worker_ctx	*wc = arg;
 
-	if (readable && db_poll_notify(&wc->wc_reader))
+	if ((readable && db_poll_notify(&wc->wc_reader)) || db_take_notifies(&wc->wc_reader))
 		cache_invalidate(&wc->wc_cache);
 	wc->wc_cache.c_fresh = true;
 }

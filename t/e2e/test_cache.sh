@@ -102,6 +102,26 @@ is "$code" 202 "a cancel over HTTP"
 is "$(burst cache-c status | sort -u)" cancelling "eight GETs at once all read the cancel"
 notify_trigger ENABLE
 
+# --- writes landing while queries run --------------------------------------------
+# A write that commits while a worker's query is in flight: its notification
+# comes in with the query's result, read by libpq and gone from the socket.
+# It must still drop what the worker keeps, and the row that query read
+# (which may predate the write) must not be kept.  Under a load of GETs of
+# an unknown job (404s are never kept, so each is a query), every write is
+# read back by every worker, three bursts in a row, within seconds (the TTL
+# is 60 s).
+put_row cache-f step_percentage=0
+ok load_start 30000 8 $P/cache-nope/progress -- "a load of GETs of an unknown job runs"
+read_thrice() { all_read "$@" && all_read "$@" && all_read "$@"; }
+missed=
+for n in $(seq 1 30); do
+	sql_pct cache-f "$n"
+	wait_until 5 read_thrice cache-f "$n" || missed+="$n "
+done
+kill "$LOAD_PID" 2>/dev/null
+wait "$LOAD_PID" 2>/dev/null
+is "$missed" "" "30 writes while queries run: each read back by every worker"
+
 # --- the reader's connection lost: LISTEN again on the new one -------------------
 put_row cache-d step_percentage=1
 ok wait_until 10 all_read cache-d 1 -- "read before the connections are cut"
