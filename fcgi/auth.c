@@ -45,16 +45,9 @@ auth_require(struct request *rq, struct db *db, const char *scope)
 		return false;
 	}
 	params[0] = id;
-	switch (db_exec(db, STMT_TOKEN, 1, params, http_db_deadline(rq), &res)) {
-	case DB_OK:
-		break;
-	case DB_UNAVAILABLE:
-		http_reply_unavailable(rq, db);
+	if (!http_db_ok(rq, db, db_exec(db, STMT_TOKEN, 1, params, http_db_deadline(rq), &res),
+	    "the token could not be checked"))
 		return false;
-	case DB_FAILED:
-		http_reply_error(rq, 500, "internal_error", "the token could not be checked", NULL);
-		return false;
-	}
 	sha256(secret, TOKEN_SECRET_LEN, digest);
 	/* An unknown id and a wrong secret look alike from outside. */
 	if (PQntuples(res) != 1 || PQgetlength(res, 0, 0) != 32 ||

@@ -31,16 +31,9 @@ handle_cancel(struct request *rq)
 	params[1] = db_stall_param(rq->rq_cf, stall, sizeof(stall));
 	if (params[1] == NULL)
 		params[1] = "31536000";
-	switch (db_exec(db, STMT_CANCEL, 2, params, http_db_deadline(rq), &res)) {
-	case DB_OK:
-		break;
-	case DB_UNAVAILABLE:
-		http_reply_unavailable(rq, db);
+	if (!http_db_ok(rq, db, db_exec(db, STMT_CANCEL, 2, params, http_db_deadline(rq), &res),
+	    "the cancellation failed"))
 		return;
-	case DB_FAILED:
-		http_reply_error(rq, 500, "internal_error", "the cancellation failed", NULL);
-		return;
-	}
 	cancelled = PQntuples(res);
 	PQclear(res);
 	if (cancelled)

@@ -90,17 +90,9 @@ handle_progress(struct request *rq)
 		}
 		atomic_fetch_add_explicit(&scoreboard->sb_cache_misses, 1, memory_order_relaxed);
 	}
-	switch (db_exec(rq->rq_reader, STMT_GET, 2, params, http_db_deadline(rq), &res)) {
-	case DB_OK:
-		break;
-	case DB_UNAVAILABLE:
-		http_reply_unavailable(rq, rq->rq_reader);
+	if (!http_db_ok(rq, rq->rq_reader, db_exec(rq->rq_reader, STMT_GET, 2, params,
+	    http_db_deadline(rq), &res), "the progress database answered with an error"))
 		return;
-	case DB_FAILED:
-		http_reply_error(rq, 500, "internal_error",
-		    "the progress database answered with an error", NULL);
-		return;
-	}
 	if (render_row(rq, res, &body, &len) == 0) {
 		http_reply_json(rq, 200, body, len, NULL);
 		/*

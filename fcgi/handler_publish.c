@@ -121,16 +121,8 @@ publish(struct request *rq, struct db *db, const struct event *ev)
 
 	job_init(&js);
 	memset(&pb, 0, sizeof(pb));
-	switch (db_begin(db, deadline)) {
-	case DB_OK:
-		break;
-	case DB_UNAVAILABLE:
-		http_reply_unavailable(rq, db);
+	if (!http_db_ok(rq, db, db_begin(db, deadline), "the write could not start"))
 		goto out;
-	case DB_FAILED:
-		http_reply_error(rq, 500, "internal_error", "the write could not start", NULL);
-		goto out;
-	}
 	if (db_step(db, STMT_LOCK, NULL, 2, params, deadline, &res) != DB_OK)
 		goto db_failed;
 	if (PQntuples(res) == 1) {
@@ -260,18 +252,9 @@ handle_publish(struct request *rq)
 		goto done;
 	params[0] = rq->rq_route.rt_job_id;
 	params[1] = db_stall_param(rq->rq_cf, stall, sizeof(stall));
-	switch (db_exec(db, STMT_GET, 2, params, http_db_deadline(rq), &res)) {
-	case DB_OK:
+	if (http_db_ok(rq, db, db_exec(db, STMT_GET, 2, params, http_db_deadline(rq), &res),
+	    "the job could not be read back"))
 		reply_progress(rq, res, status);
-		break;
-	case DB_UNAVAILABLE:
-		http_reply_unavailable(rq, db);
-		break;
-	case DB_FAILED:
-		http_reply_error(rq, 500, "internal_error", "the job could not be read back",
-		    NULL);
-		break;
-	}
 	PQclear(res);
 done:
 	event_free(&ev);

@@ -62,6 +62,22 @@ http_reply_unavailable(struct request *rq, const struct db *db)
 	    "the progress database cannot be reached; try again shortly", extra);
 }
 
+bool
+http_db_ok(struct request *rq, const struct db *db, enum db_status st, const char *failed)
+{
+	switch (st) {
+	case DB_OK:
+		return true;
+	case DB_UNAVAILABLE:
+		http_reply_unavailable(rq, db);
+		break;
+	case DB_FAILED:
+		http_reply_error(rq, 500, "internal_error", failed, NULL);
+		break;
+	}
+	return false;
+}
+
 const char *
 http_reason(int status)
 {

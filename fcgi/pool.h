@@ -429,6 +429,12 @@ int	 db_retry_after(const struct db *db);
 const char *db_stall_param(const struct config *cf, char *buf, size_t size);
 
 /* router.c */
+/*
+ * Percent-decodes s[0..len) into out (at most outsz bytes, no NUL added);
+ * '+' is a space only in a query (plus_is_space), never in a path.  The
+ * decoded length, -1 for a malformed escape, -2 when it does not fit.
+ */
+long	 pct_decode(const char *s, size_t len, char *out, size_t outsz, bool plus_is_space);
 
 enum route_id {
 	ROUTE_NONE,
@@ -551,6 +557,12 @@ void	 http_reply_field_error(struct request *rq, int status, const char *code,
 	    const char *message, const char *field, const char *extra_headers);
 /* Sends 503 database_unavailable with Retry-After. */
 void	 http_reply_unavailable(struct request *rq, const struct db *db);
+/*
+ * True for DB_OK; otherwise sends the error (503 with Retry-After, or 500
+ * saying `failed`) and returns false.
+ */
+bool	 http_db_ok(struct request *rq, const struct db *db, enum db_status st,
+	    const char *failed);
 /* The reason phrase of a status code ("Not Found"). */
 const char *http_reason(int status);
 

@@ -21,18 +21,6 @@
 /* queued, running, stalled, cancelling */
 #define ACTIVE_STATUSES	(BIT(0) | BIT(1) | BIT(2) | BIT(3))
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /*
  * Decodes a query component s[0..len) ('+' is a space) into out, NUL
  * added.  The length, -1 for a malformed escape, -2 when it does not fit.
@@ -40,26 +28,11 @@ hexval(char c)
 static long
 query_decode(const char *s, size_t len, char *out, size_t size)
 {
-	size_t	 i, n = 0;
-	int	 hi, lo;
+	long	 n = pct_decode(s, len, out, size - 1, true);
 
-	for (i = 0; i < len; i++) {
-		if (n + 1 >= size)
-			return -2;
-		if (s[i] == '+')
-			out[n++] = ' ';
-		else if (s[i] != '%')
-			out[n++] = s[i];
-		else {
-			if (len - i < 3 || (hi = hexval(s[i + 1])) < 0 ||
-			    (lo = hexval(s[i + 2])) < 0)
-				return -1;
-			out[n++] = (char)(hi << 4 | lo);
-			i += 2;
-		}
-	}
-	out[n] = '\0';
-	return (long)n;
+	if (n >= 0)
+		out[n] = '\0';
+	return n;
 }
 
 static int problem(struct jobs_query *q, const char *fmt, ...)

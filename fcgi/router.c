@@ -23,13 +23,8 @@ hexval(char c)
 	return -1;
 }
 
-/*
- * Percent-decodes s[0..len) into out (at most outsz bytes, no NUL added).
- * Returns the decoded length, -1 for a malformed escape, -2 when it does not
- * fit.  '+' is not a space in a path.
- */
-static long
-pct_decode(const char *s, size_t len, char *out, size_t outsz)
+long
+pct_decode(const char *s, size_t len, char *out, size_t outsz, bool plus_is_space)
 {
 	size_t	 i, n = 0;
 	int	 hi, lo;
@@ -37,6 +32,10 @@ pct_decode(const char *s, size_t len, char *out, size_t outsz)
 	for (i = 0; i < len; i++) {
 		if (n == outsz)
 			return -2;
+		if (s[i] == '+' && plus_is_space) {
+			out[n++] = ' ';
+			continue;
+		}
 		if (s[i] != '%') {
 			out[n++] = s[i];
 			continue;
@@ -57,7 +56,7 @@ segment_is(const struct segment *sg, const char *word)
 	char	 buf[32];
 	long	 n;
 
-	n = pct_decode(sg->sg_start, sg->sg_len, buf, sizeof(buf));
+	n = pct_decode(sg->sg_start, sg->sg_len, buf, sizeof(buf), false);
 	return n >= 0 && (size_t)n == strlen(word) && memcmp(buf, word, (size_t)n) == 0;
 }
 
@@ -157,7 +156,7 @@ route_match(const char *method, const char *uri, struct route *rt)
 	} else
 		return ROUTE_NOT_FOUND;
 
-	n = pct_decode(seg[1].sg_start, seg[1].sg_len, rt->rt_job_id, TP_JOB_ID_MAX);
+	n = pct_decode(seg[1].sg_start, seg[1].sg_len, rt->rt_job_id, TP_JOB_ID_MAX, false);
 	if (n == -2)
 		return bad_request(rt, "invalid_job_id", "job_id is longer than 255 bytes");
 	if (n < 0)
