@@ -7,6 +7,7 @@ wrote --results; the prose that explains them is bench/NOTES.md.
 import argparse
 import csv
 import html
+import math
 import statistics
 import sys
 
@@ -39,6 +40,46 @@ def load(path):
             row[k] = statistics.median(x[k] for x in rs)
         rows.append(row)
     return rows
+
+
+def sequence(path, target):
+    """One target's runs in the order they ran."""
+    with open(path, newline="") as f:
+        return [(r["case"], float(r["rps"]), int(float(r["errors"])))
+                for r in csv.DictReader(f, delimiter="\t") if r["target"] == target]
+
+
+def median_ci(xs, level=0.90):
+    """The median of xs and a distribution-free interval around it: the order
+    statistics x(k) and x(n-k+1) cover the true median with probability at
+    least `level` when the xs are independent (binomial); (median, None, None)
+    when there are too few of them for that."""
+    xs = sorted(xs)
+    n = len(xs)
+    k, cum = 0, 0.0
+    for j in range(n):
+        cum += math.comb(n, j) / 2.0 ** n
+        if cum > (1 - level) / 2:
+            break
+        k = j + 1
+    med = statistics.median(xs)
+    return (med, xs[k - 1], xs[n - k]) if k > 0 else (med, None, None)
+
+
+def row_count_ratios(seq, a_case):
+    """From runs A X A Y A ... (A: the small table): each other run over the
+    mean of the A on either side of it, by case; and each A over the A two
+    runs before it (the noise)."""
+    by, aa = {}, []
+    for i in range(1, len(seq) - 1):
+        if seq[i][0] != a_case and seq[i - 1][0] == a_case and seq[i + 1][0] == a_case:
+            by.setdefault(seq[i][0], []).append(seq[i][1] / ((seq[i - 1][1] + seq[i + 1][1]) / 2))
+            aa.append(seq[i + 1][1] / seq[i - 1][1])
+    return by, aa
+
+
+def pct(x):
+    return "%+.1f %%" % (100 * (x - 1))
 
 
 def rounds_of(r):
@@ -212,7 +253,16 @@ def main():
             check("p99 <= 10 ms, %s" % label, r["p99_us"] <= TARGETS["p99_ms"] * 1000,
                   "%s ms" % ms(r["p99_us"]))
             check("zero errors, %s" % label, r["errors"] == 0, "%d of %d" % (r["errors"], r["requests"]))
-    if r_small and r_all and rowsn > small:
+    rc = sequence(a.results, "rowcount")
+    by, aa = row_count_ratios(rc, "small-%d" % small)
+    ab = by.get("random-%d" % rowsn, [])
+    if ab and rowsn > small:
+        med, lo, hi = median_ci(ab)
+        check("10,000 -> %s rows: requests/s drop <= 10 %%" % format(rowsn, ","),
+              1 - med <= TARGETS["drop"],
+              "%s (table of %s rows vs one of %s; median of %d paired runs%s; see below)"
+              % (pct(med), format(rowsn, ","), format(small, ","), len(ab), "; 90 %% interval %s to %s" % (pct(lo), pct(hi)) if lo else ""))
+    elif r_small and r_all and rowsn > small:
         drop = 1 - r_all["rps"] / r_small["rps"]
         check("10,000 -> %s rows: requests/s drop <= 10 %%" % format(rowsn, ","),
               drop <= TARGETS["drop"],
@@ -271,8 +321,9 @@ def main():
     w("")
     w("deploy/dev-stack's nginx (the project's snippet) and pool; the table holds %s finished "
       "jobs plus the 1,000 of the peers. *hot*: one job again and again; *random-N*: a job chosen "
-      "at random among N; *unknown*: ids that do not exist (404, from the database)."
-      % format(rowsn, ","))
+      "at random among N of them (random-%s: the first %s); *unknown*: ids that do not exist "
+      "(404, from the database)."
+      % (format(rowsn, ","), small, format(small, ",")))
     w("")
     mat = []
     for r in rows:
@@ -289,10 +340,40 @@ def main():
         if a_ and b_ and rowsn > small:
             scal.append([c, "%.0f" % a_["rps"], "%.0f" % b_["rps"], "%+.1f %%" % (100 * (b_["rps"] / a_["rps"] - 1))])
     if scal:
-        w("From %s to %s rows (random jobs):" % (format(small, ","), format(rowsn, ",")))
+        w("From %s to %s rows read at random, in the same table (at 64 connections: medians "
+          "of the rounds above, one comparison per round):" % (format(small, ","), format(rowsn, ",")))
         w("")
         w(table(["conns", "req/s over %s" % format(small, ","), "req/s over %s" % format(rowsn, ","),
                  "change"], scal))
+        w("")
+    if ab:
+        w("### The row count measured apart (the target's figure)")
+        w("")
+        w("A second stack, the same in all but its table (%s rows and the peers' 1,000), ran "
+          "beside this one. At 64 connections, %s s per run, in rounds of *B A C A* after a "
+          "first *A*: *A* reads at random the small table's %s rows, *B* the big table's %s, "
+          "*C* the big table's first %s (the same rows as *A*: the table's size alone). Each "
+          "*B* and *C* is compared with the mean of the *A* on either side of it; the *A* "
+          "compared with the *A* two runs before show what this machine's noise alone gives. "
+          "Intervals: distribution-free 90 %% intervals of the median (order statistics)."
+          % (format(small, ","), m.get("pair_secs", "?"), format(small, ","), format(rowsn, ","),
+             format(small, ",")))
+        w("")
+        body = []
+        for label, xs in (("B: %s rows, table of %s, vs A" % (format(rowsn, ","), format(rowsn, ",")), ab),
+                          ("C: %s rows, table of %s, vs A" % (format(small, ","), format(rowsn, ",")),
+                           by.get("random-%d" % small, [])),
+                          ("A vs A (noise)", aa)):
+            if not xs:
+                continue
+            med, lo, hi = median_ci(xs)
+            body.append([label, pct(med), "%s to %s" % (pct(lo), pct(hi)) if lo else "",
+                         " / ".join("%.2f" % x for x in xs)])
+        w(table(["comparison", "median change", "90 % interval", "each run's ratio"], body))
+        w("")
+        w("Requests/s of the runs in order: " + " / ".join("%s %.0f" % (
+            "A" if c.startswith("small") else ("B" if c == "random-%d" % rowsn else "C"), x)
+            for c, x, _ in rc) + ".")
         w("")
 
     # The list.
