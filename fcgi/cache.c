@@ -64,6 +64,18 @@ cache_enabled(const struct cache *c)
 }
 
 void
+cache_note_write(void)
+{
+	atomic_fetch_add_explicit(&scoreboard->sb_cache_gen, 1, memory_order_release);
+}
+
+uint64_t
+cache_shared_gen(void)
+{
+	return atomic_load_explicit(&scoreboard->sb_cache_gen, memory_order_acquire);
+}
+
+void
 cache_invalidate(struct cache *c)
 {
 	c->c_gen++;

@@ -37,7 +37,7 @@ handle_cancel(struct request *rq)
 	cancelled = PQntuples(res);
 	PQclear(res);
 	if (cancelled)
-		atomic_fetch_add_explicit(&scoreboard->sb_cache_gen, 1, memory_order_release);
+		cache_note_write();
 
 	/* Either way, the job as it now stands. */
 	params[1] = db_stall_param(rq->rq_cf, stall, sizeof(stall));

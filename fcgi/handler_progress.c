@@ -70,7 +70,7 @@ handle_progress(struct request *rq)
 	 * Anything written since the documents were kept?  Read before the
 	 * query, so that news arriving during it invalidates what it returns.
 	 */
-	gen = atomic_load_explicit(&scoreboard->sb_cache_gen, memory_order_acquire);
+	gen = cache_shared_gen();
 	if (c != NULL && cache_enabled(c)) {
 		/*
 		 * News on the socket, unless the wait that woke us saw none;

@@ -175,8 +175,8 @@ publish(struct request *rq, struct db *db, const struct event *ev)
 	res = NULL;
 	switch (db_step(db, NULL, "COMMIT", 0, NULL, deadline, &res)) {
 	case DB_OK:
-		/* Every worker's cache forgets, before anyone hears of this write. */
-		atomic_fetch_add_explicit(&scoreboard->sb_cache_gen, 1, memory_order_release);
+		/* Before anyone hears of this write. */
+		cache_note_write();
 		break;
 	case DB_UNAVAILABLE:
 		/* Committed or not: a retry with the same seq tells. */

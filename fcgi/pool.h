@@ -507,6 +507,13 @@ struct cache {
 int	 cache_init(struct cache *c, int entries, int ttl_ms);
 void	 cache_free(struct cache *c);
 bool	 cache_enabled(const struct cache *c);
+/*
+ * The pool wrote to training_progress (after COMMIT): every worker's cache
+ * forgets, at its next request, without waiting for PostgreSQL's news.
+ */
+void	 cache_note_write(void);
+/* The count of such writes, read before a query whose result may be kept. */
+uint64_t cache_shared_gen(void);
 /* Forgets every entry, in O(1). */
 void	 cache_invalidate(struct cache *c);
 /* The reader connection's epoch: a new connection, whose news started late, forgets all. */
