@@ -69,10 +69,21 @@ refuse(struct event *ev, const char *field, const char *fmt, ...)
 
 /* --- raw spans --------------------------------------------------------- */
 
+/*
+ * Whitespace as cJSON skips it: every byte from 0x01 to 0x20, control bytes
+ * included (NUL never reaches here).  The scan must agree with cJSON on every
+ * text cJSON accepts, or a span goes missing.
+ */
+static bool
+json_ws(char c)
+{
+	return (unsigned char)c - 1u < 32u;
+}
+
 static const char *
 skip_ws(const char *p)
 {
-	while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+	while (json_ws(*p))
 		p++;
 	return p;
 }
@@ -104,7 +115,7 @@ skip_value(const char *p)
 			else if (depth == 0) {
 				/* A scalar: up to a delimiter. */
 				while (*p != '\0' && *p != ',' && *p != '}' && *p != ']' &&
-				    *p != ' ' && *p != '\t' && *p != '\n' && *p != '\r')
+				    !json_ws(*p))
 					p++;
 				return p;
 			}
@@ -137,17 +148,24 @@ key_field(const char *p, const char *end)
 
 /*
  * Finds the text of each known member of the top-level object in body
- * (well-formed JSON, an object), NUL-terminating it in place.
+ * (well-formed JSON, an object, as cJSON read it: a UTF-8 byte order mark
+ * may lead), NUL-terminating it in place.
  */
 static void
 find_spans(char *body, char *start[F_COUNT])
 {
-	char		*p = (char *)skip_ws(body) + 1, *key, *value, *end[F_COUNT];
+	char		*p = body, *key, *value, *end[F_COUNT];
 	enum field	 f;
 	int		 i;
 
 	memset(end, 0, sizeof(end));
-	for (p = (char *)skip_ws(p); *p == '"'; p = (char *)skip_ws(p)) {
+	/* cJSON skips a byte order mark at the very start, then whitespace. */
+	if (strncmp(p, "\xEF\xBB\xBF", 3) == 0)
+		p += 3;
+	p = (char *)skip_ws(p);
+	if (*p != '{')
+		return;
+	for (p = (char *)skip_ws(p + 1); *p == '"'; p = (char *)skip_ws(p)) {
 		key = p;
 		p = (char *)skip_string(p);
 		f = key_field(key, p);
@@ -248,6 +266,7 @@ event_parse(char *body, size_t len, struct event *ev)
 	const char	*kind;
 	int64_t		 v;
 	int		 i;
+	bool		 escape_problem;
 
 	memset(ev, 0, sizeof(*ev));
 	memset(byf, 0, sizeof(byf));
@@ -258,6 +277,13 @@ event_parse(char *body, size_t len, struct event *ev)
 		return refuse(ev, NULL, "the body is not valid UTF-8");
 	if ((doc = cJSON_ParseWithOpts(body, NULL, 1)) == NULL)
 		return refuse(ev, NULL, "the body is not well-formed JSON");
+	/*
+	 * cJSON's strings end at a \u0000: "seq\u0000" would read as "seq",
+	 * and "update\u0000" as "update".  No part of an event may hold one;
+	 * refused after the fields' own checks, which name the field when
+	 * they find it (and before find_spans() cuts the body up).
+	 */
+	escape_problem = json_escape_problem(body) != NULL;
 	ev->ev_doc = doc;
 	if (!cJSON_IsObject(doc))
 		return refuse(ev, NULL, "the body must be a JSON object ({\"seq\": ..., "
@@ -268,8 +294,11 @@ event_parse(char *body, size_t len, struct event *ev)
 		for (i = 0; i < F_COUNT; i++)
 			if (strcmp(item->string, fields[i].name) == 0)
 				break;
-		if (i == F_COUNT)
-			return refuse(ev, item->string, "unknown field \"%.64s\"", item->string);
+		if (i == F_COUNT) {
+			/* Quoted back at most 64 bytes long, cut between characters. */
+			item->string[utf8_prefix(item->string, 64)] = '\0';
+			return refuse(ev, item->string, "unknown field \"%s\"", item->string);
+		}
 		if (byf[i] != NULL)
 			return refuse(ev, fields[i].name, "%s is given twice", fields[i].name);
 		/* null: as if not given. */
@@ -277,6 +306,14 @@ event_parse(char *body, size_t len, struct event *ev)
 			byf[i] = item;
 	}
 	find_spans(body, text);
+	/*
+	 * Every member cJSON found has its text, unless the scan and cJSON
+	 * disagree on the grammar: refuse the body rather than read nothing.
+	 */
+	for (i = 0; i < F_COUNT; i++)
+		if (byf[i] != NULL && text[i] == NULL)
+			return refuse(ev, fields[i].name, "%s could not be read from the body",
+			    fields[i].name);
 
 	if (byf[F_EVENT] == NULL)
 		return refuse(ev, "event", "event is required: queue, start, update, "
@@ -379,6 +416,8 @@ event_parse(char *body, size_t len, struct event *ev)
 	case EV_COMPLETE:
 		break;
 	}
+	if (escape_problem)
+		return refuse(ev, NULL, "the body must not contain \\u0000 (in a name or a value)");
 	return 0;
 }
 

@@ -66,7 +66,8 @@ jobs_parse_statuses(const char *s, const char **bad)
 			    memcmp(job_status_names[i], p, n) == 0)
 				break;
 		if (i == JOB_STATUS_COUNT) {
-			snprintf(word, sizeof(word), "%.*s", (int)(n < 24 ? n : 24), p);
+			/* At most 24 bytes of it, never half a character. */
+			snprintf(word, sizeof(word), "%.*s", (int)utf8_prefix(p, n < 24 ? n : 24), p);
 			*bad = word;
 			return -1;
 		}

@@ -137,8 +137,29 @@ const char *json_object_problem(const char *text);
  * a surrogate that is not half of a pair?  Returns why, or NULL.
  */
 const char *json_escape_problem(const char *text);
+/*
+ * Does JSON text that cJSON accepts hold what PostgreSQL's json parser
+ * refuses (cJSON is lenient): a byte order mark, control bytes as
+ * whitespace or raw in strings, numbers like 01 or 1., numbers out of
+ * numeric's range, or numbers that printed in full as jsonb prints them
+ * (1e300: 301 digits) make it longer than TP_JSON_MAX?  Returns why, or
+ * NULL.
+ */
+const char *json_lexical_problem(const char *text);
 /* Is s[0..len) valid UTF-8? */
 bool	 utf8_valid(const char *s, size_t len);
+/*
+ * The length of the longest prefix of s, at most max bytes, that does not
+ * end inside a UTF-8 character (a byte that is not UTF-8 counts as one):
+ * where to cut a text that is quoted back to its sender.
+ */
+size_t	 utf8_prefix(const char *s, size_t max);
+/*
+ * A copy of s with every byte that is not part of valid UTF-8 replaced by
+ * U+FFFD, for text echoed into a JSON document.  The caller frees it; NULL
+ * when out of memory.
+ */
+char	*utf8_scrub(const char *s);
 
 /* eta.c: the ETA estimator (docs/ETA.md) */
 
@@ -349,6 +370,7 @@ extern const char	 store_heartbeat_sql[];
 extern const char	 store_cancel_sql[];
 extern const char	 store_jobs_list_sql[];
 extern const char	 store_jobs_counts_sql[];
+extern const char	 store_expire_stalled_sql[];
 extern const char	 store_token_sql[];
 
 /* The parameters of STORE_PROGRESS_PUT: array literals being built. */

@@ -143,6 +143,46 @@ utf8_valid(const char *s, size_t len)
 	return true;
 }
 
+size_t
+utf8_prefix(const char *s, size_t max)
+{
+	uint32_t	 cp;
+	size_t		 i, n, len = strlen(s);
+
+	for (i = 0; i < len && i < max; i += n) {
+		/* A byte that is not UTF-8 is a unit of its own (scrubbed later). */
+		if ((n = utf8_decode((const unsigned char *)s + i, len - i, &cp)) == 0)
+			n = 1;
+		if (i + n > max)
+			break;
+	}
+	return i;
+}
+
+char *
+utf8_scrub(const char *s)
+{
+	static const char replacement[] = "\xEF\xBF\xBD";	/* U+FFFD */
+	uint32_t	 cp;
+	size_t		 i, n, o = 0, len = strlen(s);
+	char		*out;
+
+	if ((out = malloc(len * 3 + 1)) == NULL)
+		return NULL;
+	for (i = 0; i < len; i += n) {
+		if ((n = utf8_decode((const unsigned char *)s + i, len - i, &cp)) == 0) {
+			memcpy(out + o, replacement, 3);
+			o += 3;
+			n = 1;
+		} else {
+			memcpy(out + o, s + i, n);
+			o += n;
+		}
+	}
+	out[o] = '\0';
+	return out;
+}
+
 TP_API const char *
 tp_job_id_problem(const char *id, size_t len)
 {
@@ -331,11 +371,167 @@ json_escape_problem(const char *s)
 	return NULL;
 }
 
+/*
+ * PostgreSQL's numeric, which jsonb stores numbers in: at most 16383 digits
+ * after the point, values below 1e131072, and an exponent it can add up.
+ */
+#define NUMERIC_DSCALE_MAX	16383
+#define NUMERIC_DWEIGHT_MAX	131071
+#define NUMERIC_EXPONENT_MAX	1073741822
+
+/*
+ * The number token at p (well-formed JSON): how many characters PostgreSQL
+ * prints for it (numeric_out writes every digit, no exponent), in *printed.
+ * -1 when PostgreSQL refuses it ("value overflows numeric format").
+ */
+static int
+json_number_printed(const char *p, size_t *printed, const char **end)
+{
+	const char	*int_start, *frac_start = NULL;
+	size_t		 int_len, frac_len = 0, i;
+	long long	 e = 0, w, dscale;
+	bool		 neg = false, eneg = false, zero = true;
+
+	if (*p == '-') {
+		neg = true;
+		p++;
+	}
+	for (int_start = p; *p >= '0' && *p <= '9'; p++)
+		continue;
+	int_len = (size_t)(p - int_start);
+	if (*p == '.') {
+		for (frac_start = ++p; *p >= '0' && *p <= '9'; p++)
+			continue;
+		frac_len = (size_t)(p - frac_start);
+	}
+	if (*p == 'e' || *p == 'E') {
+		p++;
+		if (*p == '+' || *p == '-')
+			eneg = *p++ == '-';
+		/* Saturates: anything past the limit is refused anyway. */
+		for (; *p >= '0' && *p <= '9'; p++)
+			if (e <= NUMERIC_EXPONENT_MAX)
+				e = e * 10 + (*p - '0');
+		if (eneg)
+			e = -e;
+	}
+	*end = p;
+	if (e > NUMERIC_EXPONENT_MAX || e < -NUMERIC_EXPONENT_MAX)
+		return -1;
+	dscale = (long long)frac_len - e;
+	if (dscale < 0)
+		dscale = 0;
+	if (dscale > NUMERIC_DSCALE_MAX)
+		return -1;
+	/* The decimal weight of the first digit that is not 0. */
+	w = 0;
+	for (i = 0; i < int_len && zero; i++)
+		if (int_start[i] != '0') {
+			zero = false;
+			w = (long long)(int_len - i) - 1 + e;
+		}
+	for (i = 0; i < frac_len && zero; i++)
+		if (frac_start[i] != '0') {
+			zero = false;
+			w = -(long long)i - 1 + e;
+		}
+	if (!zero && w > NUMERIC_DWEIGHT_MAX)
+		return -1;
+	*printed = (neg ? 1 : 0) + (size_t)(!zero && w > 0 ? w + 1 : 1) +
+	    (size_t)(dscale > 0 ? dscale + 1 : 0);
+	return 0;
+}
+
+/*
+ * Is the number token at p (as cJSON took it: every character of
+ * "+-.0123456789eE") written as RFC 8259, and PostgreSQL, write numbers?
+ */
+static bool
+json_number_strict(const char *p)
+{
+	const char	*token_end = p + strspn(p, "+-.0123456789eE");
+
+	if (*p == '-')
+		p++;
+	if (*p == '0')
+		p++;
+	else if (*p >= '1' && *p <= '9')
+		while (*p >= '0' && *p <= '9')
+			p++;
+	else
+		return false;
+	if (*p == '.') {
+		if (*++p < '0' || *p > '9')
+			return false;
+		while (*p >= '0' && *p <= '9')
+			p++;
+	}
+	if (*p == 'e' || *p == 'E') {
+		if (*++p == '+' || *p == '-')
+			p++;
+		if (*p < '0' || *p > '9')
+			return false;
+		while (*p >= '0' && *p <= '9')
+			p++;
+	}
+	return p == token_end;
+}
+
+const char *
+json_lexical_problem(const char *text)
+{
+	const char	*p, *end;
+	size_t		 total = strlen(text), printed;
+
+	/* Constant sentences: the tracker calls this from any thread. */
+	if (strncmp(text, "\xEF\xBB\xBF", 3) == 0)
+		return "JSON must not start with a byte order mark";
+	for (p = text; *p != '\0'; ) {
+		if (*p == '"') {
+			for (p++; *p != '"' && *p != '\0'; p++) {
+				if ((unsigned char)*p < 0x20)
+					return "JSON holds a control character in a string: "
+					    "write it as an escape (\\n, \\u0001)";
+				if (*p == '\\' && p[1] != '\0')
+					p++;
+			}
+			if (*p == '"')
+				p++;
+			continue;
+		}
+		if ((unsigned char)*p <= 0x20) {
+			if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r')
+				return "JSON holds a control byte between its parts: only "
+				    "spaces, tabs and line breaks may be there";
+			p++;
+			continue;
+		}
+		if (*p != '-' && (*p < '0' || *p > '9')) {
+			p++;
+			continue;
+		}
+		if (!json_number_strict(p))
+			return "JSON holds a number written as JSON does not allow "
+			    "(a leading zero, or a point without digits after it)";
+		if (json_number_printed(p, &printed, &end) == -1)
+			return "JSON holds a number out of range (PostgreSQL keeps numbers "
+			    "below 1e131072 with at most 16383 decimals)";
+		/* A short number may print long: 1e300 prints 301 digits. */
+		if (printed > (size_t)(end - p))
+			total += printed - (size_t)(end - p);
+		if (total > TP_JSON_MAX)
+			return "JSON holds numbers that, written out in full as they are stored, "
+			    "make it longer than 65536 bytes";
+		p = end;
+	}
+	return NULL;
+}
+
 const char *
 json_object_problem(const char *text)
 {
 	cJSON		*doc;
-	const char	*end = NULL;
+	const char	*end = NULL, *why;
 	size_t		 len;
 	bool		 object;
 
@@ -351,7 +547,9 @@ json_object_problem(const char *text)
 	cJSON_Delete(doc);
 	if (!object)
 		return "JSON must be an object ({...})";
-	return json_escape_problem(text);
+	if ((why = json_escape_problem(text)) != NULL)
+		return why;
+	return json_lexical_problem(text);
 }
 
 static enum tp_err

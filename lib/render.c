@@ -206,17 +206,27 @@ done:
 char *
 render_error_field(const char *code, const char *message, const char *field, size_t *len)
 {
-	cJSON	*doc;
-	char	*out = NULL;
+	cJSON	*doc = NULL;
+	char	*out = NULL, *msg, *fld = NULL;
 
-	if ((doc = cJSON_CreateObject()) == NULL)
-		return NULL;
+	/*
+	 * Messages and field names may quote what a client sent (a query
+	 * parameter, a field name): whatever its bytes, the document stays
+	 * valid UTF-8.
+	 */
+	if ((msg = utf8_scrub(message)) == NULL ||
+	    (field != NULL && (fld = utf8_scrub(field)) == NULL) ||
+	    (doc = cJSON_CreateObject()) == NULL)
+		goto done;
 	if (add_string(doc, "error", code) == 0 &&
-	    add_string(doc, "message", message) == 0 &&
-	    (field == NULL || add_string(doc, "field", field) == 0) &&
+	    add_string(doc, "message", msg) == 0 &&
+	    (fld == NULL || add_string(doc, "field", fld) == 0) &&
 	    (out = cJSON_PrintUnformatted(doc)) != NULL && len != NULL)
 		*len = strlen(out);
+done:
 	cJSON_Delete(doc);
+	free(msg);
+	free(fld);
 	return out;
 }
 

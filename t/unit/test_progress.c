@@ -1,5 +1,7 @@
 /* test_progress.c: lib/progress.c: the step model, the formula, job id rules. */
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <criterion/criterion.h>
@@ -433,6 +435,80 @@ Test(job, json_escapes_postgres_refuses)
 	cr_assert_not_null(json_object_problem("{\"e\": \"\\ude00x\"}"), "a low half alone");
 	cr_assert_not_null(json_object_problem("{\"e\": \"\\ud83d\\u0041\"}"), "a high half, then no low");
 	cr_assert_null(json_escape_problem("\"\\\\ud83d\""), "an escaped backslash, then text");
+}
+
+/* What cJSON lets through but PostgreSQL's json parser refuses: a 500 once. */
+Test(job, json_as_postgresql_reads_it)
+{
+	static const char *const refused[] = {
+		"\xEF\xBB\xBF{}", "{\"a\":\x0b" "1}", "{\x01}", "{\"a\": \"x\x1fy\"}",
+		"{\"a\": 01}", "{\"a\": 00}", "{\"a\": -01}", "{\"a\": 1.}", "{\"a\": 1.e5}",
+		"{\"a\": 1e1000000}", "{\"a\": 1e131072}", "{\"a\": 1e-16384}",
+		"{\"a\": 0.0e-99999}", "{\"a\": 0e2000000000}",
+	};
+	static const char *const fine[] = {
+		"{\"a\": 0}", "{\"a\": -0}", "{\"a\": 0.0e-0}", "{\"a\": 1E+5}",
+		"{\"a\": 1e60000}", "{\"a\": 1e-16383}", "{\"a\": 0e1000000}",
+		"{\"a\": 12345678901234567890.5}", "{ \"a\" :\t[1,\r\n2] }",
+		"{\"a\": \"x\\u0001\\n\x7f\"}",
+	};
+	size_t	 i;
+
+	for (i = 0; i < sizeof(refused) / sizeof(refused[0]); i++)
+		cr_assert_not_null(json_object_problem(refused[i]), "%zu: %s", i, refused[i]);
+	for (i = 0; i < sizeof(fine) / sizeof(fine[0]); i++)
+		cr_assert_null(json_object_problem(fine[i]), "%zu: %s", i, fine[i]);
+}
+
+/* {"a": [1e300,1e300,...]} with n of them, in buf. */
+static const char *
+big_numbers(char *buf, int n)
+{
+	size_t	 off;
+	int	 i;
+
+	off = (size_t)sprintf(buf, "{\"a\": [");
+	for (i = 0; i < n; i++)
+		off += (size_t)sprintf(buf + off, "%s1e300", i ? "," : "");
+	sprintf(buf + off, "]}");
+	return buf;
+}
+
+/* 1e300 is 5 bytes sent, 301 digits stored and served: the cap counts those. */
+Test(job, numbers_count_as_printed)
+{
+	char	*text;
+
+	cr_assert_not_null(text = malloc(TP_JSON_MAX));
+	cr_assert_not_null(strstr(json_object_problem(big_numbers(text, 300)),
+	    "written out in full"), "300 numbers of 301 digits: over 64 KiB as stored");
+	cr_assert_null(json_object_problem(big_numbers(text, 100)), "100 of them fit");
+	cr_assert_not_null(strstr(json_object_problem("{\"a\": 1e131071}"), "written out in full"),
+	    "PostgreSQL keeps 1e131071, but it would be served as 131072 digits");
+	free(text);
+}
+
+Test(utf8, prefix_never_ends_inside_a_character)
+{
+	cr_assert_eq(utf8_prefix("abc", 2), 2);
+	cr_assert_eq(utf8_prefix("abc", 10), 3);
+	cr_assert_eq(utf8_prefix("a\xc3\xa9", 2), 1, "not half of the e-acute");
+	cr_assert_eq(utf8_prefix("a\xc3\xa9", 3), 3);
+	cr_assert_eq(utf8_prefix("\xf0\x9f\x98\x80z", 3), 0);
+	cr_assert_eq(utf8_prefix("\xff\xfe", 1), 1, "a byte that is not UTF-8 is a unit");
+}
+
+Test(utf8, scrub_replaces_what_is_not_utf8)
+{
+	char	*s;
+
+	cr_assert_str_eq(s = utf8_scrub("caf\xc3\xa9"), "caf\xc3\xa9");
+	free(s);
+	cr_assert_str_eq(s = utf8_scrub("a\xff" "b\xc3"), "a\xef\xbf\xbd" "b\xef\xbf\xbd");
+	free(s);
+	cr_assert_str_eq(s = utf8_scrub("\xc0\xae"), "\xef\xbf\xbd\xef\xbf\xbd",
+	    "an overlong form is two bad bytes");
+	free(s);
 }
 
 Test(job, queued_then_started)

@@ -285,3 +285,17 @@ Test(render, status_and_seq_follow_the_spec_fields)
 	cr_assert_not_null(strstr(s, ",\"status\":\"stalled\",\"seq\":1795863540237646}"), "%s", s);
 	free(s);
 }
+
+/* Messages may quote what a client sent; the document stays valid UTF-8. */
+Test(render_error, bytes_that_are_not_utf8_are_replaced)
+{
+	size_t	 len;
+	char	*s = render_error_field("invalid_query", "unknown query parameter \"\xff\xfe\"",
+	    "st\xc3", &len);
+
+	cr_assert_not_null(s);
+	cr_assert(utf8_valid(s, len), "%s", s);
+	cr_assert_str_eq(s, "{\"error\":\"invalid_query\",\"message\":\"unknown query parameter "
+	    "\\\"\xef\xbf\xbd\xef\xbf\xbd\\\"\",\"field\":\"st\xef\xbf\xbd\"}");
+	free(s);
+}
