@@ -40,7 +40,7 @@ FCGI_SRC := fcgi/auth.c fcgi/cache.c fcgi/config.c fcgi/db.c fcgi/event.c fcgi/g
 	    fcgi/log.c fcgi/master.c fcgi/priv.c fcgi/query.c fcgi/router.c \
 	    fcgi/scoreboard.c fcgi/status.c fcgi/worker.c
 UNIT_TESTS := test_progress test_eta test_render test_store test_router test_config test_guard \
-	      test_token test_api
+	      test_token test_api test_event
 
 LIB_OBJ	 := $(LIB_SRC:%.c=$(B)/obj/%.o)
 FCGI_OBJ := $(FCGI_SRC:%.c=$(B)/obj/%.o)
@@ -111,10 +111,22 @@ $(B)/t/it_%: $(B)/obj/t/integration/test_%.o $(B)/lib/libtrainprog.a
 INTEGRATION_BIN := $(B)/t/it_tracker
 
 # Tools the end-to-end tests drive the stack with.
-TEST_TOOLS := $(B)/t/httpload $(B)/t/fcgi-raw $(B)/t/activate
+TEST_TOOLS := $(B)/t/httpload $(B)/t/fcgi-raw $(B)/t/activate $(B)/t/clockshift.so \
+	      $(B)/t/store-sql
 $(B)/t/%: $(B)/obj/t/tools/%.o
 	@mkdir -p $(dir $@)
 	$(CC) $(XLDFLAGS) -o $@ $^ -lpthread
+
+# Prints lib/store.c's SQL: it needs the library's internal symbols.
+$(B)/t/store-sql: $(B)/obj/t/tools/store-sql.o $(B)/lib/libtrainprog.a
+	@mkdir -p $(dir $@)
+	$(CC) $(XLDFLAGS) -o $@ $^ $(LIB_LIBS)
+
+# An LD_PRELOAD library, never instrumented: the sanitizers' runtimes must
+# stay first in a sanitized program's library list.
+$(B)/t/clockshift.so: t/tools/clockshift.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -std=c11 $(WARN) -O2 -fPIC -shared -o $@ $< -ldl
 
 $(B)/bench/bench_tracker: $(B)/obj/bench/bench_tracker.o $(B)/lib/libtrainprog.a
 	@mkdir -p $(dir $@)
@@ -132,7 +144,8 @@ e2e: all $(INTEGRATION_BIN) $(TEST_TOOLS)
 # Every suite again on an ASan+UBSan build: leaks, overflows and undefined
 # behaviour fail the run.
 check-san:
-	$(MAKE) SANITIZE=address,undefined all unit build/san/t/it_tracker build/san/t/httpload build/san/t/fcgi-raw build/san/t/activate
+	$(MAKE) SANITIZE=address,undefined all unit build/san/t/it_tracker build/san/t/httpload \
+	    build/san/t/fcgi-raw build/san/t/activate build/san/t/clockshift.so build/san/t/store-sql
 	t/e2e/run --bin-dir build/san/bin --sanitized
 
 # The tracker's threads under ThreadSanitizer (which cannot be combined with
@@ -192,3 +205,4 @@ clean:
 	rm -rf build
 
 -include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
+

@@ -1,6 +1,9 @@
 /* config.c: tp-fcgi settings: defaults, the configuration file, flags. */
+#include <sys/stat.h>
+
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <limits.h>
@@ -54,13 +57,16 @@ static const struct setting settings[] = {
 	{ "database_url", SET_STRING, OFF(cf_database_url), 0, 0, NULL,
 	  "libpq connection string or URL (default: $DATABASE_URL, then PG* variables)" },
 	{ "database_password_file", SET_STRING, OFF(cf_database_password_file), 0, 0, NULL,
-	  "file holding the database password (read at start and reload, as root)" },
+	  "file holding the database password (opened at start, as root; re-read at reload)" },
 	{ "database_write_url", SET_STRING, OFF(cf_database_write_url), 0, 0, NULL,
 	  "connection for writes (POST: publish, cancel), as a role that may write; none: read only" },
 	{ "database_write_password_file", SET_STRING, OFF(cf_database_write_password_file), 0, 0, NULL,
 	  "file holding the writer's password" },
 	{ "stall_after", SET_DURATION, OFF(cf_stall_after_ms), 0, 86400000, "60s",
 	  "a running job not heard from for this long reads as stalled (0: never)" },
+	{ "stall_fail_after", SET_DURATION, OFF(cf_stall_fail_after_ms), 0, 1728000000, "24h",
+	  "a running job not heard from for this long is marked failed (0: never; needs "
+	  "database_write_url)" },
 	{ "read_token_required", SET_BOOL, OFF(cf_read_token_required), 0, 0, "no",
 	  "reads need a bearer token with the read scope (yes or no)" },
 	{ "read_cache", SET_INT, OFF(cf_read_cache), 0, 4096, "64",
@@ -155,6 +161,10 @@ parse_duration(const char *s, long *ms)
 		mult = 1000;
 	else if (strcmp(s + n, "min") == 0)
 		mult = 60000;
+	else if (strcmp(s + n, "h") == 0)
+		mult = 3600000;
+	else if (strcmp(s + n, "d") == 0)
+		mult = 86400000;
 	else
 		return -1;
 	if (v > LONG_MAX / mult)
@@ -192,7 +202,7 @@ apply(struct config *cf, const struct setting *st, const char *value,
 	case SET_DURATION:
 		if (parse_duration(value, &v) == -1 || v < st->st_min || v > st->st_max) {
 			snprintf(err, errsz, "%s must be a duration from %ldms to %ldms "
-			    "(e.g. 1500ms, 2s, 1min), not \"%s\"",
+			    "(e.g. 1500ms, 2s, 1min, 24h, 7d), not \"%s\"",
 			    st->st_name, st->st_min, st->st_max, value);
 			return -1;
 		}
@@ -408,6 +418,12 @@ config_check(const struct config *cf, char *err, size_t errsz)
 		    "activity is recorded to the second", cf->cf_stall_after_ms);
 		return -1;
 	}
+	if (cf->cf_stall_fail_after_ms > 0 && cf->cf_stall_fail_after_ms <= cf->cf_stall_after_ms) {
+		snprintf(err, errsz, "stall_fail_after (%dms) must be 0 (never) or longer than "
+		    "stall_after (%dms): a job reads stalled before it is given up",
+		    cf->cf_stall_fail_after_ms, cf->cf_stall_after_ms);
+		return -1;
+	}
 	if (cf->cf_user != NULL && (pw = getpwnam(cf->cf_user)) == NULL) {
 		snprintf(err, errsz, "user: there is no user \"%s\"", cf->cf_user);
 		return -1;
@@ -422,18 +438,6 @@ config_check(const struct config *cf, char *err, size_t errsz)
 	}
 	if (cf->cf_log == NULL || *cf->cf_log == '\0') {
 		snprintf(err, errsz, "log is empty: say stderr, or a file");
-		return -1;
-	}
-	if (cf->cf_database_password_file != NULL &&
-	    access(cf->cf_database_password_file, R_OK) == -1) {
-		snprintf(err, errsz, "database_password_file %s: %s",
-		    cf->cf_database_password_file, strerror(errno));
-		return -1;
-	}
-	if (cf->cf_database_write_password_file != NULL &&
-	    access(cf->cf_database_write_password_file, R_OK) == -1) {
-		snprintf(err, errsz, "database_write_password_file %s: %s",
-		    cf->cf_database_write_password_file, strerror(errno));
 		return -1;
 	}
 	if (cf->cf_database_write_password_file != NULL && cf->cf_database_write_url == NULL) {
@@ -465,27 +469,102 @@ config_usage(FILE *fp)
 }
 
 /*
- * Reads the first line of the password file.  It is only ever kept in
- * memory and handed to libpq; it is never logged.  0, or -1 with why.
+ * Password files.  The master reads them as root at start, and again at
+ * each reload, by then as the service user: a file only root may read
+ * (which is how it should be) would fail the reload.  So the descriptor
+ * opened at start is kept, in the master only, and a reload reads through
+ * it while the path still names the same file (an edit in place is seen);
+ * a file replaced by another is opened anew, as whoever the master is now.
+ */
+struct secret_file {
+	const char	*sf_setting;
+	char		*sf_path;
+	int		 sf_fd;
+	dev_t		 sf_dev;
+	ino_t		 sf_ino;
+};
+
+static struct secret_file secret_files[] = {
+	{ "database_password_file", NULL, -1, 0, 0 },
+	{ "database_write_password_file", NULL, -1, 0, 0 },
+};
+
+void
+config_secrets_close(void)
+{
+	size_t	 i;
+
+	for (i = 0; i < sizeof(secret_files) / sizeof(secret_files[0]); i++) {
+		if (secret_files[i].sf_fd >= 0)
+			close(secret_files[i].sf_fd);
+		secret_files[i].sf_fd = -1;
+		free(secret_files[i].sf_path);
+		secret_files[i].sf_path = NULL;
+	}
+}
+
+/*
+ * An open descriptor of the password file at path: the one kept if path
+ * still names its file, else a new one (kept from now on).  -1 with why.
  */
 static int
-read_password(const char *setting, const char *path, char **out, char *err, size_t errsz)
+secret_fd(struct secret_file *sf, const char *path, char *err, size_t errsz)
 {
-	FILE	*fp;
-	char	 line[1024];
-	size_t	 n;
+	struct stat	 st;
+	char		*copy;
+	int		 fd, saved;
 
-	if ((fp = fopen(path, "r")) == NULL) {
-		snprintf(err, errsz, "%s %s: %s", setting, path, strerror(errno));
+	if (sf->sf_fd >= 0 && sf->sf_path != NULL && strcmp(sf->sf_path, path) == 0 &&
+	    stat(path, &st) == 0 && st.st_dev == sf->sf_dev && st.st_ino == sf->sf_ino)
+		return sf->sf_fd;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) == -1) {
+		saved = errno;
+		if (sf->sf_fd >= 0 && geteuid() != 0)
+			snprintf(err, errsz, "%s %s: %s (a new file, opened as uid %ld: make it "
+			    "readable by the service user, or restart the pool to read it as root)",
+			    sf->sf_setting, path, strerror(saved), (long)geteuid());
+		else
+			snprintf(err, errsz, "%s %s: %s", sf->sf_setting, path, strerror(saved));
 		return -1;
 	}
-	if (fgets(line, sizeof(line), fp) == NULL)
-		line[0] = '\0';
-	fclose(fp);
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) || (copy = strdup(path)) == NULL) {
+		snprintf(err, errsz, "%s %s: not a regular file", sf->sf_setting, path);
+		close(fd);
+		return -1;
+	}
+	if (sf->sf_fd >= 0)
+		close(sf->sf_fd);
+	free(sf->sf_path);
+	sf->sf_fd = fd;
+	sf->sf_path = copy;
+	sf->sf_dev = st.st_dev;
+	sf->sf_ino = st.st_ino;
+	return fd;
+}
+
+/*
+ * Reads the first line of a password file.  It is only ever kept in memory
+ * and handed to libpq; it is never logged.  0, or -1 with why.
+ */
+static int
+read_password(struct secret_file *sf, const char *path, char **out, char *err, size_t errsz)
+{
+	char	 line[1024];
+	ssize_t	 got;
+	size_t	 n;
+	int	 fd;
+
+	if ((fd = secret_fd(sf, path, err, errsz)) == -1)
+		return -1;
+	if ((got = pread(fd, line, sizeof(line) - 1, 0)) == -1) {
+		snprintf(err, errsz, "%s %s: %s", sf->sf_setting, path, strerror(errno));
+		return -1;
+	}
+	line[got] = '\0';
 	n = strcspn(line, "\r\n");
 	line[n] = '\0';
 	if (n == 0) {
-		snprintf(err, errsz, "%s %s is empty", setting, path);
+		snprintf(err, errsz, "%s %s is empty", sf->sf_setting, path);
 		return -1;
 	}
 	*out = strdup(line);
@@ -517,12 +596,11 @@ config_load(struct config *cf, const char *path, const struct config_flag *flags
 		}
 	if (config_check(cf, err, errsz) == -1)
 		goto fail;
-	if (cf->cf_database_password_file != NULL && read_password("database_password_file",
+	if (cf->cf_database_password_file != NULL && read_password(&secret_files[0],
 	    cf->cf_database_password_file, &cf->cf_database_password, err, errsz) == -1)
 		goto fail;
-	if (cf->cf_database_write_password_file != NULL &&
-	    read_password("database_write_password_file", cf->cf_database_write_password_file,
-	    &cf->cf_database_write_password, err, errsz) == -1)
+	if (cf->cf_database_write_password_file != NULL && read_password(&secret_files[1],
+	    cf->cf_database_write_password_file, &cf->cf_database_write_password, err, errsz) == -1)
 		goto fail;
 	return 0;
 fail:

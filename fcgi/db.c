@@ -34,6 +34,7 @@ static const struct statement writer_statements[] = {
 	{ STMT_LOCK, store_progress_lock_sql, 2 },
 	{ STMT_PUT, store_progress_put_sql, STORE_PROGRESS_PUT_NPARAMS },
 	{ STMT_CANCEL, store_cancel_sql, 2 },
+	{ STMT_EXPIRE, store_expire_stalled_sql, 3 },
 	{ STMT_TOKEN, store_token_sql, 1 },
 	{ NULL, NULL, 0 }
 };

@@ -9,7 +9,8 @@
  * (MSG_PEEK: nothing is consumed) until the whole request has arrived, and
  * lets libfcgi read it only if every record is well formed and within
  * max_params_size and max_body_size.  A request that is too large gets a
- * JSON 431 or 413; anything malformed, or too slow to arrive, is closed.
+ * JSON 431 or 413; anything malformed, or too slow to arrive, is closed,
+ * and so is a complete request whose client has hung up meanwhile.
  * libfcgi is handed the connection through FCGX_Request's public ipcFd.
  */
 #include <sys/socket.h>
@@ -245,6 +246,28 @@ reply(int fd, unsigned rid, int status, const char *code, const char *message)
 	(void)write_all(fd, out, n, mono_ms() + 500);
 }
 
+/*
+ * Closes a connection answered before its request was read whole.  A plain
+ * close() with bytes still unread resets the connection, and the peer may
+ * lose the answer it has not read yet: so say we are done (FIN), then read
+ * and drop what the peer still sends, until it closes too, for at most
+ * half a second.
+ */
+static void
+linger_close(struct guard *g, int fd)
+{
+	struct pollfd	 pfd = { fd, POLLIN, 0 };
+	int64_t		 deadline = mono_ms() + 500, left;
+	ssize_t		 n;
+
+	if (shutdown(fd, SHUT_WR) == 0)
+		while ((left = deadline - mono_ms()) > 0 && poll(&pfd, 1, (int)left) == 1)
+			if ((n = recv(fd, g->g_buf, g->g_size, MSG_DONTWAIT)) == 0 ||
+			    (n == -1 && errno != EAGAIN && errno != EINTR))
+				break;
+	close(fd);
+}
+
 void
 guard_init(struct guard *g, const struct config *cf)
 {
@@ -337,6 +360,23 @@ guard_accept(struct guard *g, int listen_fd, int *out)
 			(void)poll(&pfd, 1, (int)left);
 	}
 	if (r == GUARD_COMPLETE) {
+		/*
+		 * All here, but is anyone still waiting for the answer?  A
+		 * request may have sat in the listen queue while its client
+		 * (nginx) gave up and closed: serving it would be work for
+		 * nobody, and a POST would still take effect.  On a unix
+		 * socket a client that closed is a hang-up (POLLHUP); one that
+		 * only half-closed (POLLRDHUP) still reads, and is served.
+		 * (Over TCP the two look alike until a write: served.)
+		 */
+		pfd.events = 0;
+		if (poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLHUP | POLLERR))) {
+			atomic_fetch_add(&scoreboard->sb_abandoned, 1);
+			log_info("request_abandoned", "the client left before a worker took "
+			    "the request: not served");
+			close(fd);
+			return GUARD_REFUSED;
+		}
 		*out = fd;
 		return GUARD_READY;
 	}
@@ -345,8 +385,10 @@ guard_accept(struct guard *g, int listen_fd, int *out)
 		reply(fd, gi.gi_request_id, gi.gi_status,
 		    gi.gi_status == 413 ? "payload_too_large" : "headers_too_large", gi.gi_why);
 		log_warn("request_refused", "%d: %s", gi.gi_status, gi.gi_why);
-	} else
-		log_warn("connection_refused", "malformed FastCGI: %s", gi.gi_why);
+		linger_close(g, fd);
+		return GUARD_REFUSED;
+	}
+	log_warn("connection_refused", "malformed FastCGI: %s", gi.gi_why);
 	close(fd);
 	return GUARD_REFUSED;
 }

@@ -35,8 +35,10 @@ log_attach(const char *path)
 {
 	int	 fd;
 
-	if ((fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640)) == -1) {
-		log_error("log_open_failed", "cannot open log file %s: %s", path, strerror(errno));
+	/* Opened as root at start, maybe in a directory the service user owns. */
+	if ((fd = priv_open_file(path, O_WRONLY | O_APPEND | O_CREAT, 0640)) == -1) {
+		log_error("log_open_failed", "cannot open log file %s: %s", path,
+		    priv_file_error(errno));
 		return -1;
 	}
 	/* stderr itself, so that libpq's and the sanitizers' messages land there too. */

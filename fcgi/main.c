@@ -44,15 +44,23 @@ sanitize_stdio(void)
 			exit(1);
 }
 
+/* Written as root, often in a directory the service user owns: priv_open_file(). */
 static int
 write_pid_file(const char *path)
 {
-	FILE	*fp;
+	char	 line[32];
+	int	 fd, n, saved;
 
-	if ((fp = fopen(path, "w")) == NULL)
+	if ((fd = priv_open_file(path, O_WRONLY | O_CREAT | O_TRUNC, 0644)) == -1)
 		return -1;
-	fprintf(fp, "%ld\n", (long)getpid());
-	return fclose(fp);
+	n = snprintf(line, sizeof(line), "%ld\n", (long)getpid());
+	if (write(fd, line, (size_t)n) != n) {
+		saved = errno;
+		close(fd);
+		errno = saved != 0 ? saved : EIO;
+		return -1;
+	}
+	return close(fd);
 }
 
 int
@@ -144,8 +152,8 @@ main(int argc, char **argv)
 	if (sockets_open(&cf, &socks) == -1)
 		goto done;
 	if (cf.cf_pid_file != NULL && write_pid_file(cf.cf_pid_file) == -1) {
-		fprintf(stderr, "%s: cannot write %s: %s\n", TP_FCGI_NAME,
-		    cf.cf_pid_file, strerror(errno));
+		fprintf(stderr, "%s: cannot write the pid file %s: %s\n", TP_FCGI_NAME,
+		    cf.cf_pid_file, priv_file_error(errno));
 		sockets_close(&cf, &socks);
 		goto done;
 	}

@@ -43,6 +43,7 @@ struct config {
 	char	*cf_database_write_url;	/* NULL: no publishing over HTTP */
 	char	*cf_database_write_password_file;
 	int	 cf_stall_after_ms;	/* 0: nothing reads as stalled */
+	int	 cf_stall_fail_after_ms;	/* 0: stalled jobs are never given up */
 	bool	 cf_read_token_required;
 	int	 cf_read_cache;		/* documents each worker keeps; 0: none */
 	int	 cf_read_cache_ttl_ms;	/* ... for at most this long */
@@ -93,6 +94,11 @@ struct config_flag {
  */
 int	 config_load(struct config *cf, const char *path, const struct config_flag *flags,
 	    int nflags, char *err, size_t errsz);
+/*
+ * Closes the password files config_load() keeps open for reloads: in every
+ * child, which has no use for them.
+ */
+void	 config_secrets_close(void);
 /* Prints every setting and its help, for --help. */
 void	 config_usage(FILE *fp);
 /* Is this setting known? */
@@ -162,6 +168,7 @@ struct scoreboard {
 	atomic_ullong		 sb_all_busy;	/* times every worker was busy */
 	atomic_uint		 sb_busy;	/* workers busy now */
 	atomic_ullong		 sb_rejected;	/* connections refused by the guard */
+	atomic_ullong		 sb_abandoned;	/* requests whose client left before a worker took them */
 	atomic_ullong		 sb_slow;	/* requests over slow_request */
 	atomic_ullong		 sb_restarts;	/* workers replaced after dying */
 	atomic_ullong		 sb_timeouts;	/* workers killed at request_timeout */
@@ -172,6 +179,8 @@ struct scoreboard {
 	atomic_int		 sb_storm;	/* 1 during a crash storm */
 	atomic_llong		 sb_db_ok_wall;	/* last time a worker reached it */
 	atomic_llong		 sb_db_fail_wall;	/* ... and failed to */
+	atomic_llong		 sb_expire_due;		/* mono_ms() of the next expiry sweep */
+	atomic_ullong		 sb_expired;		/* jobs the sweeps gave up */
 	atomic_ullong		 sb_cache_gen;		/* bumped by the pool's own writes */
 	atomic_ullong		 sb_cache_hits;		/* GETs answered from a worker's cache */
 	atomic_ullong		 sb_cache_misses;
@@ -190,6 +199,19 @@ void	 sb_request_begin(int slot, const char *method, const char *uri, int worker
 void	 sb_request_end(int slot);
 /* Copies the current request of `slot`, consistently (seqlock). */
 void	 sb_read_request(int slot, char *method, size_t msize, char *uri, size_t usize);
+
+/* priv.c (priv_drop() below) */
+
+/*
+ * Opens a file the pool writes as root (pid file, log) in a directory
+ * others may own: never through a symbolic link (O_NOFOLLOW), never a file
+ * that is not regular or has another name (a hard link): such files fail
+ * with ELOOP, EINVAL or EMLINK.  O_TRUNC is applied after the checks.
+ * Returns the descriptor (close-on-exec, blocking), or -1 with errno.
+ */
+int	 priv_open_file(const char *path, int flags, mode_t mode);
+/* Why priv_open_file() failed, in words, from its errno. */
+const char *priv_file_error(int err);
 
 /* listen.c */
 
@@ -361,6 +383,7 @@ enum db_role { DB_READER, DB_WRITER };
 #define STMT_LOCK		"tp_progress_lock"	/* writer */
 #define STMT_PUT		STORE_PROGRESS_PUT	/* writer */
 #define STMT_CANCEL		"tp_cancel"		/* writer */
+#define STMT_EXPIRE		"tp_expire_stalled"	/* writer */
 
 /* The channel schema/003's trigger notifies on every write to the table. */
 #define DB_CHANNEL		"trainprog_progress"

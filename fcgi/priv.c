@@ -1,5 +1,8 @@
-/* priv.c: giving up root once the sockets are bound. */
+/* priv.c: giving up root once the sockets are bound; files opened as root. */
+#include <sys/stat.h>
+
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -62,4 +65,53 @@ priv_drop(const struct config *cf)
 	log_info("privileges_dropped", "running as %s (uid %ld, gid %ld)", cf->cf_user,
 	    (long)uid, (long)gid);
 	return 0;
+}
+
+int
+priv_open_file(const char *path, int flags, mode_t mode)
+{
+	struct stat	 st;
+	int		 fd, saved;
+
+	/*
+	 * No O_TRUNC here: a hard link to another file would be truncated
+	 * before it could be checked.  O_NONBLOCK: a FIFO must not hang us.
+	 */
+	if ((fd = open(path, (flags & ~O_TRUNC) | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK,
+	    mode)) == -1)
+		return -1;
+	if (fstat(fd, &st) == -1) {
+		saved = errno;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_nlink != 1) {
+		close(fd);
+		errno = S_ISREG(st.st_mode) ? EMLINK : EINVAL;
+		return -1;
+	}
+	if (((flags & O_TRUNC) && ftruncate(fd, 0) == -1) ||
+	    fcntl(fd, F_SETFL, flags & O_APPEND) == -1) {
+		saved = errno;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	return fd;
+}
+
+const char *
+priv_file_error(int err)
+{
+	switch (err) {
+	case ELOOP:
+		return "it is a symbolic link";
+	case EMLINK:
+		return "it has another name (a hard link)";
+	case EINVAL:
+		return "it is not a regular file";
+	default:
+		return strerror(err);
+	}
 }

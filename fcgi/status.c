@@ -215,6 +215,8 @@ status_render(const struct config *cf, int listen_fd, pid_t master, size_t *len)
 	cJSON_AddNumberToObject(doc, "timed_out_requests", (double)atomic_load(&scoreboard->sb_timeouts));
 	cJSON_AddNumberToObject(doc, "slow_requests", (double)atomic_load(&scoreboard->sb_slow));
 	cJSON_AddNumberToObject(doc, "refused_connections", (double)atomic_load(&scoreboard->sb_rejected));
+	cJSON_AddNumberToObject(doc, "abandoned_requests", (double)atomic_load(&scoreboard->sb_abandoned));
+	cJSON_AddNumberToObject(doc, "expired_jobs", (double)atomic_load(&scoreboard->sb_expired));
 	cJSON_AddBoolToObject(doc, "crash_storm", atomic_load(&scoreboard->sb_storm) != 0);
 
 	db = cJSON_CreateObject();
@@ -273,5 +275,6 @@ status_run(const struct config *cf, int status_fd, int listen_fd, int slot, pid_
 
 	(void)slot;
 	log_set_role("status", -1);
+	config_secrets_close();
 	serve_requests(cf, status_fd, -1, master, 0, &ops, &sc);
 }

@@ -305,15 +305,77 @@ worker_dispatch(struct request *rq, void *arg)
 	}
 }
 
-/* After each request: what this worker knows of the database, for /status. */
+/* Jobs one sweep gives up at most; more wait for the next, which comes soon. */
+#define EXPIRE_BATCH	1000
+
+/*
+ * Jobs silent for stall_fail_after are given up (failed), so that a dead
+ * trainer's job does not read "stalled" for ever.  Whichever worker with a
+ * writer connection finishes a request once a sweep is due runs it (its
+ * response has been sent): one sweep at a time across the pool, a bounded
+ * batch each, once a minute (a tenth of stall_fail_after when that is
+ * shorter, at least a second apart).
+ */
 static void
-worker_report_db(void *arg)
+worker_expire_stalled(struct worker_ctx *wc)
+{
+	const struct config	*cf = wc->wc_cf;
+	const char		*params[3];
+	char			 secs[32], batch[16], message[160];
+	PGresult		*res = NULL;
+	long long		 due, now, every;
+	int			 n;
+
+	if (cf->cf_stall_fail_after_ms <= 0 || !db_configured(&wc->wc_writer))
+		return;
+	now = mono_ms();
+	every = cf->cf_stall_fail_after_ms / 10;
+	every = every > 60000 ? 60000 : every < 1000 ? 1000 : every;
+	/* Not yet due, unless set further off than these settings allow (a reload). */
+	due = atomic_load(&scoreboard->sb_expire_due);
+	if (now < due && due - now <= every)
+		return;
+	if (!atomic_compare_exchange_strong(&scoreboard->sb_expire_due, &due, now + every))
+		return;
+	snprintf(secs, sizeof(secs), "%.3f", cf->cf_stall_fail_after_ms / 1000.0);
+	snprintf(batch, sizeof(batch), "%d", EXPIRE_BATCH);
+	snprintf(message, sizeof(message), "no progress or heartbeat from the job for %d s: "
+	    "given up as failed (stall_fail_after)", cf->cf_stall_fail_after_ms / 1000);
+	params[0] = secs;
+	params[1] = batch;
+	params[2] = message;
+	switch (db_exec(&wc->wc_writer, STMT_EXPIRE, 3, params, now + cf->cf_db_timeout_ms, &res)) {
+	case DB_OK:
+		if ((n = PQntuples(res)) == 0)
+			break;
+		cache_note_write();
+		atomic_fetch_add(&scoreboard->sb_expired, (unsigned long long)n);
+		log_kv(LOG_INFO, "jobs_expired", "jobs=%d stall_fail_after_ms=%d", n,
+		    cf->cf_stall_fail_after_ms);
+		/* A full batch: more are waiting, take them at the next request. */
+		if (n == EXPIRE_BATCH)
+			atomic_store(&scoreboard->sb_expire_due, now);
+		break;
+	case DB_UNAVAILABLE:
+	case DB_FAILED:		/* db_exec() logged it; the next sweep tries again */
+		break;
+	}
+	PQclear(res);
+}
+
+/*
+ * After each request (its response sent): what this worker knows of the
+ * database, for /status; then any housekeeping that is due.
+ */
+static void
+worker_after(void *arg)
 {
 	struct worker_ctx	*wc = arg;
 	int			 up = wc->wc_reader.db_conn != NULL && !wc->wc_reader.db_down;
 
 	atomic_store(&scoreboard->sb_slots[wc->wc_slot].w_db, up);
 	atomic_store(up ? &scoreboard->sb_db_ok_wall : &scoreboard->sb_db_fail_wall, wall_ms());
+	worker_expire_stalled(wc);
 }
 
 /* While idle: the reader connection, which brings news of writes. */
@@ -356,12 +418,13 @@ worker_finish(void *arg)
 void
 worker_run(const struct config *cf, int listen_fd, int slot, pid_t master)
 {
-	static const struct serve_ops ops = { worker_dispatch, worker_report_db, worker_finish,
+	static const struct serve_ops ops = { worker_dispatch, worker_after, worker_finish,
 	    worker_idle_fd, worker_idle_ready };
 	static struct worker_ctx wc;
 	long			 limit = 0;
 
 	log_set_role("worker", slot);
+	config_secrets_close();
 	atomic_store(&scoreboard->sb_slots[slot].w_pid, (int)getpid());
 	/* Not all at once: each worker recycles after its own count. */
 	if (cf->cf_max_requests > 0) {
@@ -379,7 +442,7 @@ worker_run(const struct config *cf, int listen_fd, int slot, pid_t master)
 	}
 	wc.wc_reader.db_listen = cache_enabled(&wc.wc_cache);
 	db_warm(&wc.wc_reader);
-	worker_report_db(&wc);
+	worker_after(&wc);
 	log_debug("worker_start", "ready");
 	serve_requests(cf, listen_fd, slot, master, limit, &ops, &wc);
 }

@@ -407,16 +407,44 @@ const char store_jobs_list_sql[] =
     ") AS page ORDER BY heartbeat_at DESC, job_id DESC LIMIT $5::int4";
 
 /*
- * How many jobs read as each status ($1: stall seconds): the stored
- * statuses from job_status_counts (kept by a trigger, schema/002), the
- * stalled ones counted from the index and taken from the running.
+ * How many jobs read as each status ($1: stall seconds, NULL: none stall).
+ * The stored statuses come from job_status_counts (kept by a trigger,
+ * schema/002).  Of the running jobs, the live ones (heard from within the
+ * stall time) are counted from the (status, heartbeat_at) index, and the
+ * stalled are the rest: the count costs as much as there are live jobs,
+ * however many have stalled over time.
  */
 const char store_jobs_counts_sql[] =
-    "WITH st AS (SELECT count(*) AS c FROM training_progress WHERE status = 'running'"
-    "   AND heartbeat_at < now() - make_interval(secs => $1::float8))"
-    " SELECT s, sum(n)::int8 FROM (SELECT status, n FROM job_status_counts"
-    "   UNION ALL SELECT 'stalled', c FROM st UNION ALL SELECT 'running', -c FROM st)"
-    " AS u(s, n) GROUP BY s";
+    "WITH c AS (SELECT status, sum(n) AS n FROM job_status_counts GROUP BY status),"
+    " live AS (SELECT count(*) AS n FROM training_progress WHERE status = 'running'"
+    "   AND heartbeat_at >= now() - make_interval(secs => $1::float8)),"
+    " r AS (SELECT coalesce((SELECT n FROM c WHERE status = 'running'), 0) AS n)"
+    " SELECT status, n::int8 FROM c WHERE status <> 'running'"
+    " UNION ALL SELECT 'running', CASE WHEN $1::float8 IS NULL THEN r.n ELSE live.n END::int8"
+    "   FROM r, live"
+    " UNION ALL SELECT 'stalled', CASE WHEN $1::float8 IS NULL THEN 0 ELSE r.n - live.n END::int8"
+    "   FROM r, live";
+
+/*
+ * Jobs silent for too long ($1 seconds, stall_fail_after) are given up: a
+ * running one fails with the message $3, one being cancelled ends
+ * cancelled; updated_at and heartbeat_at stay the job's own (finished_at
+ * says when).  At most $2 of them per call (any $2: the (status,
+ * heartbeat_at) index finds them without sorting), skipping rows another
+ * writer holds.  Returns the job ids.
+ */
+const char store_expire_stalled_sql[] =
+    "UPDATE training_progress AS tp SET"
+    " status = CASE WHEN tp.status = 'cancelling' THEN 'cancelled' ELSE 'failed' END,"
+    " is_complete = true, finished_at = now(), estimated_completion = NULL,"
+    " error_message = CASE WHEN tp.status = 'cancelling' THEN '" JOB_CANCELLED_MESSAGE "'"
+    "   ELSE $3::text END"
+    " FROM (SELECT job_id FROM training_progress"
+    "   WHERE status IN ('running', 'cancelling')"
+    "   AND heartbeat_at < now() - make_interval(secs => $1::float8)"
+    "   LIMIT $2::int4 FOR UPDATE SKIP LOCKED) AS v"
+    " WHERE tp.job_id = v.job_id"
+    " RETURNING tp.job_id";
 
 /* A token's stored hash, scopes (comma-separated) and whether it is revoked. */
 const char store_token_sql[] =

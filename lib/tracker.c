@@ -183,13 +183,17 @@ clock_us(const struct tp_tracker *t)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-/* An absolute CLOCK_REALTIME instant ms from now, for pthread_cond_timedwait. */
+/*
+ * An absolute CLOCK_MONOTONIC instant ms from now, for pthread_cond_timedwait
+ * on a condition made by cond_init(): a wall clock stepped back while a
+ * caller waits would stretch the wait by the step.
+ */
 static struct timespec
 abs_after_ms(int64_t ms)
 {
 	struct timespec	 ts;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
+	clock_gettime(CLOCK_MONOTONIC, &ts);
 	ts.tv_sec += (time_t)(ms / 1000);
 	ts.tv_nsec += (long)(ms % 1000) * 1000000;
 	if (ts.tv_nsec >= 1000000000) {
@@ -234,6 +238,20 @@ mutex_init(pthread_mutex_t *mu)
 	pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_ADAPTIVE_NP);
 	rc = pthread_mutex_init(mu, &attr);
 	pthread_mutexattr_destroy(&attr);
+	return rc;
+}
+
+/* A condition whose timed waits run on CLOCK_MONOTONIC (abs_after_ms()). */
+static int
+cond_init(pthread_cond_t *cv)
+{
+	pthread_condattr_t	 attr;
+	int			 rc;
+
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	rc = pthread_cond_init(cv, &attr);
+	pthread_condattr_destroy(&attr);
 	return rc;
 }
 
@@ -883,8 +901,8 @@ tp_publisher_open(struct tp_publisher **out, const struct tp_options *opts, int 
 		free(p);
 		return TP_ESYS;
 	}
-	pthread_cond_init(&p->p_wake, NULL);
-	pthread_cond_init(&p->p_released, NULL);
+	cond_init(&p->p_wake);
+	cond_init(&p->p_released);
 	/* Senders take no signals: the program's handlers run on its own threads. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -1020,7 +1038,7 @@ tp_tracker_open(struct tp_tracker **out, const char *job_id, const struct tp_opt
 		tracker_free(t);
 		return TP_ESYS;
 	}
-	pthread_cond_init(&t->t_done, NULL);
+	cond_init(&t->t_done);
 
 	if (opts != NULL && opts->publisher != NULL) {
 		t->t_pub = opts->publisher;

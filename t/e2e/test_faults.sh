@@ -167,3 +167,29 @@ is "$(grep -c "pid=$own .*event=workers_killed" "$TP_STATE_DIR/logs/tp-fcgi.log"
 only_502() { [ -z "$(echo "$LOAD_STATUSES" | tr ' ' '\n' | grep -vxE '200|502|')" ]; }
 ok only_502 -- "clients saw 200s, then nginx's 502 once the pool was gone: nothing cut off ($LOAD_STATUSES)"
 ok "$DEV_STACK" up -- "the managed pool starts again"
+
+# --- abandoned requests are not served -----------------------------------------
+# Every worker is frozen; publishes queue in the pool's listen backlog and
+# their clients give up (nginx then closes its connections to the pool).
+# When the workers come back they must drop those requests, not run them:
+# nobody waits for the answers, and the writes would still happen.
+stack_use main
+frozen=$(pool_worker_pids)
+before=$(status_field .abandoned_requests)
+kill -STOP $frozen
+for i in $(seq 12); do
+	curl -s -o /dev/null --max-time 1 -H "Authorization: Bearer $TP_PUBLISH_TOKEN" \
+	    -H 'Content-Type: application/json' -d '{"seq": 1, "event": "start", "step": "data_collection"}' \
+	    "$TP_BASE_URL$P/abandoned-$$-$i/progress" &
+done
+wait
+gave_up() { [ "$(grep -c "abandoned-$$-.* 499 " "$TP_STATE_DIR/logs/nginx-access.log")" = 12 ]; }
+ok wait_until 10 gave_up -- "12 publishes queued while every worker is frozen; their clients gave up (nginx: 499)"
+kill -CONT $frozen
+all_dropped() { [ "$(status_field .abandoned_requests)" -ge $((before + 12)) ]; }
+ok wait_until 10 all_dropped -- "the workers, back, drop all 12 unserved ($(status_field .abandoned_requests) abandoned in all)"
+is "$(sql "SELECT count(*) FROM training_progress WHERE job_id LIKE 'abandoned-$$-%'")" 0 \
+    "none of the abandoned publishes was written"
+ok grep -q "event=request_abandoned" "$TP_STATE_DIR/logs/tp-fcgi.log" -- "each is logged"
+http GET $P/abc123-def456/progress
+is "$STATUS" 200 "requests that are waited for are served as ever"

@@ -422,6 +422,67 @@ json_is .status '"cancelling"' "cancel of a job whose trainer is gone: cancellin
 cancel_finishes() { cancel $g; [ "$STATUS" = 202 ] && [ "$(jq -r .status "$BODY_FILE")" = cancelled ]; }
 ok wait_until 15 cancel_finishes -- "after stall_after, cancelling it again finishes it as cancelled"
 
+# The counts cost what the live jobs cost, however many jobs have stalled:
+# PostgreSQL runs the very statement the pool prepares (t/tools/store-sql),
+# and says how many rows of training_progress it read.
+counts_sql=$("$(tools_dir)/store-sql" jobs_counts)
+rows_read() {
+	"$DEV_STACK" psql -q -tA -v ON_ERROR_STOP=1 <<SQL | jq '[.. | objects | select(.["Relation Name"]? == "training_progress") | .["Actual Rows"] * .["Actual Loops"] + (.["Heap Fetches"] // 0)] | add'
+PREPARE counts(float8) AS $counts_sql;
+EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE counts(2);
+SQL
+}
+# Rows written past the triggers (the counts table is told by hand): fast.
+add_stalled() {
+	sql "SET session_replication_role = replica;
+	     INSERT INTO training_progress (job_id, current_step, status, heartbeat_at)
+	         SELECT 'cost-$1-' || g, 'Optimization', 'running', now() - interval '2 hours'
+	         FROM generate_series(1, $2) g;
+	     INSERT INTO job_status_counts (status, n) VALUES ('running', $2)" >/dev/null
+}
+add_stalled a 1000
+few=$(rows_read)
+add_stalled b 200000
+sql "ANALYZE training_progress" >/dev/null
+many=$(rows_read)
+is "$many" "$few" "counting stalled jobs reads as many rows with 1,000 of them as with 201,000 ($few)"
+http GET "$P?limit=1"
+json_is .counts.stalled "$(sql "SELECT count(*) FROM training_progress WHERE status = 'running' AND heartbeat_at < now() - interval '2 seconds'")" \
+    "and the list counts them all"
+json_is .counts.running "$(sql "SELECT count(*) FROM training_progress WHERE status = 'running' AND heartbeat_at >= now() - interval '2 seconds'")" \
+    "and the live ones apart"
+sql "SET session_replication_role = replica;
+     DELETE FROM training_progress WHERE job_id LIKE 'cost-%';
+     INSERT INTO job_status_counts (status, n) VALUES ('running', -201000)" >/dev/null
+
+# stall_fail_after: a job silent that long is given up, by the pool itself.
+set_pool_setting stall_fail_after 4s
+reload_pool
+x=expire-$$
+post $x '{"seq": 1, "event": "start", "step": "optimization"}'
+xc=expire-cancel-$$
+post $xc '{"seq": 1, "event": "start", "step": "validation"}'
+cancel $xc
+expired_x() { http GET $P/$x/progress; [ "$(jq -r .status "$BODY_FILE")" = failed ]; }
+ok wait_until 20 expired_x -- "a job silent for stall_fail_after is given up: failed"
+json_is '[.is_complete, .error_message]' \
+    '[true,"no progress or heartbeat from the job for 4 s: given up as failed (stall_fail_after)"]' \
+    "finished, and the message says why"
+http GET $P/$xc/progress
+json_is '[.status, .error_message]' '["cancelled","cancelled by request"]' "one being cancelled ends cancelled"
+post $x '{"seq": 2, "event": "update", "step_percentage": 50}'
+error_is 409 job_finished "its trainer, back too late, is told the job has finished"
+ok test "$(status_field .expired_jobs)" -ge 2 -- "the status page counts the jobs given up"
+ok grep -q "event=jobs_expired" "$TP_STATE_DIR/logs/tp-fcgi.log" -- "and the log says so"
+out=$("$E2E_BIN/tp-fcgi" -t --stall-after=60s --stall-fail-after=30s 2>&1)
+case "$?:$out" in 1:*"stall_fail_after (30000ms) must be 0 (never) or longer than stall_after"*) pass "-t: stall_fail_after must exceed stall_after" ;;
+*) fail "-t: stall_fail_after must exceed stall_after" "$out" ;; esac
+sed -i '/^stall_fail_after = /d' "$TP_STATE_DIR/tp-fcgi.conf"
+reload_pool
+# (The job the tests below write to was given up too: they take a new one.)
+s=after-expiry-$$
+post $s '{"seq": 2, "event": "start", "step": "optimization"}'
+
 # Pages: newest activity first, ties by job_id, a cursor that holds across inserts.
 sql "INSERT INTO training_progress (job_id, current_step, is_complete, heartbeat_at)
      SELECT 'page-' || lpad(g::text, 3, '0'), 'Complete', true,

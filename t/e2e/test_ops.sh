@@ -147,6 +147,32 @@ for how in systemd stdin; do
 	ok test -S "$d/$how.sock" -- "socket activation ($how): the inherited socket is left in place at exit"
 done
 
+# The pid file and the log are opened as root, often in a directory the
+# service user owns: never through a symbolic link or a second name.
+if [ "$(id -u)" = 0 ]; then
+	mkdir -p "$d/owned"
+	chown nobody "$d/owned"
+	printf 'precious\n' >"$d/target"
+	ln -sf "$d/target" "$d/owned/link.pid"
+	ln -f "$d/target" "$d/owned/hard.pid"
+	ln -sf "$d/target" "$d/owned/link.log"
+	for how in "pid-file=$d/owned/link.pid:a symbolic link" \
+	    "pid-file=$d/owned/hard.pid:a hard link" "log=$d/owned/link.log:a symbolic link"; do
+		setting=${how%%:*}
+		rm -f "$d/files.log"
+		out=$("$E2E_BIN/tp-fcgi" --listen="$d/files.sock" --workers=1 --database-url="host=/nonexistent" \
+		    --user=nobody --group=nogroup --log="$d/files.log" "--$setting" 2>&1)
+		rc=$?
+		# Once the log is open, stderr is the log.
+		out+=$(cat "$d/files.log" 2>/dev/null)
+		case "$rc:$out" in
+		1:*"${how#*:}"*) pass "--${setting%%=*} at ${how#*:}: refused, saying so" ;;
+		*) fail "--${setting%%=*} at ${how#*:}: refused, saying so" "exit $rc" "$out" "$(tail -n 3 "$d/files.log")" ;;
+		esac
+	done
+	is "$(cat "$d/target")" precious "the file they pointed at is untouched"
+fi
+
 # SIGUSR1: reopen the log file after rotation.
 "$E2E_BIN/tp-fcgi" --listen="$d/log.sock" --workers=1 --database-url="host=/nonexistent" \
     --log="$d/pool.log" &
@@ -171,7 +197,15 @@ sql "SELECT pg_reload_conf()" >/dev/null
 pgsock=$(sed -n 's/^RT=//p' "$TP_STATE_DIR/stack.env")/pgsock
 printf 'right horse battery\n' >"$d/pw"
 chmod 600 "$d/pw"
-"$E2E_BIN/tp-fcgi" --listen="$d/pw.sock" --workers=1 --log="$d/pw.log" \
+# Started as root with user=nobody, as OPERATIONS describes: the password
+# file may be readable by root alone, at start and at every reload.
+# (nobody may then pass through the cluster's socket directory, for this test.)
+as_nobody=()
+if [ "$(id -u)" = 0 ]; then
+	as_nobody=(--user=nobody --group=nogroup)
+	chmod 711 "$pgsock"
+fi
+"$E2E_BIN/tp-fcgi" --listen="$d/pw.sock" --workers=1 --log="$d/pw.log" "${as_nobody[@]}" \
     --database-url="host=$pgsock dbname=trainprog user=tp_pwtest" --database-password-file="$d/pw" &
 pool=$!
 wait_until 10 test -S "$d/pw.sock"
@@ -186,7 +220,21 @@ kill_current_workers() { pkill -KILL -P $pool; }
 kill_current_workers
 ok wait_until 10 wrong_logged -- "a wrong password is reported (by libpq's words), after a reload re-read the file"
 ok test -z "$(grep -F 'wrong' "$d/pw.log" | grep -v 'password authentication failed' | grep -F '"wrong')" -- "still without the password itself"
+if [ "$(id -u)" = 0 ]; then
+	ok test -z "$(grep 'event=reload_failed' "$d/pw.log")" -- \
+	    "the reload, as nobody, read the root-only file (through the descriptor kept from the start)"
+	# A file put in its place (a rename) is another file: opened anew, as
+	# nobody, which may not: the reload is refused and says what to do.
+	printf 'right horse battery\n' >"$d/pw.new"
+	chmod 600 "$d/pw.new"
+	mv "$d/pw.new" "$d/pw"
+	kill -HUP $pool
+	refused() { grep -q 'event=reload_failed.*database_password_file.*Permission denied.*restart the pool to read it as root' "$d/pw.log"; }
+	ok wait_until 10 refused -- "a replaced root-only file: the reload is refused, saying why and what to do"
+	ok proc_alive $pool -- "and the pool keeps running"
+fi
 kill -TERM $pool
 wait $pool
+chmod 700 "$pgsock"
 sed -i '1d' "$pgdata/pg_hba.conf"
 sql "SELECT pg_reload_conf()" >/dev/null
