@@ -59,6 +59,7 @@ help:
 	@echo "make e2e        run the end-to-end tests against a private stack"
 	@echo "make bench      run the benchmarks side by side, write bench/REPORT.md"
 	@echo "make bench-smoke  check in seconds that the benchmark runs (CI)"
+	@echo "make fuzz       run the libFuzzer targets FUZZ_SECS (60) each; fuzz-smoke 10 s, fuzz-replay: past findings"
 	@echo "make install    install under PREFIX (default /usr/local), honouring DESTDIR"
 	@echo "make clean      remove build/"
 
@@ -206,3 +207,53 @@ clean:
 
 -include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
 
+# --- fuzzing ---------------------------------------------------------------
+# libFuzzer targets for every parser of untrusted bytes in tp-fcgi (t/fuzz/),
+# built with clang under ASan+UBSan into build/fuzz/ only.  `make fuzz` runs
+# each FUZZ_SECS seconds (default 60; FUZZ_TARGETS picks some, FUZZ_JOBS
+# runs that many at once) on a copy of its seeds in build/fuzz/corpus/, and
+# fails if any crashed; fuzz-smoke is the same for 10 s (CI); fuzz-replay
+# runs only the seeds and t/fuzz/regressions/ (fast, deterministic).
+# t/fuzz/README.md says more.
+FUZZ_CC		?= clang
+FUZZ_SECS	?= 60
+FUZZ_JOBS	?= 1
+FUZZ_ALL	:= fuzz_guard fuzz_router fuzz_query fuzz_event fuzz_json
+FUZZ_TARGETS	?= $(FUZZ_ALL)
+FUZZ_SANFLAGS	:= -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_CFLAGS	:= -std=c11 $(WARN) -O1 -g $(FUZZ_SANFLAGS) $(CFLAGS)
+FUZZ_OBJ	:= $(LIB_SRC:%.c=build/fuzz/obj/%.o) $(FCGI_SRC:%.c=build/fuzz/obj/%.o)
+FUZZ_BIN	:= $(FUZZ_ALL:%=build/fuzz/%)
+
+.PHONY: fuzz fuzz-smoke fuzz-replay fuzz-build
+
+# Product code gets coverage instrumentation; the harness links libFuzzer's main.
+build/fuzz/obj/%.o: %.c
+	@command -v $(FUZZ_CC) >/dev/null || { echo "fuzz: needs $(FUZZ_CC) with libFuzzer (deploy/install-deps installs it)" >&2; exit 1; }
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
+
+# An archive: each target links only the objects it needs.
+build/fuzz/libtp-fuzz.a: $(FUZZ_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+$(FUZZ_BIN): build/fuzz/%: build/fuzz/obj/t/fuzz/%.o build/fuzz/obj/t/fuzz/common.o \
+	    build/fuzz/libtp-fuzz.a
+	$(FUZZ_CC) $(FUZZ_SANFLAGS) -fsanitize=fuzzer $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread -lm
+
+fuzz-build: $(FUZZ_BIN)
+
+fuzz: deps
+	$(MAKE) fuzz-build
+	t/fuzz/run --secs $(FUZZ_SECS) --jobs $(FUZZ_JOBS) $(FUZZ_TARGETS)
+
+fuzz-smoke: deps
+	$(MAKE) fuzz-build
+	t/fuzz/run --secs 10 --jobs $(FUZZ_JOBS) $(FUZZ_TARGETS)
+
+fuzz-replay: deps
+	$(MAKE) fuzz-build
+	t/fuzz/run --replay $(FUZZ_TARGETS)
+
+-include $(shell find build/fuzz/obj -name '*.d' 2>/dev/null)
