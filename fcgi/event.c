@@ -264,9 +264,10 @@ event_parse(char *body, size_t len, struct event *ev)
 	cJSON		*doc, *item, *byf[F_COUNT];
 	char		*text[F_COUNT];
 	const char	*kind;
+	const char	*escape_problem;
 	int64_t		 v;
+	unsigned	 seen = 0;
 	int		 i;
-	bool		 escape_problem;
 
 	memset(ev, 0, sizeof(*ev));
 	memset(byf, 0, sizeof(byf));
@@ -283,7 +284,7 @@ event_parse(char *body, size_t len, struct event *ev)
 	 * refused after the fields' own checks, which name the field when
 	 * they find it (and before find_spans() cuts the body up).
 	 */
-	escape_problem = json_escape_problem(body) != NULL;
+	escape_problem = json_escape_problem(body);
 	ev->ev_doc = doc;
 	if (!cJSON_IsObject(doc))
 		return refuse(ev, NULL, "the body must be a JSON object ({\"seq\": ..., "
@@ -299,8 +300,9 @@ event_parse(char *body, size_t len, struct event *ev)
 			item->string[utf8_prefix(item->string, 64)] = '\0';
 			return refuse(ev, item->string, "unknown field \"%s\"", item->string);
 		}
-		if (byf[i] != NULL)
+		if (seen & K(i))
 			return refuse(ev, fields[i].name, "%s is given twice", fields[i].name);
+		seen |= K(i);
 		/* null: as if not given. */
 		if (!cJSON_IsNull(item))
 			byf[i] = item;
@@ -416,8 +418,9 @@ event_parse(char *body, size_t len, struct event *ev)
 	case EV_COMPLETE:
 		break;
 	}
-	if (escape_problem)
-		return refuse(ev, NULL, "the body must not contain \\u0000 (in a name or a value)");
+	if (escape_problem != NULL)
+		return refuse(ev, NULL, "the body holds an escape that is refused in a name or "
+		    "a value: %s", escape_problem);
 	return 0;
 }
 

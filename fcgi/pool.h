@@ -272,7 +272,12 @@ struct guard_info {
  */
 enum guard_parse guard_parse(const unsigned char *buf, size_t n,
 	    const struct guard_limits *lim, unsigned char *scratch, struct guard_info *gi);
-/* The largest well-formed request within the limits, in bytes. */
+/*
+ * The guard's buffer: every byte a request within the limits can take when
+ * sent in records of a reasonable size (web servers send large ones).  A
+ * well-formed request in many tiny padded records can be larger, and is
+ * refused as too large.
+ */
 size_t	 guard_buffer_size(const struct guard_limits *lim);
 
 /* A worker's guard: its limits and buffers. */

@@ -30,6 +30,9 @@ query_decode(const char *s, size_t len, char *out, size_t size)
 {
 	long	 n = pct_decode(s, len, out, size - 1, true);
 
+	/* A %00 would end the text early: "limit%00junk" would read as "limit". */
+	if (n >= 0 && memchr(out, '\0', (size_t)n) != NULL)
+		return -1;
 	if (n >= 0)
 		out[n] = '\0';
 	return n;
@@ -170,7 +173,8 @@ int
 jobs_cursor_decode(const char *cursor, int64_t *activity_us, char *job_id, size_t size)
 {
 	unsigned char	 raw[24 + TP_JOB_ID_MAX + 1];
-	char		*colon, *end;
+	char		*colon, *end, again[24];
+	size_t		 idlen;
 	long		 n;
 	long long	 us;
 
@@ -186,10 +190,14 @@ jobs_cursor_decode(const char *cursor, int64_t *activity_us, char *job_id, size_
 	us = strtoll((char *)raw, &end, 10);
 	if (*end != '\0' || errno != 0)
 		return -1;
-	if (tp_job_id_problem(colon + 1, strlen(colon + 1)) != NULL ||
-	    strlen(colon + 1) >= size)
+	/* Only what jobs_cursor_encode() writes: no "+5", " 5" or "0005". */
+	snprintf(again, sizeof(again), "%lld", us);
+	if (strcmp(again, (char *)raw) != 0)
 		return -1;
-	strcpy(job_id, colon + 1);
+	idlen = strlen(colon + 1);
+	if (tp_job_id_problem(colon + 1, idlen) != NULL || idlen >= size)
+		return -1;
+	memcpy(job_id, colon + 1, idlen + 1);
 	*activity_us = (int64_t)us;
 	return 0;
 }

@@ -352,7 +352,10 @@ json_escape_problem(const char *s)
 		}
 		if (*p != '\\')
 			continue;
-		if (*++p != 'u')
+		/* A backslash last: not JSON, and nothing after it to read. */
+		if (*++p == '\0')
+			return "malformed JSON";
+		if (*p != 'u')
 			continue;
 		if ((u = hex4(p + 1)) < 0)
 			return "malformed JSON";

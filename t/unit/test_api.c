@@ -370,3 +370,29 @@ Test(cache, large_documents_are_not_kept)
 	put_doc("big", big, 0, 0);
 	cr_assert_not_null(cache_get(&cc, "big", 3, 0, 1, &(size_t){ 0 }), "the limit itself fits");
 }
+
+/* Found by fuzz_query: a %00 ended a name or value early. */
+Test(query, a_nul_escape_is_refused)
+{
+	cr_assert_eq(jobs_query_parse("limit%00junk=5", &q), -1);
+	cr_assert_eq(jobs_query_parse("status=running&limit=5%00abc", &q), -1);
+	cr_assert_eq(jobs_query_parse("active=true%00x", &q), -1);
+}
+
+/* Found by fuzz_query: only cursors this API wrote are taken. */
+Test(query, a_cursor_not_written_by_the_api_is_refused)
+{
+	static const char *const raw[] = { "0000:a", "+5:a", " 5:a", "\f2:i", "-0:a", "05:a" };
+	char		 cursor[128], id[TP_JOB_ID_MAX + 1];
+	int64_t		 us;
+	size_t		 i;
+
+	for (i = 0; i < sizeof(raw) / sizeof(raw[0]); i++) {
+		cr_assert_geq(b64url_encode(raw[i], strlen(raw[i]), cursor, sizeof(cursor)), 0);
+		cr_assert_eq(jobs_cursor_decode(cursor, &us, id, sizeof(id)), -1, "%s", raw[i]);
+	}
+	cr_assert_eq(jobs_cursor_encode(-5, "a", cursor, sizeof(cursor)), 0);
+	cr_assert_eq(jobs_cursor_decode(cursor, &us, id, sizeof(id)), 0);
+	cr_assert_eq(us, -5);
+	cr_assert_str_eq(id, "a");
+}

@@ -150,3 +150,17 @@ Test(event, a_nul_escape_anywhere_is_refused)
 	cr_assert_eq(parse_str("{\"seq\": 1, \"event\": \"error\", \"error_message\": "
 	    "\"a\\\\u0000b\"}"), 0, "an escaped backslash, then text: %s", ev.ev_problem);
 }
+
+/* "null: as if not given" does not make a field allowed twice. */
+Test(event, a_null_member_counts_as_given)
+{
+	cr_assert_eq(parse_str("{\"event\": null, \"event\": \"complete\", \"seq\": 1}"), -1);
+	cr_assert_str_eq(ev.ev_field, "event");
+}
+
+/* cJSON reads \u00zz as U+0000 and cuts the name there: refused, saying why. */
+Test(event, a_malformed_escape_in_a_name_is_refused)
+{
+	cr_assert_eq(parse_str("{\"seq\": 1, \"event\": \"complete\\u00zz\"}"), -1);
+	cr_assert_not_null(strstr(ev.ev_problem, "malformed"), "%s", ev.ev_problem);
+}

@@ -555,3 +555,10 @@ Test(job, stored_statuses_load_as_phases)
 	cr_assert_eq(job_from_row(&js, &r, &why), TP_OK);
 	cr_assert_eq(js.js_step, TP_STEP_NONE, "a queued job has no step yet");
 }
+
+/* Found by fuzz_json: a backslash at the very end was read past. */
+Test(job, an_escape_cut_off_at_the_end_is_malformed)
+{
+	cr_assert_not_null(json_escape_problem("\"abc\\"));
+	cr_assert_not_null(json_escape_problem("\"\\"));
+}
