@@ -618,6 +618,14 @@ hx_nul_body '{"seq": 2, "event\u0000": "update"}' "\\u0000 in the key \"event\""
 hx_nul_body '{"seq\u0000": 2, "event": "update", "step_percentage": 50}' "\\u0000 in the key \"seq\""
 hx_nul_body '{"seq": 2, "event": "update", "step_percentage\u0000": 50}' "\\u0000 in the key \"step_percentage\""
 hx_nul step '{"seq": 2, "event": "start", "step": "optimization\u0000"}' "\\u0000 in the step's value"
+# What jsonb refuses though cJSON takes it, or cannot store: was the database's 500.
+hx_nul best_params '{"seq": 2, "event": "update", "best_params": {"x": 1e1000000}}' \
+    "a number numeric cannot hold (1e1000000) in best_params"
+hx_nul step_details '{"seq": 2, "event": "update", "step_details": {"x": [01]}}' \
+    "a number written 01 in step_details"
+hx_many=$(printf "1e300,%.0s" $(seq 249))1e300
+hx_nul best_params "{\"seq\": 2, \"event\": \"update\", \"best_params\": {\"x\": [$hx_many]}}" \
+    "250 numbers of 301 digits as stored (75 KB, sent in 1.5 KB) in best_params"
 is "$(sql "SELECT count(*) FROM training_progress WHERE job_id LIKE '$HX-nul-%' AND (seq <> 1 OR step_percentage <> 0)")" 0 \
     "none of them was applied"
 
