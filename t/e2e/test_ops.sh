@@ -41,7 +41,7 @@ all_busy() { [ "$(status_field .workers.active)" = 2 ]; }
 ok wait_until 5 all_busy -- "every worker is busy"
 http GET /_trainprog/status
 is "$STATUS" 200 "the status page still answers"
-less_than "$TIME" 0.5 -- "at once (${TIME}s)"
+less_than "$TIME" 0.5 "and at once (${TIME}s)"
 json_is '[.worker_list[] | .current_request.uri] | unique' '["/api/v2/training/jobs/ops-busy-probe/progress"]' \
     "it shows each worker's current request"
 ok test "$(jq '.max_workers_reached' "$BODY_FILE")" -ge 1 -- "and counts the times every worker was busy"
