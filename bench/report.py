@@ -297,7 +297,7 @@ def main():
     w("")
     if peer_rows:
         w("The same `GET /api/v2/training/jobs/{id}/progress` of the spec's example row, from the "
-          "peers of `../shared/bench-peers` and from this pool, all behind the peers' nginx "
+          "peers of `bench/peers` and from this pool, all behind the peers' nginx "
           "(one worker process), each on its own PostgreSQL with the same rows. *app CPU* is the "
           "CPU time of the application's processes (and its PostgreSQL backends) per request; "
           "*server CPU* is the whole machine's less wrk's. *trainprog / peer* is the ratio of "
@@ -313,7 +313,7 @@ def main():
              "/".join("%.1f" % (x / 1024.0) for x in php_rss) or "?",
              "/".join("%.1f" % (x / 1024.0) for x in py_rss) or "?"))
     else:
-        w("Not measured in this run (no `../shared/bench-peers`, or `BENCH_PEERS=none`).")
+        w("Not measured in this run (no `bench/peers`, or `BENCH_PEERS=none`).")
     w("")
 
     # The matrix.
