@@ -18,9 +18,14 @@ endif
 
 VERSION	:= $(shell sed -n 's/^\#define TP_VERSION[^"]*"\(.*\)"/\1/p' include/tp/trainprog.h)
 PKGS	:= libpq libcjson fcgi
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-LIB_LIBS   := $(shell pkg-config --libs libpq libcjson 2>/dev/null) -lpthread -lm
+# Asked of pkg-config when first used, not when make reads this file: on a
+# machine without the libraries, `make run` installs them first (deps), and
+# the flags must be read after that.  Each is computed once.
+lazy = $(eval $(1) := $$(shell $(2)))$($(1))
+PKG_CFLAGS = $(call lazy,PKG_CFLAGS,pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(call lazy,PKG_LIBS,pkg-config --libs $(PKGS) 2>/dev/null)
+LIB_PKG_LIBS = $(call lazy,LIB_PKG_LIBS,pkg-config --libs libpq libcjson 2>/dev/null)
+LIB_LIBS   = $(LIB_PKG_LIBS) -lpthread -lm
 
 WARN	:= -Wall -Wextra -Wstrict-prototypes -Wmissing-prototypes -Wshadow \
 	   -Wpointer-arith -Wsign-compare -Wformat=2 -Wundef -Wvla
@@ -161,7 +166,10 @@ test: deps
 	$(MAKE) check-tsan
 	@echo "make test: all suites passed"
 
-run: deps all
+# The targets a newcomer types install what is missing first, then build in
+# a make of their own, so that nothing is built before the libraries exist.
+run: deps
+	$(MAKE) all
 	deploy/dev-stack run
 
 # Benchmarks: timings live here, never in tests.  BENCH_SECS sets the length.
@@ -176,10 +184,12 @@ bench-smoke: deps
 	$(MAKE) all $(B)/bench/bench_tracker
 	bench/run --smoke
 
-install: all
+install: deps
+	$(MAKE) all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig \
 	    $(DESTDIR)$(PREFIX)/include/tp $(DESTDIR)$(PREFIX)/share/trainprog/schema \
 	    $(DESTDIR)$(PREFIX)/share/trainprog/nginx $(DESTDIR)$(PREFIX)/share/trainprog/deploy \
+	    $(DESTDIR)$(PREFIX)/share/trainprog/apache $(DESTDIR)$(PREFIX)/share/trainprog/lighttpd \
 	    $(DESTDIR)$(PREFIX)/share/doc/trainprog $(DESTDIR)$(SYSCONFDIR)/trainprog \
 	    $(DESTDIR)$(SYSTEMDUNITDIR)
 	install -m 0755 $(B)/bin/tp-fcgi $(B)/bin/tp-publish $(B)/bin/tp-admin $(B)/bin/tp-trainer \
@@ -192,6 +202,8 @@ install: all
 	install -m 0644 include/tp/*.h $(DESTDIR)$(PREFIX)/include/tp/
 	install -m 0644 schema/*.sql $(DESTDIR)$(PREFIX)/share/trainprog/schema/
 	install -m 0644 conf/nginx/*.conf $(DESTDIR)$(PREFIX)/share/trainprog/nginx/
+	install -m 0644 conf/apache/*.conf $(DESTDIR)$(PREFIX)/share/trainprog/apache/
+	install -m 0644 conf/lighttpd/*.conf $(DESTDIR)$(PREFIX)/share/trainprog/lighttpd/
 	install -m 0644 conf/tp-fcgi.conf $(DESTDIR)$(PREFIX)/share/trainprog/tp-fcgi.conf.example
 	install -m 0755 deploy/migrate $(DESTDIR)$(PREFIX)/share/trainprog/deploy/
 	install -m 0644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/trainprog/
