@@ -39,6 +39,14 @@
 #define GUARD_READ_MS		5000
 /* How often to look again while a request arrives in pieces. */
 #define GUARD_REPEEK_MS		2
+/*
+ * A request still arriving when this much of it is here is taken off the
+ * connection as it comes, rather than peeked at: Linux reports a unix
+ * socket as full once about 52 KB sent to it are unread, and a client that
+ * waits for room before each write (Apache's mod_proxy_fcgi) would wait
+ * until the guard gave up on it.
+ */
+#define GUARD_CONSUME_AT	16384
 
 /* Checks the name-value pairs of the PARAMS stream (spec 3.4). */
 static const char *
@@ -150,6 +158,7 @@ guard_parse(const unsigned char *buf, size_t n, const struct guard_limits *lim,
 				if ((gi->gi_why = check_pairs(scratch, params)) != NULL)
 					return GUARD_MALFORMED;
 				gi->gi_params = params;
+				gi->gi_params_end = off + FCGI_HEADER_LEN + plen;
 				state = STDIN;
 				break;
 			}
@@ -159,6 +168,7 @@ guard_parse(const unsigned char *buf, size_t n, const struct guard_limits *lim,
 		case STDIN:
 			if (clen == 0) {
 				gi->gi_body = body;
+				gi->gi_end = off + FCGI_HEADER_LEN + plen;
 				return GUARD_COMPLETE;
 			}
 			body += clen;
@@ -278,8 +288,10 @@ guard_init(struct guard *g, const struct config *cf)
 	g->g_read_ms = cf->cf_request_timeout_ms > 0 && cf->cf_request_timeout_ms < GUARD_READ_MS ?
 	    cf->cf_request_timeout_ms : GUARD_READ_MS;
 	/* Out of memory here is fatal for the worker: the master replaces it. */
+	g->g_replay = -1;
 	if ((g->g_buf = malloc(g->g_size)) == NULL ||
-	    (g->g_scratch = malloc(g->g_limits.gl_max_params + 1)) == NULL) {
+	    (g->g_scratch = malloc(g->g_limits.gl_max_params + 1)) == NULL ||
+	    (g->g_body = malloc(g->g_limits.gl_max_body + 1)) == NULL) {
 		log_error("guard_init", "out of memory");
 		exit(1);
 	}
@@ -288,9 +300,45 @@ guard_init(struct guard *g, const struct config *cf)
 void
 guard_free(struct guard *g)
 {
+	if (g->g_replay >= 0)
+		close(g->g_replay);
+	g->g_replay = -1;
 	free(g->g_buf);
 	free(g->g_scratch);
-	g->g_buf = g->g_scratch = NULL;
+	free(g->g_body);
+	g->g_buf = g->g_scratch = g->g_body = NULL;
+}
+
+/*
+ * The request taken off the connection (g_buf[0..gi_end)): its BEGIN_REQUEST
+ * and PARAMS go into a socket of their own for libfcgi to read (g_replay),
+ * its body into g_body.  0, or -1 (out of descriptors).
+ */
+static int
+replay_prepare(struct guard *g, const struct guard_info *gi)
+{
+	const unsigned char	*h;
+	size_t			 off, clen;
+	int			 sv[2];
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1)
+		return -1;
+	/* At most max_params_size and some headers: the socket takes it at once. */
+	if (write_all(sv[1], g->g_buf, gi->gi_params_end, mono_ms() + 500) == -1) {
+		close(sv[0]);
+		close(sv[1]);
+		return -1;
+	}
+	close(sv[1]);
+	g->g_replay = sv[0];
+	g->g_body_len = 0;
+	for (off = gi->gi_params_end; off < gi->gi_end; off += FCGI_HEADER_LEN + clen + h[6]) {
+		h = g->g_buf + off;
+		clen = (size_t)h[4] << 8 | h[5];
+		memcpy(g->g_body + g->g_body_len, h + FCGI_HEADER_LEN, clen);
+		g->g_body_len += clen;
+	}
+	return 0;
 }
 
 enum guard_result
@@ -301,10 +349,15 @@ guard_accept(struct guard *g, int listen_fd, int *out)
 	struct timespec		 pause = { 0, GUARD_REPEEK_MS * 1000000 };
 	enum guard_parse	 r = GUARD_INCOMPLETE;
 	ssize_t			 n;
+	size_t			 have = 0;
 	int64_t			 deadline, left;
 	int			 fd;
+	bool			 taking = false;
 
 	*out = -1;
+	if (g->g_replay >= 0)
+		close(g->g_replay);
+	g->g_replay = -1;
 	/*
 	 * The connection stays blocking, as libfcgi wants it; the guard never
 	 * blocks on it (MSG_DONTWAIT), which saves two fcntl() per request.
@@ -322,19 +375,24 @@ guard_accept(struct guard *g, int listen_fd, int *out)
 	pfd.fd = fd;
 	pfd.events = POLLIN;
 	for (;;) {
-		n = recv(fd, g->g_buf, g->g_size, MSG_PEEK | MSG_DONTWAIT);
+		/* Peeked at (the whole of it, each time), or taken in as it comes. */
+		n = taking ? recv(fd, g->g_buf + have, g->g_size - have, MSG_DONTWAIT) :
+		    recv(fd, g->g_buf, g->g_size, MSG_PEEK | MSG_DONTWAIT);
 		if (n == 0) {
 			gi.gi_why = "the connection closed before the request was complete";
 			r = GUARD_MALFORMED;
 			break;
 		}
-		if (n > 0 && (r = guard_parse(g->g_buf, (size_t)n, &g->g_limits, g->g_scratch,
-		    &gi)) != GUARD_INCOMPLETE)
-			break;
-		if (n > 0 && (size_t)n == g->g_size) {
-			gi.gi_why = "a request larger than the limits allow";
-			r = GUARD_MALFORMED;
-			break;
+		if (n > 0) {
+			have = taking ? have + (size_t)n : (size_t)n;
+			if ((r = guard_parse(g->g_buf, have, &g->g_limits, g->g_scratch,
+			    &gi)) != GUARD_INCOMPLETE)
+				break;
+			if (have == g->g_size) {
+				gi.gi_why = "a request larger than the limits allow";
+				r = GUARD_MALFORMED;
+				break;
+			}
 		}
 		if (n == -1 && errno != EAGAIN && errno != EINTR) {
 			gi.gi_why = strerror(errno);
@@ -346,7 +404,17 @@ guard_accept(struct guard *g, int listen_fd, int *out)
 			r = GUARD_MALFORMED;
 			break;
 		}
-		if (n > 0) {
+		if (!taking && n > 0 && have >= GUARD_CONSUME_AT) {
+			/* Large and still arriving: take what is here off the socket. */
+			if (recv(fd, g->g_buf, have, MSG_DONTWAIT) != (ssize_t)have) {
+				gi.gi_why = "the connection failed while the request arrived";
+				r = GUARD_MALFORMED;
+				break;
+			}
+			taking = true;
+			continue;
+		}
+		if (!taking && n > 0) {
 			/* A part is here.  A peer that has hung up will send no more. */
 			pfd.events = POLLRDHUP;
 			if (poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLRDHUP | POLLHUP))) {
@@ -358,6 +426,11 @@ guard_accept(struct guard *g, int listen_fd, int *out)
 			nanosleep(&pause, NULL);
 		} else
 			(void)poll(&pfd, 1, (int)left);
+	}
+	if (r == GUARD_COMPLETE && taking && replay_prepare(g, &gi) == -1) {
+		log_error("guard_failed", "cannot pass a request on: %s", strerror(errno));
+		close(fd);
+		return GUARD_REFUSED;
 	}
 	if (r == GUARD_COMPLETE) {
 		/*

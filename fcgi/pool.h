@@ -259,7 +259,9 @@ enum guard_parse {
 struct guard_info {
 	unsigned	 gi_request_id;
 	size_t		 gi_params;	/* bytes of name-value pairs */
+	size_t		 gi_params_end;	/* offset past the empty PARAMS record */
 	size_t		 gi_body;
+	size_t		 gi_end;	/* offset past the empty STDIN record */
 	int		 gi_status;
 	const char	*gi_why;	/* static text */
 };
@@ -280,13 +282,24 @@ enum guard_parse guard_parse(const unsigned char *buf, size_t n,
  */
 size_t	 guard_buffer_size(const struct guard_limits *lim);
 
-/* A worker's guard: its limits and buffers. */
+/*
+ * A worker's guard: its limits and buffers, and how the last request it
+ * passed is to be read.  Most requests are only peeked at, and libfcgi
+ * reads them from the connection.  One that arrives in pieces past
+ * GUARD_CONSUME_AT bytes is taken off the connection as it comes (a client
+ * that waits for room to write would otherwise wait for ever): then
+ * g_replay is a socket holding its BEGIN_REQUEST and PARAMS for libfcgi,
+ * and g_body its body.
+ */
 struct guard {
 	struct guard_limits	 g_limits;
 	unsigned char		*g_buf;
 	unsigned char		*g_scratch;
+	unsigned char		*g_body;	/* gl_max_body + 1 bytes */
 	size_t			 g_size;
 	int			 g_read_ms;
+	int			 g_replay;	/* -1: the request is still in the connection */
+	size_t			 g_body_len;
 };
 
 enum guard_result {
@@ -558,6 +571,8 @@ void	 cache_put(struct cache *c, const char *job, size_t jlen, const char *body,
 /* Per-request state: one per worker, reset by request_reset() on every exit. */
 struct request {
 	FCGX_Request		*rq_fcgi;
+	const char		*rq_body;	/* the body, when the guard took it in; or NULL */
+	size_t			 rq_body_len;
 	const struct config	*rq_cf;
 	struct db		*rq_reader;
 	struct db		*rq_writer;

@@ -94,14 +94,30 @@ serve_one(const struct config *cf, struct guard *g, FCGX_Request *fcgi, int list
 	 * keepConnection set its opening FCGX_Finish_r() leaves the fd open.
 	 */
 	fcgi->keepConnection = 1;
-	fcgi->ipcFd = fd;
+	/*
+	 * A request the guard took off the connection: libfcgi reads its
+	 * parameters from the guard's copy, then writes the response to the
+	 * connection itself (its streams look the fd up in the request as
+	 * they write); the body is the guard's.
+	 */
+	fcgi->ipcFd = g->g_replay >= 0 ? g->g_replay : fd;
 	if ((rc = FCGX_Accept_r(fcgi)) < 0) {
 		log_warn("fcgi_failed", "libfcgi could not read a checked request (%d)", rc);
 		if (fcgi->ipcFd >= 0)
 			FCGX_Free(fcgi, 1);
+		if (g->g_replay >= 0)
+			close(fd);
+		g->g_replay = -1;
 		return 1;
 	}
 	request_reset(&rq, fcgi);
+	if (g->g_replay >= 0) {
+		close(g->g_replay);
+		g->g_replay = -1;
+		fcgi->ipcFd = fd;
+		rq.rq_body = (const char *)g->g_body;
+		rq.rq_body_len = g->g_body_len;
+	}
 	method = FCGX_GetParam("REQUEST_METHOD", fcgi->envp);
 	uri = FCGX_GetParam("REQUEST_URI", fcgi->envp);
 	if (slot >= 0)

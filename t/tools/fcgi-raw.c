@@ -6,13 +6,17 @@
  *
  * CASE: valid, truncated, huge-length, unknown-type, second-begin,
  * management, bad-version, bad-role, nul-param, params-overflow,
- * body-overflow, slow, garbage, abort.  Prints what came back: the HTTP
+ * body-overflow, slow, garbage, abort, and polled-body: a POST of 60,000
+ * bytes in 8 KiB records, each written only once poll() says the socket
+ * has room, as Apache's mod_proxy_fcgi does.  Prints what came back: the HTTP
  * status line the pool answered with ("Status: 200 OK"), or "closed" when
  * the pool closed the connection without an answer.
  */
 #include <sys/socket.h>
 #include <sys/un.h>
 
+#include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -154,6 +158,20 @@ main(int argc, char **argv)
 	} else if (strcmp(c, "abort") == 0) {
 		begin(1, 1);
 		rec(1, 2, 1, "", 0);
+	} else if (strcmp(c, "polled-body") == 0) {
+		unsigned char p[512];
+		size_t k = 0, left;
+
+		begin(1, 1);
+		k += pair(p + k, "REQUEST_METHOD", "POST");
+		k += pair(p + k, "REQUEST_URI", "/api/v2/training/jobs/polled/progress");
+		k += pair(p + k, "CONTENT_TYPE", "application/json");
+		k += pair(p + k, "CONTENT_LENGTH", "60000");
+		rec(1, 4, 1, p, k);
+		rec(1, 4, 1, "", 0);
+		for (left = 60000; left > 0; left -= left < 8192 ? left : 8192)
+			rec(1, 5, 1, big, left < 8192 ? left : 8192);
+		rec(1, 5, 1, "", 0);
 	} else if (strcmp(c, "slow") != 0) {
 		fprintf(stderr, "fcgi-raw: unknown case %s\n", c);
 		return 2;
@@ -178,6 +196,25 @@ main(int argc, char **argv)
 				break;
 			nanosleep(&pause, NULL);
 		}
+	} else if (strcmp(c, "polled-body") == 0) {
+		/* Record by record, each once there is room: never more. */
+		struct pollfd	 pfd = { fd, POLLOUT, 0 };
+		size_t		 off = 0, len;
+
+		(void)fcntl(fd, F_SETFL, O_NONBLOCK);
+		while (off < n) {
+			len = 8 + ((size_t)out[off + 4] << 8 | out[off + 5]);
+			if (poll(&pfd, 1, 10000) != 1 || !(pfd.revents & POLLOUT)) {
+				printf("stuck: no room to write after %zu bytes\n", off);
+				return 0;
+			}
+			if (send(fd, out + off, len, MSG_NOSIGNAL) != (ssize_t)len) {
+				printf("closed\n");
+				return 0;
+			}
+			off += len;
+		}
+		(void)fcntl(fd, F_SETFL, 0);
 	} else
 		(void)send(fd, out, n, MSG_NOSIGNAL);
 	shutdown(fd, SHUT_WR);

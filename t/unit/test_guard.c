@@ -119,6 +119,25 @@ Test(guard, a_body_in_several_records)
 	cr_assert_eq(gi.gi_body, 600);
 }
 
+/* Where the parameters end and the request ends: what a request taken off
+ * the connection is split at (libfcgi gets the first part). */
+Test(guard, the_offsets_of_the_parts)
+{
+	unsigned char	 b[100];
+	size_t		 params_end;
+
+	memset(b, 'b', sizeof(b));
+	begin(1, 1);
+	params(1);
+	params_end = n;
+	rec(1, 5, 1, b, 100, 4);
+	rec(1, 5, 1, "", 0, 2);
+	rec(1, 5, 1, "extra", 5, 0);	/* past the end: not the request's */
+	cr_assert_eq(parse(), GUARD_COMPLETE);
+	cr_assert_eq(gi.gi_params_end, params_end);
+	cr_assert_eq(gi.gi_end, n - 13, "past the empty STDIN record and its padding");
+}
+
 static void
 expect_malformed(const char *why)
 {
