@@ -203,24 +203,36 @@ done:
 	return out;
 }
 
+/*
+ * s itself when it is valid UTF-8 (every 404 comes here: no copy), else a
+ * scrubbed copy that *copy owns; NULL when out of memory.
+ */
+static const char *
+utf8_clean(const char *s, char **copy)
+{
+	if (utf8_valid(s, strlen(s)))
+		return s;
+	return *copy = utf8_scrub(s);
+}
+
 char *
 render_error_field(const char *code, const char *message, const char *field, size_t *len)
 {
 	cJSON	*doc = NULL;
-	char	*out = NULL, *msg, *fld = NULL;
+	char	*out = NULL, *msg = NULL, *fld = NULL;
 
 	/*
 	 * Messages and field names may quote what a client sent (a query
 	 * parameter, a field name): whatever its bytes, the document stays
 	 * valid UTF-8.
 	 */
-	if ((msg = utf8_scrub(message)) == NULL ||
-	    (field != NULL && (fld = utf8_scrub(field)) == NULL) ||
+	if ((message = utf8_clean(message, &msg)) == NULL ||
+	    (field != NULL && (field = utf8_clean(field, &fld)) == NULL) ||
 	    (doc = cJSON_CreateObject()) == NULL)
 		goto done;
 	if (add_string(doc, "error", code) == 0 &&
-	    add_string(doc, "message", msg) == 0 &&
-	    (fld == NULL || add_string(doc, "field", fld) == 0) &&
+	    add_string(doc, "message", message) == 0 &&
+	    (field == NULL || add_string(doc, "field", field) == 0) &&
 	    (out = cJSON_PrintUnformatted(doc)) != NULL && len != NULL)
 		*len = strlen(out);
 done:

@@ -65,6 +65,26 @@ chunked() {
 }
 answers_ping() { [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$1/_trainprog/ping")" = 200 ]; }
 
+# ws_start DIR CONF_FUNCTION COMMAND...: picks two free ports, ws_port (the
+# server, in front of the pool) and ws_dead_port (in front of a socket that
+# does not exist), writes the configuration (CONF_FUNCTION uses them),
+# starts the server, and waits until it answers.  A port may be taken
+# between the check and the bind: then two others, three times at most.
+ws_start() {
+	local dir=$1 conf=$2 _
+	shift 2
+	for _ in 1 2 3; do
+		ws_port=$(pick_port)
+		ws_dead_port=$(pick_port)
+		[ "$ws_port" = "$ws_dead_port" ] && continue
+		"$conf"
+		"$@" >"$dir/start.out" 2>&1 &&
+		    wait_until 20 answers_ping "http://127.0.0.1:$ws_port" && return 0
+		grep -q 'Address already in use' "$dir/start.out" "$dir/error.log" 2>/dev/null || return 1
+	done
+	return 1
+}
+
 # error_or_status_is STATUS CODE WHAT: an error the web server answers
 # itself, or lets the pool answer: the API's JSON error where it gives one
 # ($ws_json_errors), else the status alone.
@@ -181,12 +201,12 @@ StartServers 1
 ServerLimit 1
 ThreadsPerChild 8
 MaxRequestWorkers 8
-Listen 127.0.0.1:$ap_port
-Listen 127.0.0.1:$ap_dead_port
-<VirtualHost 127.0.0.1:$ap_port>
+Listen 127.0.0.1:$ws_port
+Listen 127.0.0.1:$ws_dead_port
+<VirtualHost 127.0.0.1:$ws_port>
     Include $ap/trainprog.conf
 </VirtualHost>
-<VirtualHost 127.0.0.1:$ap_dead_port>
+<VirtualHost 127.0.0.1:$ws_dead_port>
     Include $ap/trainprog-down.conf
 </VirtualHost>
 EOF
@@ -198,27 +218,12 @@ EOF
 		wait_until 20 gone "$ap/httpd.conf"
 	}
 	ws_stops+=(apache_stop)
-	# Two free ports (one may be taken between the check and the bind: then
-	# two others).
-	apache_start() {
-		local _
-		for _ in 1 2 3; do
-			ap_port=$(pick_port)
-			ap_dead_port=$(pick_port)
-			[ "$ap_port" = "$ap_dead_port" ] && continue
-			apache_conf
-			apache2 -d "$ap" -f "$ap/httpd.conf" -k start >"$ap/start.out" 2>&1 &&
-			    wait_until 20 answers_ping "http://127.0.0.1:$ap_port" && return 0
-			grep -q 'Address already in use' "$ap/start.out" "$ap/error.log" 2>/dev/null || return 1
-		done
-		return 1
-	}
-	if ! apache_start; then
+	if ! ws_start "$ap" apache_conf apache2 -d "$ap" -f "$ap/httpd.conf" -k start; then
 		fail "apache2 starts and answers" "$(cat "$ap/start.out" "$ap/error.log" 2>/dev/null | tail -n 5)"
 	else
 		pass "apache2 starts with the snippet and answers"
 		ok workers_are_www_data "$ap/httpd.conf" -- "its workers run as www-data"
-		TP_BASE_URL=http://127.0.0.1:$ap_port
+		TP_BASE_URL=http://127.0.0.1:$ws_port
 		ws_json_errors=1 ws_own_405=1
 		contract apache
 		# What Apache does its own way.
@@ -226,7 +231,7 @@ EOF
 		is "$STATUS" 202 "a POST without a body nor Content-Length is passed on"
 		chunked "ws-apache-chunked"
 		error_is 411 length_required "a chunked body (Apache would spool any size)"
-		TP_BASE_URL=http://127.0.0.1:$ap_dead_port
+		TP_BASE_URL=http://127.0.0.1:$ws_dead_port
 		http GET $P/abc123-def456/progress
 		error_is 503 bad_gateway "the pool unreachable: Apache's 503"
 		is "$(header Retry-After)" 2 "with Retry-After"
@@ -256,7 +261,7 @@ else
 server.modules = ( "mod_access", "mod_fastcgi" )
 server.document-root = "$lt/www"
 server.bind = "127.0.0.1"
-server.port = $lt_port
+server.port = $ws_port
 server.pid-file = "$lt/lighttpd.pid"
 server.errorlog = "$lt/error.log"
 server.upload-dirs = ( "$lt/tmp" )
@@ -275,7 +280,7 @@ server.http-parseopts = (
   "url-path-dotseg-remove"   => "enable",
 )
 include "$lt/trainprog.conf"
-\$SERVER["socket"] == "127.0.0.1:$lt_dead_port" {
+\$SERVER["socket"] == "127.0.0.1:$ws_dead_port" {
     include "$lt/trainprog-down.conf"
 }
 EOF
@@ -289,25 +294,12 @@ EOF
 		wait_until 20 gone "$lt/lighttpd.conf"
 	}
 	ws_stops+=(lighttpd_stop)
-	lighttpd_start() {
-		local _
-		for _ in 1 2 3; do
-			lt_port=$(pick_port)
-			lt_dead_port=$(pick_port)
-			[ "$lt_port" = "$lt_dead_port" ] && continue
-			lighttpd_conf
-			lighttpd -f "$lt/lighttpd.conf" >"$lt/start.out" 2>&1 &&
-			    wait_until 20 answers_ping "http://127.0.0.1:$lt_port" && return 0
-			grep -q 'Address already in use' "$lt/start.out" "$lt/error.log" 2>/dev/null || return 1
-		done
-		return 1
-	}
-	if ! lighttpd_start; then
+	if ! ws_start "$lt" lighttpd_conf lighttpd -f "$lt/lighttpd.conf"; then
 		fail "lighttpd starts and answers" "$(cat "$lt/start.out" "$lt/error.log" 2>/dev/null | tail -n 5)"
 	else
 		pass "lighttpd starts with the snippet and answers"
 		ok workers_are_www_data "$lt/lighttpd.conf" -- "it runs as www-data"
-		TP_BASE_URL=http://127.0.0.1:$lt_port
+		TP_BASE_URL=http://127.0.0.1:$ws_port
 		ws_json_errors=0 ws_own_405=0
 		contract lighttpd
 		# What lighttpd does its own way.
@@ -319,7 +311,7 @@ EOF
 		http POST "$P/ws-lighttpd-chunked/progress" -H "Authorization: Bearer $TP_PUBLISH_TOKEN" \
 		    -H 'Content-Type: application/json' -H 'Transfer-Encoding: chunked' --data-binary "@$E2E_TMP/ws-64k+1"
 		is "$STATUS $(($(pool_count) - seen))" "413 0" "a chunked body over 64 KiB: 413, before it reaches the pool"
-		TP_BASE_URL=http://127.0.0.1:$lt_dead_port
+		TP_BASE_URL=http://127.0.0.1:$ws_dead_port
 		http GET $P/abc123-def456/progress
 		is "$STATUS" 503 "the pool unreachable: lighttpd's 503"
 		TP_BASE_URL=$ws_main_url
