@@ -37,7 +37,7 @@ CPPFLAGS += -D_GNU_SOURCE -Iinclude $(PKG_CFLAGS)
 XCFLAGS	:= -std=c11 $(WARN) $(OPT) -fPIC -fvisibility=hidden $(SANFLAGS) $(CFLAGS)
 XLDFLAGS := $(SANFLAGS) $(LDFLAGS)
 
-LIB_SRC	 := lib/conn.c lib/eta.c lib/progress.c lib/render.c lib/sha256.c lib/store.c \
+LIB_SRC	 := lib/clock.c lib/conn.c lib/eta.c lib/progress.c lib/render.c lib/sha256.c lib/store.c \
 	    lib/token.c lib/tracker.c
 FCGI_SRC := fcgi/auth.c fcgi/cache.c fcgi/config.c fcgi/db.c fcgi/event.c fcgi/guard.c \
 	    fcgi/handler_cancel.c fcgi/handler_jobs.c fcgi/handler_ping.c \

@@ -18,15 +18,6 @@
 #define CANCELLED_MESSAGE \
 	"the job was cancelled (POST .../cancel): stop training; its final state is stored"
 
-static int64_t
-wall_us(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* Is the request's body JSON (application/json, or a +json type)? */
 static bool
 json_content_type(const char *ct)

@@ -189,8 +189,6 @@ struct scoreboard {
 
 extern struct scoreboard *scoreboard;
 
-/* Wall-clock milliseconds since the epoch. */
-int64_t	 wall_ms(void);
 /* Maps the scoreboard, shared with every child forked after.  0 or -1. */
 int	 scoreboard_create(void);
 void	 sb_set_state(int slot, enum sb_state state);

@@ -17,15 +17,6 @@
 
 struct scoreboard	*scoreboard;
 
-int64_t
-wall_ms(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int
 scoreboard_create(void)
 {

@@ -14,15 +14,6 @@
 
 #include "internal.h"
 
-int64_t
-mono_ms(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /*
  * Waits until the connection's socket has one of `events`, or the deadline.
  * Returns 0 when ready (or in error: libpq will say which), -1 on timeout.

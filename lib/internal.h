@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <libpq-fe.h>
 
@@ -251,10 +252,21 @@ char	*render_error(const char *code, const char *message, size_t *len);
 char	*render_error_field(const char *code, const char *message, const char *field,
 	    size_t *len);
 
-/* conn.c */
+/* clock.c */
 
 /* Monotonic milliseconds: what every deadline is measured on. */
 int64_t	 mono_ms(void);
+/* Wall-clock microseconds and milliseconds since the Unix epoch. */
+int64_t	 wall_us(void);
+int64_t	 wall_ms(void);
+/*
+ * The CLOCK_MONOTONIC instant ms from now, for pthread_cond_timedwait() on
+ * a condition whose clock is CLOCK_MONOTONIC: a wall clock stepped back
+ * while a thread waits would stretch the wait by the step.
+ */
+struct timespec mono_after_ms(int64_t ms);
+
+/* conn.c */
 
 /* Outcome of one round trip to PostgreSQL. */
 enum conn_trip {

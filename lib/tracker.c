@@ -175,32 +175,9 @@ tp_options_init(struct tp_options *o)
 static int64_t
 clock_us(const struct tp_tracker *t)
 {
-	struct timespec	 ts;
-
 	if (t->t_opts.clock != NULL)
 		return t->t_opts.clock(t->t_opts.clock_arg);
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-/*
- * An absolute CLOCK_MONOTONIC instant ms from now, for pthread_cond_timedwait
- * on a condition made by cond_init(): a wall clock stepped back while a
- * caller waits would stretch the wait by the step.
- */
-static struct timespec
-abs_after_ms(int64_t ms)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += (time_t)(ms / 1000);
-	ts.tv_nsec += (long)(ms % 1000) * 1000000;
-	if (ts.tv_nsec >= 1000000000) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000;
-	}
-	return ts;
+	return wall_us();
 }
 
 static void set_problem(struct tp_tracker *t, const char *fmt, ...)
@@ -241,7 +218,7 @@ mutex_init(pthread_mutex_t *mu)
 	return rc;
 }
 
-/* A condition whose timed waits run on CLOCK_MONOTONIC (abs_after_ms()). */
+/* A condition whose timed waits run on CLOCK_MONOTONIC (mono_after_ms()). */
 static int
 cond_init(pthread_cond_t *cv)
 {
@@ -766,7 +743,7 @@ sender_main(void *arg)
 			if (wake == -1)
 				pthread_cond_wait(&p->p_wake, &p->p_mu);
 			else {
-				until = abs_after_ms(wake - now);
+				until = mono_after_ms(wake - now);
 				(void)pthread_cond_timedwait(&p->p_wake, &p->p_mu, &until);
 			}
 		}
@@ -1191,7 +1168,7 @@ tp_tracker_update(struct tp_tracker *t, const struct tp_update *u)
 static enum tp_err
 wait_terminal(struct tp_tracker *t)
 {
-	struct timespec	 until = abs_after_ms(t->t_opts.terminal_timeout_ms);
+	struct timespec	 until = mono_after_ms(t->t_opts.terminal_timeout_ms);
 	int64_t		 deadline = mono_ms() + t->t_opts.terminal_timeout_ms;
 
 	while (!t->t_terminal_settled && mono_ms() < deadline)
@@ -1244,7 +1221,7 @@ tp_tracker_error(struct tp_tracker *t, const char *message)
 static bool
 wait_idle(struct tp_tracker *t, int timeout_ms)
 {
-	struct timespec	 until = abs_after_ms(timeout_ms);
+	struct timespec	 until = mono_after_ms(timeout_ms);
 	int64_t		 deadline = mono_ms() + timeout_ms;
 
 	while ((t->t_has_pending || t->t_in_flight) && mono_ms() < deadline)
