@@ -37,15 +37,15 @@ CPPFLAGS += -D_GNU_SOURCE -Iinclude $(PKG_CFLAGS)
 XCFLAGS	:= -std=c11 $(WARN) $(OPT) -fPIC -fvisibility=hidden $(SANFLAGS) $(CFLAGS)
 XLDFLAGS := $(SANFLAGS) $(LDFLAGS)
 
-LIB_SRC	 := lib/clock.c lib/conn.c lib/eta.c lib/progress.c lib/render.c lib/sha256.c lib/store.c \
-	    lib/token.c lib/tracker.c
-FCGI_SRC := fcgi/auth.c fcgi/cache.c fcgi/config.c fcgi/db.c fcgi/event.c fcgi/guard.c \
+LIB_SRC	 := lib/clock.c lib/conn.c lib/eta.c lib/progress.c lib/publisher.c lib/render.c \
+	    lib/sha256.c lib/store.c lib/threads.c lib/token.c lib/tracker.c
+FCGI_SRC := fcgi/auth.c fcgi/cache.c fcgi/config.c fcgi/db.c fcgi/body.c fcgi/guard.c \
 	    fcgi/handler_cancel.c fcgi/handler_jobs.c fcgi/handler_ping.c \
 	    fcgi/handler_progress.c fcgi/handler_publish.c fcgi/http.c fcgi/listen.c \
 	    fcgi/log.c fcgi/master.c fcgi/priv.c fcgi/query.c fcgi/router.c \
-	    fcgi/scoreboard.c fcgi/status.c fcgi/worker.c
+	    fcgi/scoreboard.c fcgi/serve.c fcgi/status.c fcgi/worker.c
 UNIT_TESTS := test_progress test_eta test_render test_store test_router test_config test_guard \
-	      test_token test_api test_event
+	      test_token test_body test_cache test_query test_http test_publisher
 
 LIB_OBJ	 := $(LIB_SRC:%.c=$(B)/obj/%.o)
 FCGI_OBJ := $(FCGI_SRC:%.c=$(B)/obj/%.o)
@@ -90,10 +90,11 @@ $(B)/bin/tp-fcgi: $(B)/obj/fcgi/main.o $(FCGI_OBJ) $(B)/lib/libtrainprog.a
 	@mkdir -p $(dir $@)
 	$(CC) $(XLDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread -lm
 
-# tp-publish shares the library's input checks, so it links the archive.
-$(B)/bin/tp-publish: $(B)/obj/tools/tp-publish.o $(B)/lib/libtrainprog.a
+# tp-publish is a customer of the library: it links the shared one, and its
+# input checks are the library's exported ones (tp_update_problem() ...).
+$(B)/bin/tp-publish: $(B)/obj/tools/tp-publish.o $(B)/lib/libtrainprog.so
 	@mkdir -p $(dir $@)
-	$(CC) $(XLDFLAGS) -o $@ $^ $(LIB_LIBS)
+	$(CC) $(XLDFLAGS) -o $@ $< -L$(B)/lib -ltrainprog -Wl,-rpath,'$$ORIGIN/../lib'
 
 $(B)/bin/tp-admin: $(B)/obj/tools/tp-admin.o $(B)/lib/libtrainprog.a
 	@mkdir -p $(dir $@)

@@ -45,7 +45,7 @@ auth_require(struct request *rq, struct db *db, const char *scope)
 		return false;
 	}
 	params[0] = id;
-	if (!http_db_ok(rq, db, db_exec(db, STMT_TOKEN, 1, params, http_db_deadline(rq), &res),
+	if (!http_db_ok(rq, db, db_exec(db, STMT_TOKEN, params, http_db_deadline(rq), &res),
 	    "the token could not be checked"))
 		return false;
 	sha256(secret, TOKEN_SECRET_LEN, digest);

@@ -13,6 +13,12 @@
  *
  * Direct-mapped on a hash of the job id: no lists, no allocation once the
  * slots hold their documents, and a small, fixed memory bound.
+ *
+ * The whole protocol lives here: what to take in before a lookup
+ * (cache_lookup), whether a document just read may be kept
+ * (cache_store), and what to do after the worker's idle wait
+ * (cache_after_wait).  The writer's side is db.c's: a commit on the writer
+ * connection bumps the shared generation (cache_note_write) by itself.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -142,4 +148,83 @@ cache_put(struct cache *c, const char *job, size_t jlen, const char *body, size_
 	e->ce_gen = c->c_gen;
 	e->ce_shared_gen = shared_gen;
 	e->ce_filled = now;
+}
+
+/*
+ * News of writes, taken in: on the socket (unless the wait that woke the
+ * worker saw none), and what an earlier query took in with its results,
+ * which no longer shows on the socket.  Any: everything kept goes.
+ */
+static void
+cache_take_news(struct cache *c, struct db *reader)
+{
+	if ((!c->c_fresh && db_poll_notify(reader)) || db_take_notifies(reader))
+		cache_invalidate(c);
+	c->c_fresh = false;
+	cache_epoch(c, reader->db_epoch);
+}
+
+const char *
+cache_lookup(struct cache *c, struct db *reader, const char *job, size_t jlen,
+    uint64_t *ticket, size_t *len)
+{
+	const char	*doc;
+
+	/*
+	 * Anything written since the documents were kept?  Read before the
+	 * query, so that news arriving during it invalidates what it returns.
+	 */
+	*ticket = cache_shared_gen();
+	if (c == NULL || !cache_enabled(c))
+		return NULL;
+	cache_take_news(c, reader);
+	if ((doc = cache_get(c, job, jlen, *ticket, mono_ms(), len)) != NULL) {
+		atomic_fetch_add_explicit(&scoreboard->sb_cache_hits, 1, memory_order_relaxed);
+		return doc;
+	}
+	atomic_fetch_add_explicit(&scoreboard->sb_cache_misses, 1, memory_order_relaxed);
+	return NULL;
+}
+
+void
+cache_store(struct cache *c, struct db *reader, uint64_t ticket, const char *job,
+    size_t jlen, const char *body, size_t blen)
+{
+	if (c == NULL || !cache_enabled(c))
+		return;
+	/*
+	 * A new connection under the query (a restarted server) lost the old
+	 * one's news: what was kept before goes; this, fresh, stays.
+	 */
+	cache_epoch(c, reader->db_epoch);
+	/*
+	 * A notification that came with the result is a write that committed
+	 * while the query ran: the row read may predate it, so it is not kept
+	 * (and nothing kept before is).
+	 */
+	if (db_take_notifies(reader))
+		cache_invalidate(c);
+	else
+		cache_put(c, job, jlen, body, blen, ticket, mono_ms());
+}
+
+int
+cache_idle_fd(const struct cache *c, const struct db *reader, unsigned *gen)
+{
+	*gen = reader->db_epoch;
+	return cache_enabled(c) ? db_socket(reader) : -1;
+}
+
+void
+cache_after_wait(struct cache *c, struct db *reader, bool readable)
+{
+	/*
+	 * News of writes is read at once (the cache forgets, and the server's
+	 * queue of notifications for this connection never backs up).  When
+	 * there was none, the request that woke the worker needs not look
+	 * again: a write that commits after it arrived is concurrent with it.
+	 */
+	if ((readable && db_poll_notify(reader)) || db_take_notifies(reader))
+		cache_invalidate(c);
+	c->c_fresh = true;
 }

@@ -8,36 +8,14 @@
  * a connection found dead (a restarted server) is replaced and the query
  * retried once, a statement that vanished is prepared again, and after a
  * failed connection attempt requests get 503 at once for db_retry, so an
- * outage does not become a connection storm.
+ * outage does not become a connection storm.  The statements are those of
+ * lib/store.c's table, run by id; a write committed here tells the read
+ * cache by itself.
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "pool.h"
-
-struct statement {
-	const char	*st_name;
-	const char	*st_sql;
-	int		 st_nparams;
-};
-
-static const struct statement reader_statements[] = {
-	{ STMT_GET, store_progress_get_sql, 2 },
-	{ STMT_JOBS_LIST, store_jobs_list_sql, 5 },
-	{ STMT_JOBS_COUNTS, store_jobs_counts_sql, 1 },
-	{ STMT_TOKEN, store_token_sql, 1 },
-	{ NULL, NULL, 0 }
-};
-
-static const struct statement writer_statements[] = {
-	{ STMT_GET, store_progress_get_sql, 2 },
-	{ STMT_LOCK, store_progress_lock_sql, 2 },
-	{ STMT_PUT, store_progress_put_sql, STORE_PROGRESS_PUT_NPARAMS },
-	{ STMT_CANCEL, store_cancel_sql, 2 },
-	{ STMT_EXPIRE, store_expire_stalled_sql, 3 },
-	{ STMT_TOKEN, store_token_sql, 1 },
-	{ NULL, NULL, 0 }
-};
 
 void
 db_init(struct db *db, const struct config *cf, enum db_role role)
@@ -70,6 +48,8 @@ db_drop(struct db *db)
 		PQfinish(db->db_conn);
 		db->db_conn = NULL;
 	}
+	/* A transaction goes with its connection, and what it wrote with it. */
+	db->db_in_txn = db->db_txn_wrote = false;
 }
 
 void
@@ -145,77 +125,52 @@ db_note_up(struct db *db, const char *event, const char *msg)
 }
 
 /*
- * Opens a connection, sets statement_timeout and prepares the statements,
- * all before `deadline`.  Returns 0, or -1 with the failure noted.
+ * Opens a connection (lib/conn.c: our keywords, the role's URL, then its
+ * password file's password), sets statement_timeout and plan_cache_mode,
+ * prepares the role's statements and LISTENs if asked, all before
+ * `deadline`.  Returns 0, or -1 with the failure noted.
  */
 static int
 db_connect(struct db *db, int64_t deadline)
 {
 	const struct config	*cf = db->db_cf;
 	bool			 w = db->db_role == DB_WRITER;
-	/*
-	 * Keywords before "dbname" are defaults the connection string may
-	 * override; the password file's password comes last: it wins.
-	 * connect_timeout only backs up our own deadline.
-	 */
-	const char	*keywords[] = {
-		"fallback_application_name", "connect_timeout", "client_encoding",
-		"keepalives", "keepalives_idle", "keepalives_interval",
-		"keepalives_count", "dbname", "password", NULL
-	};
-	const char	*values[] = {
-		TP_FCGI_NAME, "10", "UTF8", "1", "30", "10", "3",
-		w ? cf->cf_database_write_url : cf->cf_database_url,
-		w ? cf->cf_database_write_password : cf->cf_database_password, NULL
-	};
-	const struct statement	*st;
-	char		 timeout[32], why[512];
-	const char	*params[2] = { timeout, NULL };
-	PGconn		*conn;
-	PGresult	*res = NULL;
+	struct conn_setup	 cs;
+	char			 why[512];
+	PGconn			*conn;
+	PGresult		*res = NULL;
 
-	if ((conn = conn_open(keywords, values, deadline, why, sizeof(why))) == NULL) {
-		db_note_down(db, why);
-		return -1;
-	}
-	snprintf(timeout, sizeof(timeout), "%d", cf->cf_statement_timeout_ms);
+	memset(&cs, 0, sizeof(cs));
+	cs.cs_app_name = TP_FCGI_NAME;
+	cs.cs_conninfo = w ? cf->cf_database_write_url : cf->cf_database_url;
+	cs.cs_password = w ? cf->cf_database_write_password : cf->cf_database_password;
+	/* Below db_timeout: the server gives up on a query about when we do. */
+	cs.cs_statement_timeout_ms = cf->cf_statement_timeout_ms;
 	/*
 	 * The reader's statements have one good plan whatever their parameters
 	 * (the list's branches are cut by one-time filters): planning it again
 	 * on every execution, as "auto" may choose, would double the list's cost.
 	 */
-	params[1] = w ? "auto" : "force_generic_plan";
-	if (conn_exec_params(conn, "SELECT set_config('statement_timeout', $1, false),"
-	    " set_config('plan_cache_mode', $2, false)", 2, params, 0, deadline, &res) != CONN_OK) {
-		snprintf(why, sizeof(why), "setting statement_timeout failed: %s",
-		    PQerrorMessage(conn));
-		goto fail;
+	cs.cs_plan_cache_mode = w ? "auto" : "force_generic_plan";
+	cs.cs_roles = w ? ROLE_WRITER : ROLE_READER;
+	if ((conn = conn_connect(&cs, deadline, why, sizeof(why))) == NULL) {
+		db_note_down(db, why);
+		return -1;
 	}
-	PQclear(res);
-	res = NULL;
-	for (st = w ? writer_statements : reader_statements; st->st_name != NULL; st++)
-		if (conn_prepare(conn, st->st_name, st->st_sql, st->st_nparams, deadline) != CONN_OK) {
-			snprintf(why, sizeof(why), "preparing %s failed: %s", st->st_name,
-			    PQerrorMessage(conn));
-			goto fail;
-		}
 	/* The cache's news of writes: LISTEN before the first query it could cache. */
 	if (db->db_listen &&
 	    conn_exec_params(conn, "LISTEN " DB_CHANNEL, 0, NULL, 0, deadline, &res) != CONN_OK) {
 		snprintf(why, sizeof(why), "LISTEN failed: %s", PQerrorMessage(conn));
-		goto fail;
+		PQclear(res);
+		PQfinish(conn);
+		db_note_down(db, why);
+		return -1;
 	}
 	PQclear(res);
-	res = NULL;
 	db_note_up(db, "db_reconnected", "connected to the database again");
 	db->db_conn = conn;
 	db->db_epoch++;
 	return 0;
-fail:
-	PQclear(res);
-	PQfinish(conn);
-	db_note_down(db, why);
-	return -1;
 }
 
 void
@@ -225,19 +180,46 @@ db_warm(struct db *db)
 		(void)db_connect(db, mono_ms() + db->db_cf->cf_db_timeout_ms);
 }
 
-/* Runs one statement: prepared (stmt) or plain SQL without parameters. */
+/*
+ * Runs one statement: prepared (stmt), or plain SQL without parameters
+ * (sql not NULL).  Binary results.
+ */
 static enum conn_trip
-run(struct db *db, const char *stmt, const char *sql, int nparams, const char *const *values,
+run(struct db *db, enum store_stmt stmt, const char *sql, const char *const *values,
     int64_t deadline, PGresult **res)
 {
-	if (stmt != NULL)
-		return conn_exec_prepared(db->db_conn, stmt, nparams, values, 1, deadline, res);
+	if (sql == NULL)
+		return conn_exec_stmt(db->db_conn, stmt, values, 1, deadline, res);
 	return conn_exec_params(db->db_conn, sql, 0, NULL, 1, deadline, res);
 }
 
-enum db_status
-db_step(struct db *db, const char *stmt, const char *sql, int nparams,
-    const char *const *values, int64_t deadline, PGresult **res)
+/* What the statement is, for the log. */
+static const char *
+run_name(enum store_stmt stmt, const char *sql)
+{
+	return sql != NULL ? sql : store_statements[stmt].ss_name;
+}
+
+/*
+ * After a statement succeeded: did it write rows?  Outside a transaction
+ * they are committed now, and the read cache hears of it before anyone
+ * else can; inside one, at its COMMIT.
+ */
+static void
+note_write(struct db *db, enum store_stmt stmt, const char *sql, const PGresult *res)
+{
+	if (sql != NULL || !store_statements[stmt].ss_writes || PQntuples(res) == 0)
+		return;
+	if (db->db_in_txn)
+		db->db_txn_wrote = true;
+	else
+		cache_note_write();
+}
+
+/* db_step(), for a prepared statement (stmt) or plain SQL without parameters (sql). */
+static enum db_status
+step(struct db *db, enum store_stmt stmt, const char *sql, const char *const *values,
+    int64_t deadline, PGresult **res)
 {
 	char	 why[512];
 
@@ -246,8 +228,9 @@ db_step(struct db *db, const char *stmt, const char *sql, int nparams,
 		if (mono_ms() < db->db_next_connect || db_connect(db, deadline) == -1)
 			return DB_UNAVAILABLE;
 	}
-	switch (run(db, stmt, sql, nparams, values, deadline, res)) {
+	switch (run(db, stmt, sql, values, deadline, res)) {
 	case CONN_OK:
+		note_write(db, stmt, sql, *res);
 		return DB_OK;
 	case CONN_ERROR:
 		if (conn_sqlstate_unavailable(PQresultErrorField(*res, PG_DIAG_SQLSTATE)) ||
@@ -259,6 +242,11 @@ db_step(struct db *db, const char *stmt, const char *sql, int nparams,
 			db_note_down(db, why);
 			return DB_UNAVAILABLE;
 		}
+		log_error("query_failed", "%s failed (%s): %s", sql != NULL ? sql :
+		    store_statements[stmt].ss_name,
+		    PQresultErrorField(*res, PG_DIAG_SQLSTATE) != NULL ?
+		    PQresultErrorField(*res, PG_DIAG_SQLSTATE) : "no SQLSTATE",
+		    PQresultErrorMessage(*res));
 		return DB_FAILED;
 	default:
 		db_drop(db);
@@ -267,10 +255,17 @@ db_step(struct db *db, const char *stmt, const char *sql, int nparams,
 	}
 }
 
-/* db_exec(), for a prepared statement (stmt) or plain SQL without parameters. */
+enum db_status
+db_step(struct db *db, enum store_stmt stmt, const char *const *values, int64_t deadline,
+    PGresult **res)
+{
+	return step(db, stmt, NULL, values, deadline, res);
+}
+
+/* db_exec(), for a prepared statement (stmt) or plain SQL without parameters (sql). */
 static enum db_status
-exec_retry(struct db *db, const char *stmt, const char *sql, int nparams,
-    const char *const *values, int64_t deadline, PGresult **res)
+exec_retry(struct db *db, enum store_stmt stmt, const char *sql, const char *const *values,
+    int64_t deadline, PGresult **res)
 {
 	const char	*state;
 	char		 why[512];
@@ -285,9 +280,10 @@ exec_retry(struct db *db, const char *stmt, const char *sql, int nparams,
 			if (db_connect(db, deadline) == -1)
 				return DB_UNAVAILABLE;
 		}
-		switch (run(db, stmt, sql, nparams, values, deadline, res)) {
+		switch (run(db, stmt, sql, values, deadline, res)) {
 		case CONN_OK:
 			db_note_up(db, "db_recovered", "the database answers again");
+			note_write(db, stmt, sql, *res);
 			return DB_OK;
 		case CONN_TIMEOUT:
 			db_drop(db);
@@ -323,7 +319,7 @@ exec_retry(struct db *db, const char *stmt, const char *sql, int nparams,
 			db_note_down(db, why);
 			return DB_UNAVAILABLE;
 		}
-		log_error("query_failed", "%s failed (%s): %s", stmt ? stmt : sql, state,
+		log_error("query_failed", "%s failed (%s): %s", run_name(stmt, sql), state,
 		    PQresultErrorMessage(*res));
 		PQclear(*res);
 		*res = NULL;
@@ -333,10 +329,10 @@ exec_retry(struct db *db, const char *stmt, const char *sql, int nparams,
 }
 
 enum db_status
-db_exec(struct db *db, const char *stmt, int nparams, const char *const *values,
-    int64_t deadline, PGresult **res)
+db_exec(struct db *db, enum store_stmt stmt, const char *const *values, int64_t deadline,
+    PGresult **res)
 {
-	return exec_retry(db, stmt, NULL, nparams, values, deadline, res);
+	return exec_retry(db, stmt, NULL, values, deadline, res);
 }
 
 enum db_status
@@ -345,8 +341,29 @@ db_begin(struct db *db, int64_t deadline)
 	PGresult	*res = NULL;
 	enum db_status	 st;
 
-	st = exec_retry(db, NULL, "BEGIN", 0, NULL, deadline, &res);
+	db->db_in_txn = false;
+	st = exec_retry(db, STMT_COUNT, "BEGIN", NULL, deadline, &res);
 	PQclear(res);
+	if (st == DB_OK) {
+		db->db_in_txn = true;
+		db->db_txn_wrote = false;
+	}
+	return st;
+}
+
+enum db_status
+db_commit(struct db *db, int64_t deadline)
+{
+	PGresult	*res = NULL;
+	enum db_status	 st;
+	bool		 wrote = db->db_txn_wrote;
+
+	st = step(db, STMT_COUNT, "COMMIT", NULL, deadline, &res);
+	PQclear(res);
+	db->db_in_txn = db->db_txn_wrote = false;
+	/* Before anyone hears of this write. */
+	if (st == DB_OK && wrote)
+		cache_note_write();
 	return st;
 }
 
@@ -355,10 +372,11 @@ db_rollback(struct db *db, int64_t deadline)
 {
 	PGresult	*res = NULL;
 
+	db->db_in_txn = db->db_txn_wrote = false;
 	if (db->db_conn == NULL)
 		return;
 	/* Failing that, the connection goes: the transaction with it. */
-	if (db_step(db, NULL, "ROLLBACK", 0, NULL, deadline, &res) != DB_OK)
+	if (step(db, STMT_COUNT, "ROLLBACK", NULL, deadline, &res) != DB_OK)
 		db_drop(db);
 	PQclear(res);
 }

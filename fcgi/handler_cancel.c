@@ -31,24 +31,22 @@ handle_cancel(struct request *rq)
 	params[1] = db_stall_param(rq->rq_cf, stall, sizeof(stall));
 	if (params[1] == NULL)
 		params[1] = "31536000";
-	if (!http_db_ok(rq, db, db_exec(db, STMT_CANCEL, 2, params, http_db_deadline(rq), &res),
+	if (!http_db_ok(rq, db, db_exec(db, STMT_CANCEL, params, http_db_deadline(rq), &res),
 	    "the cancellation failed"))
 		return;
 	cancelled = PQntuples(res);
 	PQclear(res);
-	if (cancelled)
-		cache_note_write();
 
 	/* Either way, the job as it now stands. */
 	params[1] = db_stall_param(rq->rq_cf, stall, sizeof(stall));
-	if (db_exec(db, STMT_GET, 2, params, http_db_deadline(rq), &res) != DB_OK) {
+	if (db_exec(db, STMT_GET, params, http_db_deadline(rq), &res) != DB_OK) {
 		http_reply_unavailable(rq, db);
 		return;
 	}
 	if (cancelled) {
-		reply_progress(rq, res, 202);
+		http_reply_progress(rq, res, 202);
 	} else if (PQntuples(res) == 0 || store_decode_progress(res, 0, &row) == -1) {
-		reply_progress(rq, res, 404);
+		http_reply_progress(rq, res, 404);
 	} else {
 		snprintf(message, sizeof(message), "the job has already finished (%s): "
 		    "there is nothing to cancel", row.pr_status);

@@ -39,9 +39,9 @@ decode_counts(const PGresult *res, int64_t counts[JOB_STATUS_COUNT])
 
 /* Runs a statement on the reader; false when the error was sent. */
 static bool
-run(struct request *rq, const char *stmt, int n, const char *const *params, PGresult **res)
+run(struct request *rq, enum store_stmt stmt, const char *const *params, PGresult **res)
 {
-	switch (db_exec(rq->rq_reader, stmt, n, params, http_db_deadline(rq), res)) {
+	switch (db_exec(rq->rq_reader, stmt, params, http_db_deadline(rq), res)) {
 	case DB_OK:
 		return true;
 	case DB_UNAVAILABLE:
@@ -99,8 +99,8 @@ handle_jobs(struct request *rq)
 	params[3] = q.jq_has_cursor ? q.jq_cursor_id : "";
 	params[4] = limit;
 
-	if (!run(rq, STMT_JOBS_LIST, 5, params, &list) ||
-	    !run(rq, STMT_JOBS_COUNTS, 1, params + 1, &cnt))
+	if (!run(rq, STMT_JOBS_LIST, params, &list) ||
+	    !run(rq, STMT_JOBS_COUNTS, params + 1, &cnt))
 		goto done;
 	rows = PQntuples(list);
 	more = rows > q.jq_limit;

@@ -1,4 +1,8 @@
-/* http.c: writing CGI responses (status, headers, JSON bodies) to FastCGI. */
+/*
+ * http.c: a request as the handlers see it (parameters, body, deadline) and
+ * the CGI responses they write to FastCGI: status, headers, JSON bodies,
+ * errors, a job's progress document.
+ */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -152,5 +156,47 @@ http_reply_field_error(struct request *rq, int status, const char *code,
 		return;
 	}
 	http_reply_json(rq, status, body, len, extra_headers);
+	free(body);
+}
+
+int
+http_render_progress(struct request *rq, PGresult *res, char **body, size_t *len)
+{
+	struct progress_row	 row;
+	char			 message[TP_JOB_ID_MAX + 64];
+
+	*body = NULL;
+	if (PQntuples(res) == 0) {
+		snprintf(message, sizeof(message), "no training job has the id \"%s\"",
+		    rq->rq_route.rt_job_id);
+		http_reply_error(rq, 404, "not_found", message, NULL);
+		return -1;
+	}
+	if (store_decode_progress(res, 0, &row) == -1) {
+		log_error("decode_failed", "training_progress row does not have the "
+		    "columns and types this build expects: run deploy/migrate");
+		http_reply_error(rq, 500, "internal_error",
+		    "the stored progress could not be read", NULL);
+		return -1;
+	}
+	if ((*body = render_progress(&row, len)) == NULL) {
+		log_error("render_failed", "could not render the progress of a job "
+		    "(out of memory, or a JSON column that is not an object)");
+		http_reply_error(rq, 500, "internal_error",
+		    "the stored progress could not be rendered", NULL);
+		return -1;
+	}
+	return 0;
+}
+
+void
+http_reply_progress(struct request *rq, PGresult *res, int status)
+{
+	char	*body;
+	size_t	 len = 0;
+
+	if (http_render_progress(rq, res, &body, &len) == -1)
+		return;
+	http_reply_json(rq, status, body, len, NULL);
 	free(body);
 }

@@ -14,7 +14,6 @@
 #include <netinet/in.h>
 #include <stddef.h>
 #include <pwd.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -46,7 +45,7 @@ set_flags(int fd)
 /*
  * Makes way for a socket at path: nothing there is fine; a socket nobody
  * answers on is stale and removed; a live socket, or anything that is not a
- * socket, is refused.  0 or -1 (printed).
+ * socket, is refused.  0 or -1 (logged).
  */
 static int
 unix_clear_stale(const char *path, const struct sockaddr_un *sun)
@@ -57,33 +56,33 @@ unix_clear_stale(const char *path, const struct sockaddr_un *sun)
 	if (lstat(path, &st) == -1) {
 		if (errno == ENOENT)
 			return 0;
-		fprintf(stderr, "%s: cannot check %s: %s\n", TP_FCGI_NAME, path, strerror(errno));
+		log_error("socket_check_failed", "cannot check %s: %s", path, strerror(errno));
 		return -1;
 	}
 	if (!S_ISSOCK(st.st_mode)) {
-		fprintf(stderr, "%s: %s exists and is not a socket; not replacing it\n",
-		    TP_FCGI_NAME, path);
+		log_error("socket_path_taken", "%s exists and is not a socket; not replacing it",
+		    path);
 		return -1;
 	}
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
-		fprintf(stderr, "%s: socket: %s\n", TP_FCGI_NAME, strerror(errno));
+		log_error("socket_check_failed", "socket: %s", strerror(errno));
 		return -1;
 	}
 	rc = connect(fd, (const struct sockaddr *)sun, sizeof(*sun));
 	close(fd);
 	if (rc == 0) {
-		fprintf(stderr, "%s: %s is in use by a running server; "
-		    "stop it first, or listen elsewhere\n", TP_FCGI_NAME, path);
+		log_error("socket_in_use", "%s is in use by a running server; "
+		    "stop it first, or listen elsewhere", path);
 		return -1;
 	}
 	if (errno != ECONNREFUSED) {
-		fprintf(stderr, "%s: cannot tell whether %s is in use (%s); not replacing it\n",
-		    TP_FCGI_NAME, path, strerror(errno));
+		log_error("socket_check_failed", "cannot tell whether %s is in use (%s); "
+		    "not replacing it", path, strerror(errno));
 		return -1;
 	}
 	if (unlink(path) == -1 && errno != ENOENT) {
-		fprintf(stderr, "%s: cannot remove stale socket %s: %s\n",
-		    TP_FCGI_NAME, path, strerror(errno));
+		log_error("socket_check_failed", "cannot remove stale socket %s: %s", path,
+		    strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -104,24 +103,24 @@ unix_open(const struct config *cf, const char *path, dev_t *dev, ino_t *ino)
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
 	if (strlen(path) >= sizeof(sun.sun_path)) {
-		fprintf(stderr, "%s: socket path is longer than %zu bytes: %s\n",
-		    TP_FCGI_NAME, sizeof(sun.sun_path) - 1, path);
+		log_error("listen_failed", "socket path is longer than %zu bytes: %s",
+		    sizeof(sun.sun_path) - 1, path);
 		return -1;
 	}
 	memcpy(sun.sun_path, path, strlen(path));
 
 	if (cf->cf_listen_owner != NULL) {
 		if ((pw = getpwnam(cf->cf_listen_owner)) == NULL) {
-			fprintf(stderr, "%s: listen_owner: no user \"%s\"\n",
-			    TP_FCGI_NAME, cf->cf_listen_owner);
+			log_error("listen_failed", "listen_owner: no user \"%s\"",
+			    cf->cf_listen_owner);
 			return -1;
 		}
 		uid = pw->pw_uid;
 	}
 	if (cf->cf_listen_group != NULL) {
 		if ((gr = getgrnam(cf->cf_listen_group)) == NULL) {
-			fprintf(stderr, "%s: listen_group: no group \"%s\"\n",
-			    TP_FCGI_NAME, cf->cf_listen_group);
+			log_error("listen_failed", "listen_group: no group \"%s\"",
+			    cf->cf_listen_group);
 			return -1;
 		}
 		gid = gr->gr_gid;
@@ -129,7 +128,7 @@ unix_open(const struct config *cf, const char *path, dev_t *dev, ino_t *ino)
 	if (unix_clear_stale(path, &sun) == -1)
 		return -1;
 	if ((fd = socket(AF_UNIX, SOCK_STREAM, 0)) == -1) {
-		fprintf(stderr, "%s: socket: %s\n", TP_FCGI_NAME, strerror(errno));
+		log_error("listen_failed", "socket: %s", strerror(errno));
 		return -1;
 	}
 	/* Never exists with wider permissions than asked, not even briefly. */
@@ -137,19 +136,19 @@ unix_open(const struct config *cf, const char *path, dev_t *dev, ino_t *ino)
 	rc = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
 	umask(old_umask);
 	if (rc == -1) {
-		fprintf(stderr, "%s: bind %s: %s\n", TP_FCGI_NAME, path, strerror(errno));
+		log_error("listen_failed", "bind %s: %s", path, strerror(errno));
 		goto fail;
 	}
 	if (chmod(path, cf->cf_listen_mode) == -1 ||
 	    ((uid != (uid_t)-1 || gid != (gid_t)-1) && chown(path, uid, gid) == -1)) {
-		fprintf(stderr, "%s: setting owner and mode of %s: %s\n",
-		    TP_FCGI_NAME, path, strerror(errno));
+		log_error("listen_failed", "setting owner and mode of %s: %s", path,
+		    strerror(errno));
 		unlink(path);
 		goto fail;
 	}
 	if (listen(fd, cf->cf_listen_backlog) == -1 || set_flags(fd) == -1 ||
 	    lstat(path, &st) == -1) {
-		fprintf(stderr, "%s: listen %s: %s\n", TP_FCGI_NAME, path, strerror(errno));
+		log_error("listen_failed", "listen %s: %s", path, strerror(errno));
 		unlink(path);
 		goto fail;
 	}
@@ -180,8 +179,7 @@ tcp_open(const struct config *cf, const char *listen_at)
 		hlen -= 2;
 	}
 	if (hlen == 0 || hlen >= sizeof(host) || *port == '\0') {
-		fprintf(stderr, "%s: listen: expected host:port, got \"%s\"\n",
-		    TP_FCGI_NAME, listen_at);
+		log_error("listen_failed", "listen: expected host:port, got \"%s\"", listen_at);
 		return -1;
 	}
 	memcpy(host, h, hlen);
@@ -192,16 +190,14 @@ tcp_open(const struct config *cf, const char *listen_at)
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
 	if ((rc = getaddrinfo(host, port, &hints, &ai)) != 0) {
-		fprintf(stderr, "%s: listen %s: %s\n", TP_FCGI_NAME, listen_at,
-		    gai_strerror(rc));
+		log_error("listen_failed", "listen %s: %s", listen_at, gai_strerror(rc));
 		return -1;
 	}
 	if ((fd = socket(ai->ai_family, SOCK_STREAM, 0)) == -1 ||
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1 ||
 	    bind(fd, ai->ai_addr, ai->ai_addrlen) == -1 ||
 	    listen(fd, cf->cf_listen_backlog) == -1 || set_flags(fd) == -1) {
-		fprintf(stderr, "%s: listen %s: %s\n", TP_FCGI_NAME, listen_at,
-		    strerror(errno));
+		log_error("listen_failed", "listen %s: %s", listen_at, strerror(errno));
 		if (fd != -1)
 			close(fd);
 		freeaddrinfo(ai);
@@ -293,12 +289,14 @@ sockets_open(const struct config *cf, struct pool_sockets *ps)
 	    &ps->ps_listen_ino)) == -1)
 		return -1;
 	if (ps->ps_listen_inherited && set_flags(ps->ps_listen) == -1) {
-		fprintf(stderr, "%s: inherited socket: %s\n", TP_FCGI_NAME, strerror(errno));
+		log_error("listen_failed", "inherited socket: %s", strerror(errno));
 		return -1;
 	}
 	if (ps->ps_status_inherited) {
-		if (set_flags(ps->ps_status) == -1)
+		if (set_flags(ps->ps_status) == -1) {
+			log_error("listen_failed", "inherited status socket: %s", strerror(errno));
 			return -1;
+		}
 	} else if (cf->cf_status_listen != NULL &&
 	    (ps->ps_status = bind_one(cf, cf->cf_status_listen, &ps->ps_status_dev,
 	    &ps->ps_status_ino)) == -1) {

@@ -20,6 +20,7 @@
 
 #define TP_FCGI_NAME	"tp-fcgi"
 
+struct cache;
 struct request;
 
 /* config.c */
@@ -198,8 +199,16 @@ void	 sb_request_end(int slot);
 /* Copies the current request of `slot`, consistently (seqlock). */
 void	 sb_read_request(int slot, char *method, size_t msize, char *uri, size_t usize);
 
-/* priv.c (priv_drop() below) */
+/* priv.c */
 
+/*
+ * Started as root with `user` set: becomes that user (and `group`, or the
+ * user's, with its supplementary groups), then checks that root cannot be
+ * regained.  Started as root without `user`: a warning.  Not root with
+ * `user` set: fine if already that user, otherwise an error.  0, or -1
+ * after a message.
+ */
+int	 priv_drop(const struct config *cf);
 /*
  * Opens a file the pool writes as root (pid file, log) in a directory
  * others may own: never through a symbolic link (O_NOFOLLOW), never a file
@@ -315,16 +324,6 @@ void	 guard_free(struct guard *g);
  */
 enum guard_result guard_accept(struct guard *g, int listen_fd, int *out);
 
-/* priv.c */
-
-/*
- * Started as root with `user` set: becomes that user (and `group`, or the
- * user's, with its supplementary groups), then checks that root cannot be
- * regained.  Started as root without `user`: a warning.  Not root with
- * `user` set: fine if already that user, otherwise an error.  0 or -1.
- */
-int	 priv_drop(const struct config *cf);
-
 /* master.c */
 
 /*
@@ -337,16 +336,7 @@ int	 priv_drop(const struct config *cf);
 int	 master_run(struct config *cf, struct pool_sockets *ps, const char *config_path,
 	    const struct config_flag *flags, int nflags);
 
-/* worker.c */
-
-/*
- * Serves requests on listen_fd until told to stop (SIGTERM), then serves
- * what is already queued and exits 0; also exits 0 after max_requests.
- * Dies with the master.  Called in the child right after fork, with the
- * pool's signals blocked.
- */
-void	 worker_run(const struct config *cf, int listen_fd, int slot, pid_t master)
-	    __attribute__((noreturn));
+/* serve.c */
 
 /* What a pool process does with requests. */
 typedef void (*dispatch_fn)(struct request *rq, void *arg);
@@ -371,6 +361,17 @@ struct serve_ops {
 void	 serve_requests(const struct config *cf, int listen_fd, int slot, pid_t master,
 	    long limit, const struct serve_ops *ops, void *arg) __attribute__((noreturn));
 
+/* worker.c */
+
+/*
+ * Serves requests on listen_fd until told to stop (SIGTERM), then serves
+ * what is already queued and exits 0; also exits 0 after max_requests.
+ * Dies with the master.  Called in the child right after fork, with the
+ * pool's signals blocked.
+ */
+void	 worker_run(const struct config *cf, int listen_fd, int slot, pid_t master)
+	    __attribute__((noreturn));
+
 /* status.c */
 
 /*
@@ -388,18 +389,19 @@ char	*status_render(const struct config *cf, int listen_fd, pid_t master, size_t
 
 /* db.c */
 
-/* A worker's two connections: reads as tp_reader, writes as a role that may. */
+/*
+ * A worker's two connections: reads as tp_reader, writes as a role that
+ * may.  Each prepares the statements of its role in lib/store.c's table
+ * (ROLE_READER, ROLE_WRITER); db_exec() and db_step() run them by id
+ * (enum store_stmt: STMT_GET, STMT_PUT, ...).
+ *
+ * A write committed through a connection moves the read cache's shared
+ * generation (cache_note_write()) by itself, before the caller hears of
+ * it: a statement that writes (the table's ss_writes) and returned rows,
+ * run outside a transaction, or the COMMIT of a transaction in which one
+ * did.  A statement that changed nothing moves nothing.
+ */
 enum db_role { DB_READER, DB_WRITER };
-
-/* The statements db.c prepares on every connection of a role. */
-#define STMT_GET		STORE_PROGRESS_GET	/* both: $1 job, $2 stall s */
-#define STMT_JOBS_LIST		"tp_jobs_list"		/* reader */
-#define STMT_JOBS_COUNTS	"tp_jobs_counts"	/* reader */
-#define STMT_TOKEN		"tp_token"		/* both */
-#define STMT_LOCK		"tp_progress_lock"	/* writer */
-#define STMT_PUT		STORE_PROGRESS_PUT	/* writer */
-#define STMT_CANCEL		"tp_cancel"		/* writer */
-#define STMT_EXPIRE		"tp_expire_stalled"	/* writer */
 
 /* The channel schema/003's trigger notifies on every write to the table. */
 #define DB_CHANNEL		"trainprog_progress"
@@ -412,6 +414,8 @@ struct db {
 	bool		 db_down;		/* last attempt failed (for logging) */
 	bool		 db_listen;		/* LISTEN on DB_CHANNEL at each connect */
 	unsigned	 db_epoch;		/* bumped at each connection made */
+	bool		 db_in_txn;		/* between db_begin() and its end */
+	bool		 db_txn_wrote;		/* ... and a statement in it wrote rows */
 };
 
 enum db_status {
@@ -427,26 +431,32 @@ bool	 db_configured(const struct db *db);
 void	 db_warm(struct db *db);
 void	 db_close(struct db *db);
 /*
- * Runs a prepared statement with text parameters and binary results, within
- * `deadline` (a mono_ms() instant).  Connects and prepares first if needed;
- * retries once on a fresh connection when the old one turns out to be dead.
- * On DB_OK, *res is a PGRES_TUPLES_OK result the caller frees with PQclear.
+ * Runs a prepared statement with text parameters (as many as the table
+ * says) and binary results, within `deadline` (a mono_ms() instant).
+ * Connects and prepares first if needed; retries once on a fresh
+ * connection when the old one turns out to be dead.  On DB_OK, *res is a
+ * PGRES_TUPLES_OK result the caller frees with PQclear.
  */
-enum db_status db_exec(struct db *db, const char *stmt, int nparams,
-	    const char *const *values, int64_t deadline, PGresult **res);
+enum db_status db_exec(struct db *db, enum store_stmt stmt, const char *const *values,
+	    int64_t deadline, PGresult **res);
 /*
- * One step of a transaction, no retry: a prepared statement (`stmt`) or
- * plain SQL without parameters (stmt NULL, sql), binary results.  On
- * DB_FAILED *res holds the error (SQLSTATE) for the caller, who PQclears
- * it; on DB_UNAVAILABLE the connection is dropped (the transaction with it).
+ * One step of a transaction, no retry, binary results.  On DB_FAILED *res
+ * holds the error (SQLSTATE) for the caller, who PQclears it; on
+ * DB_UNAVAILABLE the connection is dropped (the transaction with it).
  */
-enum db_status db_step(struct db *db, const char *stmt, const char *sql, int nparams,
-	    const char *const *values, int64_t deadline, PGresult **res);
+enum db_status db_step(struct db *db, enum store_stmt stmt, const char *const *values,
+	    int64_t deadline, PGresult **res);
 /*
  * Starts a transaction: like db_exec() (a dead connection is replaced
  * first), since nothing has happened yet.  The steps after use db_step().
  */
 enum db_status db_begin(struct db *db, int64_t deadline);
+/*
+ * Commits the transaction: DB_OK once it is committed; DB_UNAVAILABLE when
+ * the outcome is not known (the connection is dropped); DB_FAILED when
+ * the server refused (the transaction is over either way).
+ */
+enum db_status db_commit(struct db *db, int64_t deadline);
 /* Ends a failed transaction (or drops the connection, and it with it). */
 void	 db_rollback(struct db *db, int64_t deadline);
 /*
@@ -468,6 +478,7 @@ int	 db_retry_after(const struct db *db);
 const char *db_stall_param(const struct config *cf, char *buf, size_t size);
 
 /* router.c */
+
 /*
  * Percent-decodes s[0..len) into out (at most outsz bytes, no NUL added);
  * '+' is a space only in a query (plus_is_space), never in a path.  The
@@ -515,57 +526,6 @@ enum route_result route_match(const char *method, const char *uri, struct route 
 
 /* http.c */
 
-/* cache.c */
-
-/* Documents larger than this are not kept. */
-#define CACHE_DOC_MAX	16384
-
-struct cache_entry {
-	char		*ce_data;	/* the job id, then the document */
-	size_t		 ce_cap;
-	size_t		 ce_jlen;
-	size_t		 ce_blen;
-	uint64_t	 ce_hash;
-	uint64_t	 ce_shared_gen;
-	unsigned	 ce_gen;
-	int64_t		 ce_filled;	/* mono_ms() */
-};
-
-struct cache {
-	struct cache_entry *c_slots;
-	int		 c_n;
-	int		 c_ttl_ms;
-	unsigned	 c_gen;		/* bumped by cache_invalidate() */
-	unsigned	 c_epoch;	/* of the connection whose news it follows */
-	bool		 c_fresh;	/* no news was waiting when this request came */
-	uint64_t	 c_hits;
-	uint64_t	 c_misses;
-};
-
-/* entries slots kept ttl_ms at most; 0 for either: no cache.  0 or -1. */
-int	 cache_init(struct cache *c, int entries, int ttl_ms);
-void	 cache_free(struct cache *c);
-bool	 cache_enabled(const struct cache *c);
-/*
- * The pool wrote to training_progress (after COMMIT): every worker's cache
- * forgets, at its next request, without waiting for PostgreSQL's news.
- */
-void	 cache_note_write(void);
-/* The count of such writes, read before a query whose result may be kept. */
-uint64_t cache_shared_gen(void);
-/* Forgets every entry, in O(1). */
-void	 cache_invalidate(struct cache *c);
-/* The reader connection's epoch: a new connection, whose news started late, forgets all. */
-void	 cache_epoch(struct cache *c, unsigned epoch);
-/*
- * The document kept for job[0..jlen), if it was kept at this shared
- * generation, after the last invalidation, less than the TTL ago; else NULL.
- */
-const char *cache_get(struct cache *c, const char *job, size_t jlen, uint64_t shared_gen,
-	    int64_t now, size_t *len);
-void	 cache_put(struct cache *c, const char *job, size_t jlen, const char *body,
-	    size_t blen, uint64_t shared_gen, int64_t now);
-
 /* Per-request state: one per worker, reset by request_reset() on every exit. */
 struct request {
 	FCGX_Request		*rq_fcgi;
@@ -580,6 +540,7 @@ struct request {
 	int64_t			 rq_started;	/* mono_ms() at accept */
 };
 
+/* Clears *rq for a new request on fcgi, started now. */
 void	 request_reset(struct request *rq, FCGX_Request *fcgi);
 /* A FastCGI parameter of the request ("REQUEST_METHOD"), or NULL. */
 const char *http_param(const struct request *rq, const char *name);
@@ -613,6 +574,88 @@ bool	 http_db_ok(struct request *rq, const struct db *db, enum db_status st,
 	    const char *failed);
 /* The reason phrase of a status code ("Not Found"). */
 const char *http_reason(int status);
+/*
+ * Renders the job's progress document from a STMT_GET result into *body
+ * (NUL-terminated, the caller frees it).  0, or -1 when there is no such
+ * job (404 sent) or the row cannot be read or rendered (500 sent).
+ */
+int	 http_render_progress(struct request *rq, PGresult *res, char **body, size_t *len);
+/* Sends the job's progress document (as above) with `status`, or the 404 or 500. */
+void	 http_reply_progress(struct request *rq, PGresult *res, int status);
+
+/* cache.c */
+
+/* Documents larger than this are not kept. */
+#define CACHE_DOC_MAX	16384
+
+struct cache_entry {
+	char		*ce_data;	/* the job id, then the document */
+	size_t		 ce_cap;
+	size_t		 ce_jlen;
+	size_t		 ce_blen;
+	uint64_t	 ce_hash;
+	uint64_t	 ce_shared_gen;
+	unsigned	 ce_gen;
+	int64_t		 ce_filled;	/* mono_ms() */
+};
+
+struct cache {
+	struct cache_entry *c_slots;
+	int		 c_n;
+	int		 c_ttl_ms;
+	unsigned	 c_gen;		/* bumped by cache_invalidate() */
+	unsigned	 c_epoch;	/* of the connection whose news it follows */
+	bool		 c_fresh;	/* no news was waiting when this request came */
+	uint64_t	 c_hits;
+	uint64_t	 c_misses;
+};
+
+/* entries slots kept ttl_ms at most; 0 for either: no cache.  0 or -1. */
+int	 cache_init(struct cache *c, int entries, int ttl_ms);
+void	 cache_free(struct cache *c);
+bool	 cache_enabled(const struct cache *c);
+
+/*
+ * The protocol, for the GET handler and the worker's loop.  A lookup takes
+ * in the news of writes that came meanwhile (notifications on the reader
+ * connection, the shared generation), then returns the kept document for
+ * job[0..jlen) or NULL (c may be NULL: no cache), counting the hit or miss;
+ * *ticket is what a document read after it may be kept under.
+ */
+const char *cache_lookup(struct cache *c, struct db *reader, const char *job, size_t jlen,
+	    uint64_t *ticket, size_t *len);
+/*
+ * Keeps a document just read on `reader` for job[0..jlen), unless a write
+ * was announced while it was being read (then everything kept goes).
+ */
+void	 cache_store(struct cache *c, struct db *reader, uint64_t ticket, const char *job,
+	    size_t jlen, const char *body, size_t blen);
+/* The fd a worker waits on while idle for news of writes (-1: none); gen: its epoch. */
+int	 cache_idle_fd(const struct cache *c, const struct db *reader, unsigned *gen);
+/* After each idle wait, told whether that fd was readable. */
+void	 cache_after_wait(struct cache *c, struct db *reader, bool readable);
+
+/*
+ * The pool wrote to training_progress (after COMMIT): every worker's cache
+ * forgets, at its next request, without waiting for PostgreSQL's news.
+ * Called by db.c on the writer connection, never by a handler.
+ */
+void	 cache_note_write(void);
+/* The count of such writes (cache.c's ticket). */
+uint64_t cache_shared_gen(void);
+/* The mechanics, used by the protocol above (and its tests). */
+/* Forgets every entry, in O(1). */
+void	 cache_invalidate(struct cache *c);
+/* The reader connection's epoch: a new connection, whose news started late, forgets all. */
+void	 cache_epoch(struct cache *c, unsigned epoch);
+/*
+ * The document kept for job[0..jlen), if it was kept at this shared
+ * generation, after the last invalidation, less than the TTL ago; else NULL.
+ */
+const char *cache_get(struct cache *c, const char *job, size_t jlen, uint64_t shared_gen,
+	    int64_t now, size_t *len);
+void	 cache_put(struct cache *c, const char *job, size_t jlen, const char *body,
+	    size_t blen, uint64_t shared_gen, int64_t now);
 
 /* auth.c */
 
@@ -632,11 +675,6 @@ void	 handle_ping(struct request *rq);
 
 /* GET/HEAD /api/v2/training/jobs/{job_id}/progress */
 void	 handle_progress(struct request *rq);
-/*
- * Sends the job's progress document (from a STMT_GET result on `db`) with
- * `status`, or 404 when there is no such job.
- */
-void	 reply_progress(struct request *rq, PGresult *res, int status);
 
 /* query.c */
 
@@ -674,35 +712,33 @@ int	 jobs_cursor_decode(const char *cursor, int64_t *activity_us, char *job_id,
 /* GET/HEAD /api/v2/training/jobs: the dashboard's list. */
 void	 handle_jobs(struct request *rq);
 
-/* event.c */
-
-enum event_kind { EV_QUEUE, EV_START, EV_UPDATE, EV_COMPLETE, EV_ERROR };
+/* body.c */
 
 /* Largest seq an event may carry: 2^53 - 1, exact in every JSON reader. */
 #define EVENT_SEQ_MAX	INT64_C(9007199254740991)
 
-/* A publisher's event, checked.  Strings point into the body or ev_doc. */
-struct event {
-	enum event_kind	 ev_kind;
-	uint64_t	 ev_seq;
-	const char	*ev_step;		/* start: the step's key */
-	const char	*ev_details;		/* start: step_details text, or NULL */
-	struct tp_update ev_update;		/* update */
-	const char	*ev_error_message;	/* error */
-	void		*ev_doc;		/* the parsed body (cJSON) */
-	const char	*ev_field;		/* refused: the field at fault, or NULL */
-	char		 ev_problem[256];	/* refused: why */
+/*
+ * The body of POST .../progress, checked: the event (lib's struct
+ * job_event) and its seq.  Strings point into the body or pe_doc.
+ */
+struct posted_event {
+	uint64_t		 pe_seq;
+	struct job_event	 pe_event;
+	void			*pe_doc;	/* the parsed body (cJSON) */
+	const char		*pe_field;	/* refused: the field at fault, or NULL */
+	char			 pe_problem[256];	/* refused: why */
 };
 
 /*
  * Parses and checks body[0..len) (NUL-terminated; changed in place): a JSON
  * object with seq, event and the fields of that event, each at most once,
- * nothing unknown.  0, or -1 with ev_field and ev_problem set.  Either way
- * event_free() releases it.
+ * nothing unknown; the fields' values pass the library's checks
+ * (tp_update_problem() and its kin), the same as a tracker's arguments.
+ * 0, or -1 with pe_field and pe_problem set.  Either way body_free()
+ * releases it.
  */
-int	 event_parse(char *body, size_t len, struct event *ev);
-void	 event_free(struct event *ev);
-const char *event_kind_name(enum event_kind kind);
+int	 body_parse(char *body, size_t len, struct posted_event *pe);
+void	 body_free(struct posted_event *pe);
 
 /* handler_publish.c */
 

@@ -5,7 +5,6 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
-#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -26,15 +25,15 @@ priv_drop(const struct config *cf)
 		return 0;
 	}
 	if ((pw = getpwnam(cf->cf_user)) == NULL) {
-		fprintf(stderr, "%s: user: there is no user \"%s\"\n", TP_FCGI_NAME, cf->cf_user);
+		log_error("priv_drop_failed", "user: there is no user \"%s\"", cf->cf_user);
 		return -1;
 	}
 	uid = pw->pw_uid;
 	gid = pw->pw_gid;
 	if (cf->cf_group != NULL) {
 		if ((gr = getgrnam(cf->cf_group)) == NULL) {
-			fprintf(stderr, "%s: group: there is no group \"%s\"\n",
-			    TP_FCGI_NAME, cf->cf_group);
+			log_error("priv_drop_failed", "group: there is no group \"%s\"",
+			    cf->cf_group);
 			return -1;
 		}
 		gid = gr->gr_gid;
@@ -42,24 +41,24 @@ priv_drop(const struct config *cf)
 	if (geteuid() != 0) {
 		if (geteuid() == uid && getegid() == gid)
 			return 0;
-		fprintf(stderr, "%s: cannot become %s: not started as root\n",
-		    TP_FCGI_NAME, cf->cf_user);
+		log_error("priv_drop_failed", "cannot become %s: not started as root",
+		    cf->cf_user);
 		return -1;
 	}
 	/* Groups first: after setuid() there is no right left to change them. */
 	if (initgroups(pw->pw_name, gid) == -1 || setgid(gid) == -1 || setuid(uid) == -1) {
-		fprintf(stderr, "%s: cannot become %s: %s\n", TP_FCGI_NAME, cf->cf_user,
+		log_error("priv_drop_failed", "cannot become %s: %s", cf->cf_user,
 		    strerror(errno));
 		return -1;
 	}
 	/* Trust, but verify: root must be out of reach now. */
 	if (uid != 0 && (setuid(0) != -1 || seteuid(0) != -1 || geteuid() == 0 || getuid() == 0)) {
-		fprintf(stderr, "%s: root could be regained after dropping to %s: refusing to run\n",
-		    TP_FCGI_NAME, cf->cf_user);
+		log_error("priv_drop_failed", "root could be regained after dropping to %s: "
+		    "refusing to run", cf->cf_user);
 		return -1;
 	}
 	if (gid != 0 && (setgid(0) != -1 || setegid(0) != -1)) {
-		fprintf(stderr, "%s: group root could be regained: refusing to run\n", TP_FCGI_NAME);
+		log_error("priv_drop_failed", "group root could be regained: refusing to run");
 		return -1;
 	}
 	log_info("privileges_dropped", "running as %s (uid %ld, gid %ld)", cf->cf_user,

@@ -17,7 +17,7 @@
  */
 #include <string.h>
 
-#include "internal.h"
+#include "lib.h"
 
 /* Weight an older sample keeps at each new one: slow ~20 samples, fast ~2.5. */
 #define ETA_DECAY_SLOW		0.95
@@ -40,6 +40,16 @@ eta_reset(struct eta *e)
 {
 	memset(e, 0, sizeof(*e));
 	e->e_step = TP_STEP_NONE;
+}
+
+/* Forgets the samples, not how to estimate without them. */
+static void
+eta_restart(struct eta *e)
+{
+	bool	 fallback = e->e_pace_fallback;
+
+	eta_reset(e);
+	e->e_pace_fallback = fallback;
 }
 
 /* Takes one sample of dp percent over dt microseconds. */
@@ -86,7 +96,7 @@ eta_observe(struct eta *e, enum tp_step step, double pct, int64_t now_us,
 
 	/* A new step, a first observation, or a clock that went back: start over. */
 	if (step != e->e_step || e->e_first_us == 0 || now_us < e->e_last_us) {
-		eta_reset(e);
+		eta_restart(e);
 		e->e_step = step;
 		e->e_first_us = now_us != 0 ? now_us : 1;
 		e->e_last_us = now_us;

@@ -1,4 +1,9 @@
-/* internal.h: private interfaces of libtrainprog, shared with tp-fcgi and the tests. */
+/*
+ * internal.h: libtrainprog's interfaces that are not its public API, for
+ * tp-fcgi, the tools and the tests.  What only lib/ itself uses (the
+ * transitions behind job_apply(), the ETA estimator, the publishers' store
+ * interface) is in lib.h.
+ */
 #ifndef TP_LIB_INTERNAL_H
 #define TP_LIB_INTERNAL_H
 
@@ -49,6 +54,8 @@ struct progress_row {
 };
 
 /* progress.c: a job's state and how calls change it */
+
+struct eta;	/* lib.h */
 
 /* A growable text buffer; tb_set false means SQL NULL. */
 struct tbuf {
@@ -108,18 +115,34 @@ const char *job_status(const struct job_state *js);
 /* Has the job reached a terminal state? */
 bool	 job_finished(const struct job_state *js);
 
+/* What a publisher asks of a job: a tracker's call, or an event POSTed over HTTP. */
+enum job_event_kind { JOB_EV_QUEUE, JOB_EV_START, JOB_EV_UPDATE, JOB_EV_COMPLETE, JOB_EV_ERROR };
+#define JOB_EVENT_COUNT	5
+
+struct job_event {
+	enum job_event_kind	 je_kind;
+	const char		*je_step;	/* start: the step's key */
+	const char		*je_details;	/* start: step_details (JSON object) or NULL */
+	struct tp_update	 je_update;	/* update */
+	const char		*je_message;	/* error */
+};
+
+/* "queue", "start", ...; NULL for a kind that is not one. */
+const char *job_event_name(enum job_event_kind kind);
+/* The kind named `name`, or -1. */
+int	 job_event_kind(const char *name);
+
 /*
- * The transitions.  Each checks everything first and changes nothing when
- * it refuses; *why then points to a static sentence.  They do not touch the
- * ETA or the sequence number: the tracker does.
+ * The one rule of what a write does, for every publisher: applies the
+ * event to js (the transition above that it names), then estimates the
+ * completion time: from `history`'s samples when there is one, else (or,
+ * with e_pace_fallback, while it has too few) from the step's average pace
+ * since it started.  TP_OK, or the refusal with *why, js unchanged.  The
+ * sequence number is the caller's.
  */
-enum tp_err job_queue(struct job_state *js, const char **why);
-enum tp_err job_start(struct job_state *js, const char *step_key,
-	    const char *details, int64_t now_us, const char **why);
-enum tp_err job_update(struct job_state *js, const struct tp_update *u,
-	    const char **why);
-enum tp_err job_complete(struct job_state *js, const char **why);
-enum tp_err job_fail(struct job_state *js, const char *message, const char **why);
+enum tp_err job_apply(struct job_state *js, const struct job_event *ev, int64_t now_us,
+	    struct eta *history, const char **why);
+
 /*
  * Loads a stored row (for resume).  The row's strings are copied.  Returns
  * TP_OK, or TP_EINVAL when its current_step or status is not known.  A row
@@ -161,39 +184,6 @@ size_t	 utf8_prefix(const char *s, size_t max);
  * when out of memory.
  */
 char	*utf8_scrub(const char *s);
-
-/* eta.c: the ETA estimator (docs/ETA.md) */
-
-struct eta {
-	enum tp_step	 e_step;	/* the step the samples belong to */
-	int		 e_samples;	/* samples taken in this step */
-	int64_t		 e_first_us;	/* time of the first observation */
-	int64_t		 e_last_us;	/* time of the last sample */
-	double		 e_last_pct;	/* percentage at the last sample */
-	double		 e_slow_pct;	/* decayed sums of progress (percent) ... */
-	double		 e_slow_us;	/* ... and of time (microseconds): the pace */
-	double		 e_fast_pct;	/* the same with a short memory, */
-	double		 e_fast_us;	/* to tell a real change from noise */
-	int		 e_side;	/* fast above (1) or below (-1) slow, or 0 */
-	int		 e_streak;	/* samples in a row on that side */
-};
-
-/* Forgets everything; the next observation starts afresh. */
-void	 eta_reset(struct eta *e);
-/*
- * Observes overall percentage `pct` of a job in `step` at `now_us`.  Returns
- * true with the estimated completion in *eta_us when there is enough data,
- * false when not (yet).  The estimate is never before now_us.
- */
-bool	 eta_observe(struct eta *e, enum tp_step step, double pct, int64_t now_us,
-	    int64_t *eta_us);
-/*
- * The estimate a publisher without history can give (one process per
- * write: tp-publish, the HTTP API): the step's average pace since it
- * started.  Same rules otherwise: none before 2 s or without progress.
- */
-bool	 eta_from_step_start(enum tp_step step, double pct, int64_t step_started_us,
-	    int64_t now_us, int64_t *eta_us);
 
 /* One job of the dashboard's list (STMT_JOBS_LIST), as decoded. */
 struct job_item {
@@ -266,50 +256,6 @@ int64_t	 wall_ms(void);
  */
 struct timespec mono_after_ms(int64_t ms);
 
-/* conn.c */
-
-/* Outcome of one round trip to PostgreSQL. */
-enum conn_trip {
-	CONN_OK,		/* *res is PGRES_TUPLES_OK or PGRES_COMMAND_OK */
-	CONN_TIMEOUT,		/* the deadline passed: drop the connection */
-	CONN_LOST,		/* the connection is dead: reconnect */
-	CONN_ERROR		/* the server answered with an error, in *res */
-};
-
-/*
- * Connects with PQconnectStartParams(keywords, values, expand_dbname=1)
- * before `deadline` (a mono_ms() instant).  Returns a non-blocking connection
- * the caller closes with PQfinish, or NULL with a sentence in err.
- */
-PGconn	*conn_open(const char *const *keywords, const char *const *values,
-	    int64_t deadline, char *err, size_t errsz);
-/*
- * Flushes what is queued on conn and collects the result of one command
- * before `deadline`.  On CONN_OK and CONN_ERROR, *res holds the result (the
- * caller PQclears it); otherwise *res is NULL.
- */
-enum conn_trip conn_round_trip(PGconn *conn, int64_t deadline, PGresult **res);
-/* PQsendQueryParams (text parameters; results in result_format) + conn_round_trip. */
-enum conn_trip conn_exec_params(PGconn *conn, const char *sql, int nparams,
-	    const char *const *values, int result_format, int64_t deadline,
-	    PGresult **res);
-/* PQsendPrepare + conn_round_trip; the result is cleared here. */
-enum conn_trip conn_prepare(PGconn *conn, const char *name, const char *sql,
-	    int nparams, int64_t deadline);
-/* PQsendQueryPrepared (text parameters) + conn_round_trip. */
-enum conn_trip conn_exec_prepared(PGconn *conn, const char *name, int nparams,
-	    const char *const *values, int result_format, int64_t deadline,
-	    PGresult **res);
-/*
- * Is an error with this SQLSTATE the database being unavailable (connection
- * trouble, shutdown, overload, a cancelled statement, a standby conflict),
- * rather than a bug or a misconfiguration?  NULL (no SQLSTATE) counts as
- * unavailable.
- */
-bool	 conn_sqlstate_unavailable(const char *state);
-/* Should a prepared statement be prepared again on a fresh session? */
-bool	 conn_sqlstate_reprepare(const char *state);
-
 /* sha256.c */
 
 /* out = SHA-256 of data[0..len). */
@@ -338,23 +284,56 @@ long	 b64url_decode(const char *s, size_t len, unsigned char *out, size_t size);
 /* Makes a new random token (getrandom) into buf (TOKEN_LEN + 1 bytes). 0 or -1. */
 int	 token_generate(char *buf, size_t size);
 
-/* store.c */
-
-
-#define STORE_PROGRESS_GET	"tp_progress_get"
+/* store.c: the statements, the round trips of progress, decoding rows */
 
 /*
- * The SQL of STORE_PROGRESS_GET: $1 the job id, $2 the stall time in
- * seconds (NULL: nothing reads as stalled).  Binary results, decoded by
- * store_decode_progress().  store_progress_lock_sql is the same row FOR
- * UPDATE, for a writer inside a transaction.
+ * Every statement prepared on a connection, by id.  store_statements says
+ * what each is called and runs, how many text parameters it takes, which
+ * connections prepare it (conn_connect()), and whether it writes
+ * training_progress.
+ */
+enum store_stmt {
+	STMT_GET,		/* $1 job, $2 stall s (NULL: none stall): the row */
+	STMT_LOCK,		/* the same FOR UPDATE, in a writer's transaction */
+	STMT_PUT,		/* the guarded UPSERT of a batch (struct put_batch) */
+	STMT_HEARTBEAT,		/* $1 text[] of jobs: they are alive */
+	STMT_FINISHED,		/* $1 text[] of jobs: which are finished, and how */
+	STMT_CANCEL,		/* $1 job, $2 stall s: a cancel request */
+	STMT_EXPIRE,		/* $1 s, $2 at most, $3 message: give silent jobs up */
+	STMT_JOBS_LIST,		/* the dashboard's page (store.c says its parameters) */
+	STMT_JOBS_COUNTS,	/* $1 stall s: how many jobs read as each status */
+	STMT_TOKEN,		/* $1 token id: its hash, scopes, whether revoked */
+	STMT_COUNT
+};
+
+/* The connections that prepare statements: bits of ss_roles. */
+#define ROLE_READER	(1u << 0)	/* the pool's reader (tp_reader) */
+#define ROLE_WRITER	(1u << 1)	/* the pool's writer (database_write_url) */
+#define ROLE_TRACKER	(1u << 2)	/* a publisher's sender */
+
+struct store_statement {
+	const char	*ss_name;	/* what it is prepared as */
+	const char	*ss_sql;
+	int		 ss_nparams;
+	unsigned	 ss_roles;	/* ROLE_* bits */
+	bool		 ss_writes;	/* writes training_progress (RETURNING the rows) */
+};
+
+/* Indexed by enum store_stmt. */
+extern const struct store_statement store_statements[STMT_COUNT];
+
+/*
+ * The text of four of them, for t/tools/store-sql, which shows PostgreSQL
+ * the very statements the pool prepares.
  */
 extern const char	 store_progress_get_sql[];
-extern const char	 store_progress_lock_sql[];
+extern const char	 store_jobs_list_sql[];
+extern const char	 store_jobs_counts_sql[];
+extern const char	 store_expire_stalled_sql[];
 
 /*
- * Decodes row `row` of a binary-format result of STORE_PROGRESS_GET into
- * *out.  Strings in *out point into `res`, so `res` must outlive *out.
+ * Decodes row `row` of a binary-format result of STMT_GET (or STMT_LOCK)
+ * into *out.  Strings in *out point into `res`, so `res` must outlive *out.
  * Returns 0, or -1 when a column does not have the type or size expected
  * (the schema and the code disagree).
  */
@@ -363,32 +342,27 @@ int	 store_decode_progress(const PGresult *res, int row, struct progress_row *ou
 /* Decodes row `row` of a jobs list result.  0, or -1 (schema mismatch). */
 int	 store_decode_job_item(const PGresult *res, int row, struct job_item *out);
 
-#define STORE_PROGRESS_PUT	"tp_progress_put"
-#define STORE_PROGRESS_PUT_NPARAMS 17
+/* A row STMT_PUT returned: a state it applied. */
+struct store_applied {
+	const char	*sa_job_id;	/* points into the result */
+	uint64_t	 sa_seq;
+	const char	*sa_status;	/* the stored status after the write */
+	bool		 sa_cancelled;	/* "cancelled": a cancel request ended the job */
+};
 
 /*
- * The guarded UPSERT of a batch of states (arrays, one element per job;
- * job ids unique within a batch): a state is applied only when its seq is
- * newer, the stored job is not finished, and the overall percentage does
- * not go down (a failure is applied anyway, keeping the stored progress).
- * Returns (job_id, seq) for each state applied.
+ * Decodes row `row` of a STMT_PUT result, text or binary.  0, or -1 when
+ * there is no such row (the state was refused) or it does not decode.
  */
-extern const char	 store_progress_put_sql[];
-/* Which of the job ids in $1 (a text[] literal) are finished, and how. */
-extern const char	 store_progress_finished_sql[];
-/* Heartbeats (see store.c), cancel requests, the dashboard, tokens. */
-#define STORE_HEARTBEAT		"tp_heartbeat"
-extern const char	 store_heartbeat_sql[];
-extern const char	 store_cancel_sql[];
-extern const char	 store_jobs_list_sql[];
-extern const char	 store_jobs_counts_sql[];
-extern const char	 store_expire_stalled_sql[];
-extern const char	 store_token_sql[];
+int	 store_put_applied(const PGresult *res, int row, struct store_applied *out);
 
-/* The parameters of STORE_PROGRESS_PUT: array literals being built. */
+/* The parameters of STMT_PUT: one array per column, one element per job. */
+#define PUT_NPARAMS	17
+
+/* The parameters of STMT_PUT: array literals being built. */
 struct put_batch {
-	struct tbuf	 pb_arrays[STORE_PROGRESS_PUT_NPARAMS];
-	const char	*pb_values[STORE_PROGRESS_PUT_NPARAMS];
+	struct tbuf	 pb_arrays[PUT_NPARAMS];
+	const char	*pb_values[PUT_NPARAMS];
 	int		 pb_count;
 };
 
@@ -400,7 +374,66 @@ int	 store_batch_add(struct put_batch *pb, const char *job_id,
 	    const struct job_state *js);
 /* Closes the arrays and points pb_values at them.  0 or -1. */
 int	 store_batch_finish(struct put_batch *pb);
+/* A batch of one state, ready: reset, add, finish.  0, or -1 out of memory. */
+int	 store_batch_one(struct put_batch *pb, const char *job_id,
+	    const struct job_state *js);
 /* Writes values[0..n) into tb as a text[] literal.  0, or -1 out of memory. */
 int	 store_text_array(struct tbuf *tb, const char *const *values, int n);
+
+/* conn.c */
+
+/* Outcome of one round trip to PostgreSQL. */
+enum conn_trip {
+	CONN_OK,		/* *res is PGRES_TUPLES_OK or PGRES_COMMAND_OK */
+	CONN_TIMEOUT,		/* the deadline passed: drop the connection */
+	CONN_LOST,		/* the connection is dead: reconnect */
+	CONN_ERROR		/* the server answered with an error, in *res */
+};
+
+/* What conn_connect() opens, and what it sets up on the session. */
+struct conn_setup {
+	const char	*cs_app_name;		/* fallback_application_name */
+	const char	*cs_conninfo;		/* NULL or "": libpq's defaults */
+	const char	*cs_password;		/* NULL: none; else it wins */
+	int		 cs_statement_timeout_ms; /* > 0: statement_timeout */
+	const char	*cs_plan_cache_mode;	/* NULL: the server's */
+	bool		 cs_async_commit;	/* synchronous_commit off */
+	unsigned	 cs_roles;		/* prepare the statements of these ROLE_* */
+};
+
+/*
+ * Opens a connection the way every part of trainprog does: our defaults
+ * (fallback_application_name, connect_timeout, client_encoding UTF8,
+ * keepalives), then the conninfo (which may override them), then the
+ * password; sets the session up and prepares the statements of cs_roles,
+ * all before `deadline` (a mono_ms() instant).  Returns a non-blocking
+ * connection the caller closes with PQfinish, or NULL with a sentence in
+ * err saying which step failed and why.
+ */
+PGconn	*conn_connect(const struct conn_setup *cs, int64_t deadline, char *err,
+	    size_t errsz);
+/*
+ * Flushes what is queued on conn and collects the result of one command
+ * before `deadline`.  On CONN_OK and CONN_ERROR, *res holds the result (the
+ * caller PQclears it); otherwise *res is NULL.
+ */
+enum conn_trip conn_round_trip(PGconn *conn, int64_t deadline, PGresult **res);
+/* PQsendQueryParams (text parameters; results in result_format) + conn_round_trip. */
+enum conn_trip conn_exec_params(PGconn *conn, const char *sql, int nparams,
+	    const char *const *values, int result_format, int64_t deadline,
+	    PGresult **res);
+/* Runs a prepared statement (text parameters, as many as the table says) + conn_round_trip. */
+enum conn_trip conn_exec_stmt(PGconn *conn, enum store_stmt stmt,
+	    const char *const *values, int result_format, int64_t deadline,
+	    PGresult **res);
+/*
+ * Is an error with this SQLSTATE the database being unavailable (connection
+ * trouble, shutdown, overload, a cancelled statement, a standby conflict),
+ * rather than a bug or a misconfiguration?  NULL (no SQLSTATE) counts as
+ * unavailable.
+ */
+bool	 conn_sqlstate_unavailable(const char *state);
+/* Should a prepared statement be prepared again on a fresh session? */
+bool	 conn_sqlstate_reprepare(const char *state);
 
 #endif /* TP_LIB_INTERNAL_H */

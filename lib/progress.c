@@ -7,7 +7,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "internal.h"
+#include "lib.h"
 
 /*
  * Weights are whole percentages so that step boundaries (25, 75, 95, 100)
@@ -555,6 +555,103 @@ json_object_problem(const char *text)
 	return json_lexical_problem(text);
 }
 
+/* --- what an event may carry: one check per field, for every publisher --- */
+
+TP_API const char *
+tp_update_problem(const struct tp_update *u, const char **field)
+{
+	const char	*problem;
+	unsigned	 f;
+
+	*field = NULL;
+	if (u == NULL)
+		return "no update given";
+	f = u->fields;
+	if (f & ~(TP_UPD_STEP_PERCENTAGE | TP_UPD_ITERATION | TP_UPD_TOTAL_ITERATIONS |
+	    TP_UPD_BEST_SCORE | TP_UPD_CURRENT_SCORE | TP_UPD_BEST_PARAMS | TP_UPD_DETAILS))
+		return "unknown bits in fields";
+	if ((f & TP_UPD_STEP_PERCENTAGE) && !(u->step_percentage >= 0.0 &&
+	    u->step_percentage <= 100.0)) {
+		*field = "step_percentage";
+		return "step_percentage must be within 0..100";
+	}
+	if ((f & TP_UPD_ITERATION) && u->iteration < 0) {
+		*field = "current_iteration";
+		return "current_iteration must be within 0..2147483647";
+	}
+	if ((f & TP_UPD_TOTAL_ITERATIONS) && u->total_iterations < 0) {
+		*field = "total_iterations";
+		return "total_iterations must be within 0..2147483647";
+	}
+	if ((f & TP_UPD_BEST_SCORE) && !isfinite(u->best_score)) {
+		*field = "best_score";
+		return "best_score must be a finite number";
+	}
+	if ((f & TP_UPD_CURRENT_SCORE) && !isfinite(u->current_score)) {
+		*field = "current_score";
+		return "current_score must be a finite number";
+	}
+	if ((f & TP_UPD_BEST_PARAMS) && (problem = json_object_problem(u->best_params)) != NULL) {
+		*field = "best_params";
+		return problem;
+	}
+	if ((f & TP_UPD_DETAILS) && (problem = json_object_problem(u->details)) != NULL) {
+		*field = "step_details";
+		return problem;
+	}
+	return NULL;
+}
+
+TP_API const char *
+tp_start_problem(const char *step_key, const char *details_json, const char **field)
+{
+	const char	*problem;
+
+	*field = "step";
+	if (step_key == NULL || tp_step_from_key(step_key) == TP_STEP_NONE)
+		return "step must be data_collection, optimization, validation or "
+		    "save_configuration";
+	*field = "step_details";
+	if (details_json != NULL && (problem = json_object_problem(details_json)) != NULL)
+		return problem;
+	*field = NULL;
+	return NULL;
+}
+
+TP_API const char *
+tp_error_problem(const char *message, const char **field)
+{
+	*field = "error_message";
+	if (message == NULL || *message == '\0')
+		return "error_message must not be empty";
+	if (!utf8_valid(message, strlen(message)))
+		return "the error message is not valid UTF-8";
+	*field = NULL;
+	return NULL;
+}
+
+static const char *const event_names[JOB_EVENT_COUNT] = {
+	[JOB_EV_QUEUE] = "queue", [JOB_EV_START] = "start", [JOB_EV_UPDATE] = "update",
+	[JOB_EV_COMPLETE] = "complete", [JOB_EV_ERROR] = "error",
+};
+
+const char *
+job_event_name(enum job_event_kind kind)
+{
+	return (unsigned)kind < JOB_EVENT_COUNT ? event_names[kind] : NULL;
+}
+
+int
+job_event_kind(const char *name)
+{
+	int	 i;
+
+	for (i = 0; name != NULL && i < JOB_EVENT_COUNT; i++)
+		if (strcmp(name, event_names[i]) == 0)
+			return i;
+	return -1;
+}
+
 static enum tp_err
 refuse(const char **why, const char *sentence, enum tp_err err)
 {
@@ -591,19 +688,17 @@ job_start(struct job_state *js, const char *step_key, const char *details,
     int64_t now_us, const char **why)
 {
 	enum tp_step	 step;
-	const char	*problem;
+	const char	*problem, *field;
 
 	*why = NULL;
 	if (job_finished(js))
 		return refuse(why, "the job has finished", TP_EFINISHED);
-	if ((step = tp_step_from_key(step_key)) == TP_STEP_NONE)
-		return refuse(why, "unknown step: use data_collection, optimization, "
-		    "validation or save_configuration", TP_EINVAL);
+	if ((problem = tp_start_problem(step_key, details, &field)) != NULL)
+		return refuse(why, problem, TP_EINVAL);
+	step = tp_step_from_key(step_key);
 	if (step <= js->js_step)
 		return refuse(why, "steps only go forward: this step, or a later one, "
 		    "was already started", TP_ESTATE);
-	if (details != NULL && (problem = json_object_problem(details)) != NULL)
-		return refuse(why, problem, TP_EINVAL);
 	if (details != NULL && tbuf_set(&js->js_details, details, strlen(details)) == -1)
 		return refuse(why, "out of memory", TP_ENOMEM);
 	if (details == NULL)
@@ -621,7 +716,7 @@ job_start(struct job_state *js, const char *step_key, const char *details,
 enum tp_err
 job_update(struct job_state *js, const struct tp_update *u, const char **why)
 {
-	const char	*problem;
+	const char	*problem, *field;
 	unsigned	 f = u->fields;
 
 	*why = NULL;
@@ -629,23 +724,7 @@ job_update(struct job_state *js, const struct tp_update *u, const char **why)
 		return refuse(why, "the job has finished", TP_EFINISHED);
 	if (js->js_step == TP_STEP_NONE)
 		return refuse(why, "no step has been started yet", TP_ESTATE);
-	if (f & ~(TP_UPD_STEP_PERCENTAGE | TP_UPD_ITERATION | TP_UPD_TOTAL_ITERATIONS |
-	    TP_UPD_BEST_SCORE | TP_UPD_CURRENT_SCORE | TP_UPD_BEST_PARAMS | TP_UPD_DETAILS))
-		return refuse(why, "unknown bits in fields", TP_EINVAL);
-	if ((f & TP_UPD_STEP_PERCENTAGE) && !(u->step_percentage >= 0.0 &&
-	    u->step_percentage <= 100.0))
-		return refuse(why, "step_percentage must be within 0..100", TP_EINVAL);
-	if ((f & TP_UPD_ITERATION) && u->iteration < 0)
-		return refuse(why, "iteration must not be negative", TP_EINVAL);
-	if ((f & TP_UPD_TOTAL_ITERATIONS) && u->total_iterations < 0)
-		return refuse(why, "total_iterations must not be negative", TP_EINVAL);
-	if ((f & TP_UPD_BEST_SCORE) && !isfinite(u->best_score))
-		return refuse(why, "best_score must be a finite number", TP_EINVAL);
-	if ((f & TP_UPD_CURRENT_SCORE) && !isfinite(u->current_score))
-		return refuse(why, "current_score must be a finite number", TP_EINVAL);
-	if ((f & TP_UPD_BEST_PARAMS) && (problem = json_object_problem(u->best_params)) != NULL)
-		return refuse(why, problem, TP_EINVAL);
-	if ((f & TP_UPD_DETAILS) && (problem = json_object_problem(u->details)) != NULL)
+	if ((problem = tp_update_problem(u, &field)) != NULL)
 		return refuse(why, problem, TP_EINVAL);
 
 	/* Copies first: running out of memory must leave the state as it was. */
@@ -710,16 +789,15 @@ utf8_cut(const char *s, size_t len, size_t max)
 enum tp_err
 job_fail(struct job_state *js, const char *message, const char **why)
 {
-	size_t	 len;
+	const char	*problem, *field;
+	size_t		 len;
 
 	*why = NULL;
 	if (job_finished(js))
 		return refuse(why, "the job has finished", TP_EFINISHED);
-	if (message == NULL || *message == '\0')
-		return refuse(why, "an error needs a message", TP_EINVAL);
+	if ((problem = tp_error_problem(message, &field)) != NULL)
+		return refuse(why, problem, TP_EINVAL);
 	len = strlen(message);
-	if (!utf8_valid(message, len))
-		return refuse(why, "the error message is not valid UTF-8", TP_EINVAL);
 	len = utf8_cut(message, len, TP_ERROR_MESSAGE_MAX);
 	if (tbuf_set(&js->js_error, message, len) == -1)
 		return refuse(why, "out of memory", TP_ENOMEM);
@@ -728,6 +806,56 @@ job_fail(struct job_state *js, const char *message, const char **why)
 	js->js_phase = JOB_FAILED;
 	js->js_has_eta = false;
 	return TP_OK;
+}
+
+/*
+ * The ETA of a state just changed: a running job's, from the estimator's
+ * samples when there is one, else (or while it has too few, after a resume)
+ * from the step's average pace since it started.
+ */
+static void
+job_estimate(struct job_state *js, int64_t now_us, struct eta *history)
+{
+	js->js_has_eta = false;
+	if (js->js_phase != JOB_RUNNING || js->js_step == TP_STEP_NONE)
+		return;
+	if (history != NULL)
+		js->js_has_eta = eta_observe(history, js->js_step, js->js_pct, now_us,
+		    &js->js_eta_us);
+	if (!js->js_has_eta && (history == NULL || history->e_pace_fallback))
+		js->js_has_eta = eta_from_step_start(js->js_step, js->js_pct,
+		    js->js_step_started_us, now_us, &js->js_eta_us);
+}
+
+enum tp_err
+job_apply(struct job_state *js, const struct job_event *ev, int64_t now_us,
+    struct eta *history, const char **why)
+{
+	enum tp_err	 err;
+
+	*why = NULL;
+	switch (ev->je_kind) {
+	case JOB_EV_QUEUE:
+		err = job_queue(js, why);
+		break;
+	case JOB_EV_START:
+		err = job_start(js, ev->je_step, ev->je_details, now_us, why);
+		break;
+	case JOB_EV_UPDATE:
+		err = job_update(js, &ev->je_update, why);
+		break;
+	case JOB_EV_COMPLETE:
+		err = job_complete(js, why);
+		break;
+	case JOB_EV_ERROR:
+		err = job_fail(js, ev->je_message, why);
+		break;
+	default:
+		return refuse(why, "unknown event", TP_EINVAL);
+	}
+	if (err == TP_OK)
+		job_estimate(js, now_us, history);
+	return err;
 }
 
 enum tp_err

@@ -1,11 +1,20 @@
-/* store.c: the SQL of training_progress, and decoding its rows from libpq. */
+/*
+ * store.c: the statements of trainprog, one table of them
+ * (store_statements), and what runs them for libtrainprog: the round trips
+ * of progress (the guarded UPSERT of a batch, heartbeats, the finished
+ * check, loading a job for resume) and decoding what comes back.
+ *
+ * The pool (fcgi/db.c) runs the same statements by id through its own
+ * connections; a publisher (publisher.c) reaches PostgreSQL only through
+ * store_pg, the struct store_ops at the end of this file.
+ */
 #include <endian.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <stdint.h>
 #include <string.h>
 
-#include "internal.h"
+#include "lib.h"
 
 /* Type OIDs from pg_type.h: stable since they were assigned. */
 #define OID_BOOL	16
@@ -46,10 +55,15 @@ enum {
 	" best_score, current_score, best_params, is_complete, error_message, seq, " \
 	STATUS_EXPR("$2::float8") " AS status, step_started_at"
 
+/*
+ * A job's row: $1 the job id, $2 the stall time in seconds (NULL: nothing
+ * reads as stalled).  Binary results, decoded by store_decode_progress().
+ * The lock is the same row FOR UPDATE, for a writer inside a transaction.
+ */
 const char store_progress_get_sql[] =
     "SELECT " PROGRESS_COLUMNS " FROM training_progress WHERE job_id = $1";
 
-const char store_progress_lock_sql[] =
+static const char progress_lock_sql[] =
     "SELECT " PROGRESS_COLUMNS " FROM training_progress WHERE job_id = $1 FOR UPDATE";
 
 static const Oid col_types[COL_COUNT] = {
@@ -295,7 +309,7 @@ store_decode_job_item(const PGresult *res, int row, struct job_item *out)
  * by any write: it becomes "cancelled".  Returns (job_id, seq, status) of
  * each row written.
  */
-const char store_progress_put_sql[] =
+static const char progress_put_sql[] =
     "INSERT INTO training_progress AS tp (job_id, percentage, current_step,"
     " step_number, step_percentage, step_details, estimated_completion,"
     " current_iteration, total_iterations, best_score, current_score,"
@@ -334,7 +348,7 @@ const char store_progress_put_sql[] =
  * learns it here too, and is finished as cancelled.  Returns (job_id,
  * status) of the unfinished jobs it touched.
  */
-const char store_heartbeat_sql[] =
+static const char heartbeat_sql[] =
     "UPDATE training_progress SET heartbeat_at = now(),"
     " status = CASE WHEN status = 'cancelling' THEN 'cancelled' ELSE status END,"
     " is_complete = status = 'cancelling',"
@@ -354,7 +368,7 @@ const char store_heartbeat_sql[] =
  * stalled job, or one still cancelling), becomes "cancelled" at once.  No row: the job is missing or
  * finished.
  */
-const char store_cancel_sql[] =
+static const char cancel_sql[] =
     "UPDATE training_progress AS tp SET"
     " status = v.st,"
     " is_complete = v.st = 'cancelled',"
@@ -447,13 +461,60 @@ const char store_expire_stalled_sql[] =
     " RETURNING tp.job_id";
 
 /* A token's stored hash, scopes (comma-separated) and whether it is revoked. */
-const char store_token_sql[] =
+static const char token_sql[] =
     "SELECT secret_sha256, array_to_string(scopes, ','), revoked_at IS NOT NULL"
     " FROM api_tokens WHERE token_id = $1";
 
-const char store_progress_finished_sql[] =
+/* Which of the jobs in $1 (a text[]) are finished: (job_id, status). */
+static const char progress_finished_sql[] =
     "SELECT job_id, status FROM training_progress"
     " WHERE job_id = ANY($1::text[]) AND is_complete";
+
+const struct store_statement store_statements[STMT_COUNT] = {
+	[STMT_GET] = { "tp_progress_get", store_progress_get_sql, 2,
+	    ROLE_READER | ROLE_WRITER, false },
+	[STMT_LOCK] = { "tp_progress_lock", progress_lock_sql, 2, ROLE_WRITER, false },
+	[STMT_PUT] = { "tp_progress_put", progress_put_sql, PUT_NPARAMS,
+	    ROLE_WRITER | ROLE_TRACKER, true },
+	[STMT_HEARTBEAT] = { "tp_heartbeat", heartbeat_sql, 1, ROLE_TRACKER, true },
+	[STMT_FINISHED] = { "tp_progress_finished", progress_finished_sql, 1, ROLE_TRACKER,
+	    false },
+	[STMT_CANCEL] = { "tp_cancel", cancel_sql, 2, ROLE_WRITER, true },
+	[STMT_EXPIRE] = { "tp_expire_stalled", store_expire_stalled_sql, 3, ROLE_WRITER, true },
+	[STMT_JOBS_LIST] = { "tp_jobs_list", store_jobs_list_sql, 5, ROLE_READER, false },
+	[STMT_JOBS_COUNTS] = { "tp_jobs_counts", store_jobs_counts_sql, 1, ROLE_READER,
+	    false },
+	[STMT_TOKEN] = { "tp_token", token_sql, 1, ROLE_READER | ROLE_WRITER, false },
+};
+
+/* Column order of the UPSERT's RETURNING. */
+enum { PCOL_JOB_ID, PCOL_SEQ, PCOL_STATUS, PCOL_COUNT };
+
+int
+store_put_applied(const PGresult *res, int row, struct store_applied *out)
+{
+	const char	*seq;
+	int		 i;
+
+	if (PQnfields(res) != PCOL_COUNT || row < 0 || row >= PQntuples(res))
+		return -1;
+	for (i = 0; i < PCOL_COUNT; i++)
+		if (PQgetisnull(res, row, i))
+			return -1;
+	memset(out, 0, sizeof(*out));
+	/* Text, or binary text: libpq ends every value with a NUL. */
+	out->sa_job_id = PQgetvalue(res, row, PCOL_JOB_ID);
+	out->sa_status = PQgetvalue(res, row, PCOL_STATUS);
+	seq = PQgetvalue(res, row, PCOL_SEQ);
+	if (PQfformat(res, PCOL_SEQ) == 0)
+		out->sa_seq = strtoull(seq, NULL, 10);
+	else if (PQftype(res, PCOL_SEQ) == OID_INT8 && PQgetlength(res, row, PCOL_SEQ) == 8)
+		out->sa_seq = (uint64_t)get_int64(seq);
+	else
+		return -1;
+	out->sa_cancelled = strcmp(out->sa_status, "cancelled") == 0;
+	return 0;
+}
 
 /* Appends s[0..len) to tb.  0, or -1 out of memory. */
 static int
@@ -510,7 +571,7 @@ store_batch_reset(struct put_batch *pb)
 {
 	int	 i;
 
-	for (i = 0; i < STORE_PROGRESS_PUT_NPARAMS; i++) {
+	for (i = 0; i < PUT_NPARAMS; i++) {
 		pb->pb_arrays[i].tb_len = 0;
 		(void)tbuf_append(&pb->pb_arrays[i], "{", 1);
 		pb->pb_values[i] = NULL;
@@ -523,7 +584,7 @@ store_batch_free(struct put_batch *pb)
 {
 	int	 i;
 
-	for (i = 0; i < STORE_PROGRESS_PUT_NPARAMS; i++)
+	for (i = 0; i < PUT_NPARAMS; i++)
 		tbuf_free(&pb->pb_arrays[i]);
 }
 
@@ -540,7 +601,7 @@ store_batch_add(struct put_batch *pb, const char *job_id, const struct job_state
 	char		 pct[32], step_number[16], step_pct[32], eta[RENDER_TIMESTAMP_MAX];
 	char		 iter[16], total[16], best[32], current[32], seq[24];
 	char		 started[RENDER_TIMESTAMP_MAX];
-	const char	*v[STORE_PROGRESS_PUT_NPARAMS];
+	const char	*v[PUT_NPARAMS];
 	int		 i;
 
 	put_double(pct, sizeof(pct), js->js_pct);
@@ -573,7 +634,7 @@ store_batch_add(struct put_batch *pb, const char *job_id, const struct job_state
 	v[15] = job_status(js);
 	v[16] = js->js_step_started_us > 0 &&
 	    render_timestamp(js->js_step_started_us, started, sizeof(started)) > 0 ? started : NULL;
-	for (i = 0; i < STORE_PROGRESS_PUT_NPARAMS; i++)
+	for (i = 0; i < PUT_NPARAMS; i++)
 		if (array_add(&pb->pb_arrays[i], v[i]) == -1)
 			return -1;
 	pb->pb_count++;
@@ -585,12 +646,21 @@ store_batch_finish(struct put_batch *pb)
 {
 	int	 i;
 
-	for (i = 0; i < STORE_PROGRESS_PUT_NPARAMS; i++) {
+	for (i = 0; i < PUT_NPARAMS; i++) {
 		if (tbuf_append(&pb->pb_arrays[i], "}", 1) == -1)
 			return -1;
 		pb->pb_values[i] = pb->pb_arrays[i].tb_data;
 	}
 	return 0;
+}
+
+int
+store_batch_one(struct put_batch *pb, const char *job_id, const struct job_state *js)
+{
+	store_batch_reset(pb);
+	if (store_batch_add(pb, job_id, js) == -1)
+		return -1;
+	return store_batch_finish(pb);
 }
 
 int
@@ -606,3 +676,270 @@ store_text_array(struct tbuf *tb, const char *const *values, int n)
 			return -1;
 	return tbuf_append(tb, "}", 1);
 }
+
+/* --- store_pg: a publisher's sessions on PostgreSQL ------------------------ */
+
+#define APP_NAME	"trainprog"
+
+/* A sender's connection, and the memory of its round trips. */
+struct pg_session {
+	PGconn			*ps_conn;
+	struct put_batch	 ps_batch;
+	struct tbuf		 ps_ids;		/* a text[] of job ids */
+	int			 ps_io_timeout_ms;
+};
+
+/*
+ * A sender's connection: statement_timeout of io_timeout (the server gives
+ * up about when the sender does), asynchronous commit (terminal batches
+ * turn it back on), the tracker's statements.
+ */
+static void *
+pg_connect(void *arg, int64_t deadline, char *problem, size_t size)
+{
+	const struct store_conf	*sc = arg;
+	struct conn_setup	 cs;
+	struct pg_session	*ps;
+
+	if ((ps = calloc(1, sizeof(*ps))) == NULL) {
+		snprintf(problem, size, "out of memory");
+		return NULL;
+	}
+	memset(&cs, 0, sizeof(cs));
+	cs.cs_app_name = APP_NAME;
+	cs.cs_conninfo = sc->sc_conninfo;
+	cs.cs_statement_timeout_ms = sc->sc_io_timeout_ms;
+	cs.cs_async_commit = true;
+	cs.cs_roles = ROLE_TRACKER;
+	if ((ps->ps_conn = conn_connect(&cs, deadline, problem, size)) == NULL) {
+		free(ps);
+		return NULL;
+	}
+	ps->ps_io_timeout_ms = sc->sc_io_timeout_ms;
+	return ps;
+}
+
+static void
+pg_drop(void *session)
+{
+	struct pg_session	*ps = session;
+
+	if (ps == NULL)
+		return;
+	PQfinish(ps->ps_conn);
+	store_batch_free(&ps->ps_batch);
+	tbuf_free(&ps->ps_ids);
+	free(ps);
+}
+
+/*
+ * Says why a round trip failed (in problem), whether to try again later
+ * (*retry) rather than give up on the state, and whether the session is
+ * still of use: a fresh one is the simple way out of a half-done
+ * transaction, a statement that vanished, or a connection in doubt.
+ * Clears res.
+ */
+static enum store_trip
+pg_failed(struct pg_session *ps, enum conn_trip trip, PGresult *res, bool in_txn,
+    bool *retry, char *problem, size_t size)
+{
+	const char	*state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	bool		 drop;
+
+	if (trip == CONN_TIMEOUT) {
+		snprintf(problem, size, "the database did not answer within %dms",
+		    ps->ps_io_timeout_ms);
+		*retry = true;
+	} else if (trip == CONN_LOST) {
+		snprintf(problem, size, "connection lost: %s", PQerrorMessage(ps->ps_conn));
+		*retry = true;
+	} else {
+		snprintf(problem, size, "%s (SQLSTATE %s)",
+		    res ? PQresultErrorMessage(res) : PQerrorMessage(ps->ps_conn),
+		    state ? state : "none");
+		*retry = conn_sqlstate_unavailable(state) || conn_sqlstate_reprepare(state);
+	}
+	drop = trip != CONN_ERROR || in_txn || conn_sqlstate_reprepare(state) ||
+	    PQstatus(ps->ps_conn) == CONNECTION_BAD;
+	PQclear(res);
+	return drop ? TRIP_DROP : TRIP_FAILED;
+}
+
+static enum store_trip
+pg_put(void *session, struct store_item *items, int n, bool durable, int64_t deadline,
+    char *problem, size_t size)
+{
+	struct pg_session	*ps = session;
+	struct put_batch	*pb = &ps->ps_batch;
+	struct store_applied	 a;
+	PGresult		*res = NULL;
+	enum conn_trip		 trip;
+	enum store_trip		 st;
+	bool			 retry;
+	int			 i, r;
+
+	for (i = 0; i < n; i++) {
+		items[i].it_result = PUT_RETRY;
+		items[i].it_status[0] = '\0';
+	}
+	store_batch_reset(pb);
+	for (i = 0; i < n; i++)
+		if (store_batch_add(pb, items[i].it_job_id, items[i].it_state) == -1)
+			break;
+	if (i < n || store_batch_finish(pb) == -1) {
+		snprintf(problem, size, "out of memory");
+		return TRIP_FAILED;
+	}
+	if (durable) {
+		/* Durable before complete() returns: this batch commits synchronously. */
+		if ((trip = conn_exec_params(ps->ps_conn, "BEGIN", 0, NULL, 0, deadline,
+		    &res)) != CONN_OK)
+			goto failed;
+		PQclear(res);
+		if ((trip = conn_exec_params(ps->ps_conn,
+		    "SELECT set_config('synchronous_commit', 'on', true)", 0, NULL, 0,
+		    deadline, &res)) != CONN_OK)
+			goto failed;
+		PQclear(res);
+	}
+	if ((trip = conn_exec_stmt(ps->ps_conn, STMT_PUT, pb->pb_values, 0, deadline,
+	    &res)) != CONN_OK)
+		goto failed;
+	for (i = 0; i < n; i++)
+		items[i].it_result = PUT_REFUSED;
+	for (r = 0; r < PQntuples(res); r++)
+		if (store_put_applied(res, r, &a) == 0)
+			for (i = 0; i < n; i++)
+				if (strcmp(a.sa_job_id, items[i].it_job_id) == 0 &&
+				    a.sa_seq == items[i].it_state->js_seq) {
+					items[i].it_result = PUT_APPLIED;
+					snprintf(items[i].it_status, sizeof(items[i].it_status),
+					    "%s", a.sa_status);
+				}
+	PQclear(res);
+	res = NULL;
+	if (durable && (trip = conn_exec_params(ps->ps_conn, "COMMIT", 0, NULL, 0,
+	    deadline, &res)) != CONN_OK)
+		goto failed;
+	PQclear(res);
+	return TRIP_OK;
+failed:
+	st = pg_failed(ps, trip, res, durable, &retry, problem, size);
+	for (i = 0; i < n; i++)
+		items[i].it_result = retry ? PUT_RETRY : PUT_DBERR;
+	return st;
+}
+
+/*
+ * Runs a statement whose only parameter is a text[] of the items' job ids
+ * (only those PUT_REFUSED, if `refused`), and copies the status of each
+ * (job_id, status) row it returns into the item of that job.
+ */
+static enum store_trip
+pg_statuses(struct pg_session *ps, enum store_stmt stmt, struct store_item *items, int n,
+    bool refused, int64_t deadline)
+{
+	const char	*params[1];
+	char		 why[256];
+	PGresult	*res = NULL;
+	enum conn_trip	 trip;
+	bool		 retry;
+	int		 i, r, m = 0;
+
+	ps->ps_ids.tb_len = 0;
+	if (tbuf_append(&ps->ps_ids, "{", 1) == -1)
+		return TRIP_FAILED;
+	for (i = 0; i < n; i++)
+		if (!refused || items[i].it_result == PUT_REFUSED) {
+			if (array_add(&ps->ps_ids, items[i].it_job_id) == -1)
+				return TRIP_FAILED;
+			m++;
+		}
+	if (m == 0)
+		return TRIP_OK;
+	if (tbuf_append(&ps->ps_ids, "}", 1) == -1)
+		return TRIP_FAILED;
+	params[0] = ps->ps_ids.tb_data;
+	if ((trip = conn_exec_stmt(ps->ps_conn, stmt, params, 0, deadline, &res)) != CONN_OK)
+		return pg_failed(ps, trip, res, false, &retry, why, sizeof(why));
+	for (r = 0; r < PQntuples(res); r++)
+		for (i = 0; i < n; i++)
+			if (strcmp(PQgetvalue(res, r, 0), items[i].it_job_id) == 0)
+				snprintf(items[i].it_status, sizeof(items[i].it_status), "%s",
+				    PQgetvalue(res, r, 1));
+	PQclear(res);
+	return TRIP_OK;
+}
+
+static enum store_trip
+pg_finished(void *session, struct store_item *items, int n, int64_t deadline)
+{
+	return pg_statuses(session, STMT_FINISHED, items, n, true, deadline);
+}
+
+static enum store_trip
+pg_heartbeat(void *session, struct store_item *items, int n, int64_t deadline)
+{
+	int	 i;
+
+	for (i = 0; i < n; i++)
+		items[i].it_status[0] = '\0';
+	return pg_statuses(session, STMT_HEARTBEAT, items, n, false, deadline);
+}
+
+/* Loads the stored job on a connection of its own, closed afterwards. */
+static enum tp_err
+pg_load(void *arg, const char *job_id, struct job_state *js, int64_t deadline,
+    char *problem, size_t size)
+{
+	const struct store_conf	*sc = arg;
+	const char		*params[2] = { job_id, NULL }, *why;
+	struct progress_row	 row;
+	struct conn_setup	 cs;
+	PGconn			*conn;
+	PGresult		*res = NULL;
+	enum tp_err		 err;
+
+	memset(&cs, 0, sizeof(cs));
+	cs.cs_app_name = APP_NAME;
+	cs.cs_conninfo = sc->sc_conninfo;
+	if ((conn = conn_connect(&cs, deadline, problem, size)) == NULL)
+		return TP_ETIMEDOUT;
+	switch (conn_exec_params(conn, store_progress_get_sql,
+	    store_statements[STMT_GET].ss_nparams, params, 1, deadline, &res)) {
+	case CONN_OK:
+		break;
+	case CONN_ERROR:
+		snprintf(problem, size, "reading the stored progress failed: %s",
+		    PQresultErrorMessage(res));
+		err = TP_EDB;
+		goto done;
+	default:
+		snprintf(problem, size, "reading the stored progress failed: %s",
+		    PQerrorMessage(conn));
+		err = TP_ETIMEDOUT;
+		goto done;
+	}
+	if (PQntuples(res) == 0) {
+		snprintf(problem, size, "job %s has no stored progress", job_id);
+		err = TP_ENOTFOUND;
+	} else if (store_decode_progress(res, 0, &row) == -1) {
+		snprintf(problem, size, "%s",
+		    "the stored row does not have the columns this library expects");
+		err = TP_EDB;
+	} else if ((err = job_from_row(js, &row, &why)) != TP_OK)
+		snprintf(problem, size, "%s", why);
+done:
+	PQclear(res);
+	PQfinish(conn);
+	return err;
+}
+
+const struct store_ops store_pg = {
+	.so_connect = pg_connect,
+	.so_put = pg_put,
+	.so_finished = pg_finished,
+	.so_heartbeat = pg_heartbeat,
+	.so_drop = pg_drop,
+	.so_load = pg_load,
+};

@@ -9,6 +9,7 @@
  * A token is printed once, when created; only the SHA-256 of its secret is
  * stored, so a lost token is revoked and replaced, never recovered.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -61,18 +62,21 @@ fail(int status, const char *fmt, ...)
 static PGconn *
 connect_db(const char *url)
 {
-	const char	*keywords[] = { "fallback_application_name", "connect_timeout",
-			    "client_encoding", "dbname", NULL };
-	const char	*values[] = { progname, "10", "UTF8", url, NULL };
-	PGconn		*conn;
+	struct conn_setup	 cs;
+	char			 why[512];
+	PGconn			*conn;
 
-	if (url == NULL)
-		values[3] = getenv("DATABASE_URL");
-	if (values[3] == NULL || *values[3] == '\0')
-		keywords[3] = values[3] = NULL;
-	conn = PQconnectdbParams(keywords, values, 1);
-	if (PQstatus(conn) != CONNECTION_OK) {
-		fail(EXIT_DB, "cannot connect: %s", PQerrorMessage(conn));
+	/* The library's way (lib/conn.c), within 10 s; no settings, nothing prepared. */
+	memset(&cs, 0, sizeof(cs));
+	cs.cs_app_name = progname;
+	cs.cs_conninfo = url != NULL ? url : getenv("DATABASE_URL");
+	if ((conn = conn_connect(&cs, mono_ms() + 10000, why, sizeof(why))) == NULL) {
+		fail(EXIT_DB, "%s", why);
+		return NULL;
+	}
+	/* The commands wait for their answers as long as they take. */
+	if (PQsetnonblocking(conn, 0) == -1) {
+		fail(EXIT_DB, "cannot make the connection blocking: %s", PQerrorMessage(conn));
 		PQfinish(conn);
 		return NULL;
 	}
@@ -100,7 +104,8 @@ add_scopes(const char *list, char *buf, size_t size, unsigned *seen)
 {
 	static const char *const known[] = { "publish", "cancel", "read" };
 	const char	*p = list, *end;
-	size_t		 n, i;
+	size_t		 n, i, used;
+	int		 w;
 
 	for (;;) {
 		end = strchr(p, ',');
@@ -113,10 +118,12 @@ add_scopes(const char *list, char *buf, size_t size, unsigned *seen)
 			    (int)n, p);
 		if (!(*seen & (1u << i))) {
 			*seen |= 1u << i;
-			if (strlen(buf) + strlen(known[i]) + 3 > size)
+			/* Room left for the closing "}" too. */
+			used = strlen(buf);
+			w = snprintf(buf + used, size - used, "%s%s", buf[1] != '\0' ? "," : "",
+			    known[i]);
+			if (w < 0 || (size_t)w + 2 > size - used)
 				return -1;
-			strcat(buf, buf[1] != '\0' ? "," : "");
-			strcat(buf, known[i]);
 		}
 		if (end == NULL)
 			return 0;
@@ -138,7 +145,8 @@ token_create(PGconn *conn, int argc, char **argv)
 	unsigned char	 digest[32];
 	unsigned	 seen = 0;
 	PGresult	*res;
-	int		 c, i;
+	size_t		 used;
+	int		 c, i, w;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -161,12 +169,16 @@ token_create(PGconn *conn, int argc, char **argv)
 		return fail(EXIT_USAGE, "token create: unexpected argument \"%s\"", argv[optind]);
 	if (seen == 0)
 		return fail(EXIT_USAGE, "token create needs --scope (publish, cancel, read)");
-	strcat(scopes, "}");
+	used = strlen(scopes);
+	w = snprintf(scopes + used, sizeof(scopes) - used, "}");
+	if (w < 0 || (size_t)w >= sizeof(scopes) - used)
+		return fail(EXIT_USAGE, "--scope: too many scopes");
 	if (token_generate(token, sizeof(token)) == -1 ||
 	    token_parse(token, id, &secret) == -1)
 		return fail(EXIT_DB, "cannot make a random token (getrandom failed)");
 	sha256(secret, TOKEN_SECRET_LEN, digest);
-	strcpy(hex, "\\x");
+	hex[0] = '\\';
+	hex[1] = 'x';
 	for (i = 0; i < 32; i++)
 		snprintf(hex + 2 + 2 * i, 3, "%02x", digest[i]);
 	params[0] = id;
@@ -211,10 +223,10 @@ token_list(PGconn *conn, int argc, char **argv)
 static int
 token_revoke(PGconn *conn, int argc, char **argv)
 {
-	char		 id[TOKEN_ID_LEN + 1];
-	const char	*secret, *params[1] = { id };
+	char		 id[TOKEN_ID_LEN + 1], *end;
+	const char	*secret, *params[1] = { id }, *tuples;
 	PGresult	*res;
-	int		 n;
+	long		 n;
 
 	if (argc != 2)
 		return fail(EXIT_USAGE, "token revoke takes one token id (or the token)");
@@ -223,12 +235,19 @@ token_revoke(PGconn *conn, int argc, char **argv)
 		    strspn(argv[1], "0123456789abcdef") != TOKEN_ID_LEN)
 			return fail(EXIT_USAGE, "\"%s\" is neither a token id (12 hex digits) "
 			    "nor a token", argv[1]);
-		strcpy(id, argv[1]);
+		memcpy(id, argv[1], TOKEN_ID_LEN + 1);
 	}
 	if ((res = exec(conn, "UPDATE api_tokens SET revoked_at = coalesce(revoked_at, now())"
 	    " WHERE token_id = $1", 1, params)) == NULL)
 		return EXIT_DB;
-	n = atoi(PQcmdTuples(res));
+	/* The count of rows the UPDATE matched: "0" or "1". */
+	tuples = PQcmdTuples(res);
+	errno = 0;
+	n = strtol(tuples, &end, 10);
+	if (tuples[0] < '0' || tuples[0] > '9' || *end != '\0' || errno != 0) {
+		PQclear(res);
+		return fail(EXIT_DB, "the server did not say how many tokens it revoked");
+	}
 	PQclear(res);
 	if (n == 0)
 		return fail(EXIT_NOTFOUND, "no token has the id %s", id);

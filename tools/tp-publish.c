@@ -1,15 +1,13 @@
 /* tp-publish.c: publish a job's progress from the command line (or any language). */
 #include <errno.h>
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <tp/progress.h>
 #include <tp/trainprog.h>
 #include <tp/tracker.h>
-
-#include "../lib/internal.h"
 
 /* Exit statuses, for scripts. */
 #define EXIT_DONE	0	/* written and confirmed */
@@ -75,7 +73,7 @@ parse_int(const char *s, long lo, long hi, int32_t *out)
 	return 0;
 }
 
-/* A finite number, or -1. */
+/* A number as text, or -1.  What it may be is the library's to say. */
 static int
 parse_double(const char *s, double *out)
 {
@@ -84,23 +82,39 @@ parse_double(const char *s, double *out)
 
 	errno = 0;
 	v = strtod(s, &end);
-	if (*s == '\0' || *end != '\0' || errno != 0 || !isfinite(v))
+	if (*s == '\0' || *end != '\0' || errno == ERANGE)
 		return -1;
 	*out = v;
 	return 0;
 }
 
-/* Checks a JSON option's value before anything is sent. */
-static int
-check_json(const char *option, const char *text)
-{
-	const char	*problem;
+/* The options of `update`: the field each sets, and what it takes. */
+static const struct update_option {
+	const char	*uo_name;
+	const char	*uo_field;	/* as tp_update_problem() names it */
+	unsigned	 uo_bit;
+	const char	*uo_takes;	/* "" for JSON: the library's sentence says it */
+} update_options[] = {
+	{ "--step-pct", "step_percentage", TP_UPD_STEP_PERCENTAGE, "a number from 0 to 100" },
+	{ "--iteration", "current_iteration", TP_UPD_ITERATION, "a whole number >= 0" },
+	{ "--total", "total_iterations", TP_UPD_TOTAL_ITERATIONS, "a whole number >= 0" },
+	{ "--best-score", "best_score", TP_UPD_BEST_SCORE, "a finite number" },
+	{ "--current-score", "current_score", TP_UPD_CURRENT_SCORE, "a finite number" },
+	{ "--best-params", "best_params", TP_UPD_BEST_PARAMS, "" },
+	{ "--details", "step_details", TP_UPD_DETAILS, "" },
+	{ NULL, NULL, 0, NULL }
+};
 
-	if ((problem = json_object_problem(text)) != NULL) {
-		fprintf(stderr, "%s: %s: %s\n", progname, option, problem);
-		return -1;
-	}
-	return 0;
+/* Says why an option's value is refused; `why` is the library's, or NULL. */
+static int
+refuse_option(const struct update_option *o, const char *value, const char *why)
+{
+	if (o->uo_takes[0] == '\0')
+		return fail(-1, "%s: %s", o->uo_name, why);
+	if (why != NULL)
+		return fail(-1, "%s must be %s, not \"%s\" (%s)", o->uo_name, o->uo_takes,
+		    value, why);
+	return fail(-1, "%s must be %s, not \"%s\"", o->uo_name, o->uo_takes, value);
 }
 
 /* The value after argv[*i], or NULL (with a message) when there is none. */
@@ -114,52 +128,64 @@ value_of(int argc, char **argv, int *i)
 	return argv[++*i];
 }
 
-/* Parses the options of `update` into *u.  0, or -1 after a message. */
+/*
+ * Parses the options of `update` into *u, then checks the values as the
+ * tracker will (tp_update_problem()).  0, or -1 after a message.
+ */
 static int
 parse_update(int argc, char **argv, int i, struct tp_update *u)
 {
-	const char	*v;
+	const struct update_option	*o;
+	const char			*v, *given[8] = { NULL }, *why, *field;
+	int				 k;
 
 	memset(u, 0, sizeof(*u));
 	for (; i < argc; i++) {
 		if ((v = value_of(argc, argv, &i)) == NULL)
 			return -1;
-		if (strcmp(argv[i - 1], "--step-pct") == 0) {
-			if (parse_double(v, &u->step_percentage) == -1 ||
-			    u->step_percentage < 0 || u->step_percentage > 100)
-				return fail(-1, "--step-pct must be a number from 0 to 100, not \"%s\"", v);
-			u->fields |= TP_UPD_STEP_PERCENTAGE;
-		} else if (strcmp(argv[i - 1], "--iteration") == 0) {
-			if (parse_int(v, 0, INT32_MAX, &u->iteration) == -1)
-				return fail(-1, "--iteration must be a whole number >= 0, not \"%s\"", v);
-			u->fields |= TP_UPD_ITERATION;
-		} else if (strcmp(argv[i - 1], "--total") == 0) {
-			if (parse_int(v, 0, INT32_MAX, &u->total_iterations) == -1)
-				return fail(-1, "--total must be a whole number >= 0, not \"%s\"", v);
-			u->fields |= TP_UPD_TOTAL_ITERATIONS;
-		} else if (strcmp(argv[i - 1], "--best-score") == 0) {
-			if (parse_double(v, &u->best_score) == -1)
-				return fail(-1, "--best-score must be a finite number, not \"%s\"", v);
-			u->fields |= TP_UPD_BEST_SCORE;
-		} else if (strcmp(argv[i - 1], "--current-score") == 0) {
-			if (parse_double(v, &u->current_score) == -1)
-				return fail(-1, "--current-score must be a finite number, not \"%s\"", v);
-			u->fields |= TP_UPD_CURRENT_SCORE;
-		} else if (strcmp(argv[i - 1], "--best-params") == 0) {
-			if (check_json("--best-params", v) == -1)
-				return -1;
-			u->best_params = v;
-			u->fields |= TP_UPD_BEST_PARAMS;
-		} else if (strcmp(argv[i - 1], "--details") == 0) {
-			if (check_json("--details", v) == -1)
-				return -1;
-			u->details = v;
-			u->fields |= TP_UPD_DETAILS;
-		} else
+		for (o = update_options; o->uo_name != NULL; o++)
+			if (strcmp(argv[i - 1], o->uo_name) == 0)
+				break;
+		if (o->uo_name == NULL)
 			return fail(-1, "update: unknown option \"%s\" (try --help)", argv[i - 1]);
+		switch (o->uo_bit) {
+		case TP_UPD_STEP_PERCENTAGE:
+			k = parse_double(v, &u->step_percentage);
+			break;
+		case TP_UPD_ITERATION:
+			k = parse_int(v, INT32_MIN, INT32_MAX, &u->iteration);
+			break;
+		case TP_UPD_TOTAL_ITERATIONS:
+			k = parse_int(v, INT32_MIN, INT32_MAX, &u->total_iterations);
+			break;
+		case TP_UPD_BEST_SCORE:
+			k = parse_double(v, &u->best_score);
+			break;
+		case TP_UPD_CURRENT_SCORE:
+			k = parse_double(v, &u->current_score);
+			break;
+		case TP_UPD_BEST_PARAMS:
+			u->best_params = v;
+			k = 0;
+			break;
+		default:
+			u->details = v;
+			k = 0;
+			break;
+		}
+		if (k == -1)
+			return refuse_option(o, v, NULL);
+		u->fields |= o->uo_bit;
+		given[o - update_options] = v;
 	}
 	if (u->fields == 0)
 		return fail(-1, "update needs at least one option (try --help)");
+	if ((why = tp_update_problem(u, &field)) != NULL) {
+		for (o = update_options; o->uo_name != NULL; o++)
+			if (field != NULL && strcmp(field, o->uo_field) == 0)
+				return refuse_option(o, given[o - update_options], why);
+		return fail(-1, "update: %s", why);
+	}
 	return 0;
 }
 
@@ -196,7 +222,7 @@ main(int argc, char **argv)
 	struct tp_tracker	*t = NULL;
 	struct tp_tracker_stats	 st;
 	struct tp_update	 u;
-	const char		*job = NULL, *cmd, *step = NULL, *details = NULL, *v;
+	const char		*job = NULL, *cmd, *step = NULL, *details = NULL, *v, *field;
 	double			 secs = 10;
 	enum tp_err		 err;
 	int			 i, status;
@@ -236,16 +262,17 @@ main(int argc, char **argv)
 			return fail(EXIT_USAGE, "start needs a step: data_collection, "
 			    "optimization, validation or save_configuration");
 		step = argv[i++];
-		if (tp_step_from_key(step) == TP_STEP_NONE)
-			return fail(EXIT_USAGE, "unknown step \"%s\": use data_collection, "
-			    "optimization, validation or save_configuration", step);
 		for (; i < argc; i++) {
 			if (strcmp(argv[i], "--details") != 0)
 				return fail(EXIT_USAGE, "start: unknown option \"%s\"", argv[i]);
 			if ((details = value_of(argc, argv, &i)) == NULL)
 				return EXIT_USAGE;
-			if (check_json("--details", details) == -1)
-				return EXIT_USAGE;
+		}
+		if ((v = tp_start_problem(step, details, &field)) != NULL) {
+			if (field != NULL && strcmp(field, "step") == 0)
+				return fail(EXIT_USAGE, "unknown step \"%s\": use data_collection, "
+				    "optimization, validation or save_configuration", step);
+			return fail(EXIT_USAGE, "--details: %s", v);
 		}
 	} else if (strcmp(cmd, "update") == 0) {
 		if (parse_update(argc, argv, i, &u) == -1)
@@ -256,8 +283,8 @@ main(int argc, char **argv)
 	} else if (strcmp(cmd, "error") == 0) {
 		if (argc - i != 1 || argv[i][0] == '\0')
 			return fail(EXIT_USAGE, "error needs exactly one non-empty MESSAGE");
-		if (!utf8_valid(argv[i], strlen(argv[i])))
-			return fail(EXIT_USAGE, "the error message is not valid UTF-8");
+		if ((v = tp_error_problem(argv[i], &field)) != NULL)
+			return fail(EXIT_USAGE, "%s", v);
 	} else
 		return fail(EXIT_USAGE, "unknown command \"%s\" (try --help)", cmd);
 

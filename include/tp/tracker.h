@@ -207,6 +207,19 @@ struct tp_update {
 };
 
 /*
+ * The checks the tracker applies to its callers' arguments, for a program
+ * that wants to refuse bad input before it opens a tracker (a command-line
+ * publisher, a server taking events over the network): NULL when they are
+ * acceptable; otherwise a static English sentence saying why not, with the
+ * JSON name of the field at fault in *field ("step_percentage"; NULL when no
+ * one field is).  Every publisher applies these same checks.
+ */
+TP_API const char	*tp_update_problem(const struct tp_update *u, const char **field);
+TP_API const char	*tp_start_problem(const char *step_key, const char *details_json,
+			    const char **field);
+TP_API const char	*tp_error_problem(const char *message, const char **field);
+
+/*
  * Updates the current step with the members `fields` names; the others keep
  * their values.  Never waits on the network: it records the new state and
  * returns.  Invalid input changes nothing and returns TP_EINVAL.  When the

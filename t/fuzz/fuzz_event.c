@@ -1,4 +1,4 @@
-/* fuzz_event.c: libFuzzer target for event_parse() (fcgi/event.c), a published body. */
+/* fuzz_body.c: libFuzzer target for body_parse() (fcgi/body.c), a published event. */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -37,7 +37,7 @@ member(const cJSON *doc, const char *name)
 	return found;
 }
 
-/* Does every member of doc have a name event.c knows? */
+/* Does every member of doc have a name body.c knows? */
 static bool
 all_known(const cJSON *doc)
 {
@@ -73,7 +73,7 @@ same_value(const cJSON *a, const cJSON *b, bool named)
 }
 
 /*
- * The text event.c took for an object field, as found by its own scan: the
+ * The text body.c took for an object field, as found by its own scan: the
  * same value cJSON read, and JSON that jsonb stores.
  */
 static void
@@ -105,26 +105,26 @@ number_of(const cJSON *doc, const char *name)
 
 /* An accepted event says what the body says. */
 static void
-check_accepted(const struct event *ev, const cJSON *doc)
+check_accepted(const struct posted_event *ev, const cJSON *doc)
 {
-	const struct tp_update	*u = &ev->ev_update;
+	const struct tp_update	*u = &ev->pe_event.je_update;
 	const char		*kind = cJSON_GetStringValue(member(doc, "event"));
 	const cJSON		*item;
 
-	CHECK("event-kind", kind != NULL && strcmp(kind, event_kind_name(ev->ev_kind)) == 0,
-	    "kind %s for \"%s\"", event_kind_name(ev->ev_kind), kind != NULL ? kind : "");
-	CHECK("event-seq", ev->ev_seq >= 1 && ev->ev_seq <= (uint64_t)EVENT_SEQ_MAX &&
-	    (double)ev->ev_seq == number_of(doc, "seq"), "seq %llu, cJSON %.17g",
-	    (unsigned long long)ev->ev_seq, number_of(doc, "seq"));
-	switch (ev->ev_kind) {
-	case EV_START:
+	CHECK("event-kind", kind != NULL && strcmp(kind, job_event_name(ev->pe_event.je_kind)) == 0,
+	    "kind %s for \"%s\"", job_event_name(ev->pe_event.je_kind), kind != NULL ? kind : "");
+	CHECK("event-seq", ev->pe_seq >= 1 && ev->pe_seq <= (uint64_t)EVENT_SEQ_MAX &&
+	    (double)ev->pe_seq == number_of(doc, "seq"), "seq %llu, cJSON %.17g",
+	    (unsigned long long)ev->pe_seq, number_of(doc, "seq"));
+	switch (ev->pe_event.je_kind) {
+	case JOB_EV_START:
 		item = member(doc, "step");
-		CHECK("event-start", ev->ev_step != NULL && cJSON_IsString(item) &&
-		    strcmp(ev->ev_step, item->valuestring) == 0 &&
-		    tp_step_from_key(ev->ev_step) != TP_STEP_NONE, "step");
-		check_object_text(doc, "step_details", ev->ev_details);
+		CHECK("event-start", ev->pe_event.je_step != NULL && cJSON_IsString(item) &&
+		    strcmp(ev->pe_event.je_step, item->valuestring) == 0 &&
+		    tp_step_from_key(ev->pe_event.je_step) != TP_STEP_NONE, "step");
+		check_object_text(doc, "step_details", ev->pe_event.je_details);
 		break;
-	case EV_UPDATE:
+	case JOB_EV_UPDATE:
 		CHECK("event-update", !(u->fields & TP_UPD_STEP_PERCENTAGE) == !member(doc,
 		    "step_percentage") && (!(u->fields & TP_UPD_STEP_PERCENTAGE) ||
 		    (u->step_percentage == number_of(doc, "step_percentage") &&
@@ -148,14 +148,14 @@ check_accepted(const struct event *ev, const cJSON *doc)
 		check_object_text(doc, "step_details",
 		    u->fields & TP_UPD_DETAILS ? u->details : NULL);
 		break;
-	case EV_ERROR:
+	case JOB_EV_ERROR:
 		item = member(doc, "error_message");
-		CHECK("event-error", ev->ev_error_message != NULL && *ev->ev_error_message != '\0' &&
-		    cJSON_IsString(item) && strcmp(ev->ev_error_message, item->valuestring) == 0,
+		CHECK("event-error", ev->pe_event.je_message != NULL && *ev->pe_event.je_message != '\0' &&
+		    cJSON_IsString(item) && strcmp(ev->pe_event.je_message, item->valuestring) == 0,
 		    "error_message");
 		break;
-	case EV_QUEUE:
-	case EV_COMPLETE:
+	case JOB_EV_QUEUE:
+	case JOB_EV_COMPLETE:
 		break;
 	}
 }
@@ -209,7 +209,7 @@ has_nul_escape(const char *s)
 
 /* A refused event: why, and a reply that is valid JSON whatever the body held. */
 static void
-check_refused(const struct event *ev, const uint8_t *data, size_t size, const char *copy,
+check_refused(const struct posted_event *ev, const uint8_t *data, size_t size, const char *copy,
     const cJSON *doc)
 {
 	static const char *const objects[] = { "step_details", "best_params" };
@@ -217,49 +217,49 @@ check_refused(const struct event *ev, const uint8_t *data, size_t size, const ch
 	char		*out, why[300];
 	size_t		 i, len = 0;
 
-	CHECK("event-problem", memchr(ev->ev_problem, '\0', sizeof(ev->ev_problem)) != NULL &&
-	    ev->ev_problem[0] != '\0', "refused without a problem");
+	CHECK("event-problem", memchr(ev->pe_problem, '\0', sizeof(ev->pe_problem)) != NULL &&
+	    ev->pe_problem[0] != '\0', "refused without a problem");
 	if (memchr(data, '\0', size) != NULL)
-		CHECK("event-ref", strcmp(ev->ev_problem, "the body holds a NUL byte") == 0, "%s",
-		    ev->ev_problem);
+		CHECK("event-ref", strcmp(ev->pe_problem, "the body holds a NUL byte") == 0, "%s",
+		    ev->pe_problem);
 	else if (!ref_utf8_valid(data, size))
-		CHECK("event-ref", strcmp(ev->ev_problem, "the body is not valid UTF-8") == 0, "%s",
-		    ev->ev_problem);
+		CHECK("event-ref", strcmp(ev->pe_problem, "the body is not valid UTF-8") == 0, "%s",
+		    ev->pe_problem);
 	else if (doc == NULL)
-		CHECK("event-ref", strcmp(ev->ev_problem, "the body is not well-formed JSON") == 0,
-		    "%s", ev->ev_problem);
+		CHECK("event-ref", strcmp(ev->pe_problem, "the body is not well-formed JSON") == 0,
+		    "%s", ev->pe_problem);
 	else if (cJSON_IsObject(doc) && all_known(doc)) {
 		/* The scan that finds each member's text missed one cJSON read. */
-		CHECK("event-scanner", strstr(ev->ev_problem, "could not be read from the body") ==
-		    NULL, "cJSON reads an object of known fields; event.c says: %s", ev->ev_problem);
+		CHECK("event-scanner", strstr(ev->pe_problem, "could not be read from the body") ==
+		    NULL, "cJSON reads an object of known fields; body.c says: %s", ev->pe_problem);
 		for (i = 0; i < sizeof(objects) / sizeof(objects[0]); i++) {
 			item = member(doc, objects[i]);
-			if (!cJSON_IsObject(item) || ev->ev_field == NULL ||
-			    strcmp(ev->ev_field, objects[i]) != 0 || has_bad_hex_escape(copy))
+			if (!cJSON_IsObject(item) || ev->pe_field == NULL ||
+			    strcmp(ev->pe_field, objects[i]) != 0 || has_bad_hex_escape(copy))
 				continue;
 			snprintf(why, sizeof(why), "%s: malformed JSON", objects[i]);
-			CHECK("event-span", strcmp(ev->ev_problem, why) != 0, "%s is an object to "
-			    "cJSON; event.c: %s", objects[i], ev->ev_problem);
+			CHECK("event-span", strcmp(ev->pe_problem, why) != 0, "%s is an object to "
+			    "cJSON; body.c: %s", objects[i], ev->pe_problem);
 			snprintf(why, sizeof(why), "%s: JSON must be an object ({...})", objects[i]);
-			CHECK("event-span", strcmp(ev->ev_problem, why) != 0, "%s is an object to "
-			    "cJSON; event.c: %s", objects[i], ev->ev_problem);
+			CHECK("event-span", strcmp(ev->pe_problem, why) != 0, "%s is an object to "
+			    "cJSON; body.c: %s", objects[i], ev->pe_problem);
 		}
 	}
-	if (ev->ev_field != NULL)
-		CHECK("event-field", strlen(ev->ev_field) <= 64 &&
-		    ref_utf8_valid(ev->ev_field, strlen(ev->ev_field)),
-		    "the field quoted back is %zu bytes or not UTF-8", strlen(ev->ev_field));
-	out = render_error_field(ev->ev_field != NULL ? "invalid_field" : "invalid_body",
-	    ev->ev_problem, ev->ev_field, &len);
-	check_error_doc(out, len, ev->ev_field != NULL ? "invalid_field" : "invalid_body",
-	    ev->ev_problem, ev->ev_field);
+	if (ev->pe_field != NULL)
+		CHECK("event-field", strlen(ev->pe_field) <= 64 &&
+		    ref_utf8_valid(ev->pe_field, strlen(ev->pe_field)),
+		    "the field quoted back is %zu bytes or not UTF-8", strlen(ev->pe_field));
+	out = render_error_field(ev->pe_field != NULL ? "invalid_field" : "invalid_body",
+	    ev->pe_problem, ev->pe_field, &len);
+	check_error_doc(out, len, ev->pe_field != NULL ? "invalid_field" : "invalid_body",
+	    ev->pe_problem, ev->pe_field);
 }
 
 /* Input: the body of POST /api/v2/training/jobs/{job_id}/progress. */
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct event	 ev;
+	struct posted_event	 ev;
 	cJSON		*doc = NULL;
 	char		*body, *copy;
 	int		 rc;
@@ -269,7 +269,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	copy = fuzz_strndup(data, size);
 	if (memchr(data, '\0', size) == NULL)
 		doc = cJSON_ParseWithOpts(copy, NULL, 1);
-	rc = event_parse(body, size, &ev);
+	rc = body_parse(body, size, &ev);
 	CHECK("event-result", rc == 0 || rc == -1, "result %d", rc);
 	if (rc == 0) {
 		CHECK("event-ref", doc != NULL && cJSON_IsObject(doc) && all_known(doc) &&
@@ -282,7 +282,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    "\\u0000 (or \\u without hex digits): %.200s", copy);
 	} else
 		check_refused(&ev, data, size, copy, doc);
-	event_free(&ev);
+	body_free(&ev);
 	cJSON_Delete(doc);
 	free(copy);
 	free(body);

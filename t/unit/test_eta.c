@@ -5,7 +5,7 @@
 
 #include <criterion/criterion.h>
 
-#include "../../lib/internal.h"
+#include "../../lib/lib.h"
 
 #define S	INT64_C(1000000)	/* one second in microseconds */
 #define T0	(INT64_C(1761199200) * S)

@@ -176,7 +176,7 @@ Test(job_id, rejects_dot_segments)
 
 /* --- a job's state (the transitions the tracker applies) ------------------ */
 
-#include "../../lib/internal.h"
+#include "../../lib/lib.h"
 
 static struct job_state	 js;
 static const char	*why;

@@ -1,4 +1,4 @@
-/* test_render.c: lib/render.c: the progress document and error bodies. */
+/* test_render.c: lib/render.c: the progress document, the jobs page and error bodies. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -298,4 +298,56 @@ Test(render_error, bytes_that_are_not_utf8_are_replaced)
 	cr_assert_str_eq(s, "{\"error\":\"invalid_query\",\"message\":\"unknown query parameter "
 	    "\\\"\xef\xbf\xbd\xef\xbf\xbd\\\"\",\"field\":\"st\xef\xbf\xbd\"}");
 	free(s);
+}
+
+/* --- the list's document ----------------------------------------------------- */
+
+Test(render, the_jobs_page)
+{
+	struct job_item	 it[2];
+	int64_t		 counts[JOB_STATUS_COUNT] = { 1, 2, 3, 4, 5, 6, 7 };
+	cJSON		*doc, *j;
+	char		*out, *printed;
+	size_t		 len;
+
+	memset(it, 0, sizeof(it));
+	it[0].ji_job_id = "a";
+	it[0].ji_status = "stalled";
+	it[0].ji_percentage = 37.5;
+	it[0].ji_current_step = "Optimization";
+	it[0].ji_step_number = 2;
+	it[0].ji_has_best_score = true;
+	it[0].ji_best_score = 1.85;
+	it[0].ji_updated_at = INT64_C(1761199825000000);
+	it[0].ji_has_eta = true;
+	it[0].ji_eta = INT64_C(1761200130000000);
+	it[1] = it[0];
+	it[1].ji_job_id = "b\"q";
+	it[1].ji_has_best_score = it[1].ji_has_eta = false;
+	cr_assert_not_null(out = render_jobs(it, 2, "CUR", counts, &len));
+	cr_assert_eq(len, strlen(out));
+	cr_assert_not_null(doc = cJSON_Parse(out));
+	j = cJSON_GetArrayItem(cJSON_GetObjectItem(doc, "jobs"), 0);
+	printed = cJSON_PrintUnformatted(j);
+	cr_assert_str_eq(printed,
+	    "{\"job_id\":\"a\",\"status\":\"stalled\",\"percentage\":37.5,\"current_step\":"
+	    "\"Optimization\",\"step_number\":2,\"best_score\":1.85,\"updated_at\":"
+	    "\"2025-10-23T06:10:25Z\",\"estimated_completion\":\"2025-10-23T06:15:30Z\"}");
+	free(printed);
+	j = cJSON_GetArrayItem(cJSON_GetObjectItem(doc, "jobs"), 1);
+	cr_assert_str_eq(cJSON_GetObjectItem(j, "job_id")->valuestring, "b\"q");
+	cr_assert(cJSON_IsNull(cJSON_GetObjectItem(j, "best_score")));
+	cr_assert(cJSON_IsNull(cJSON_GetObjectItem(j, "estimated_completion")));
+	cr_assert_str_eq(cJSON_GetObjectItem(doc, "next_cursor")->valuestring, "CUR");
+	printed = cJSON_PrintUnformatted(cJSON_GetObjectItem(doc, "counts"));
+	cr_assert_str_eq(printed,
+	    "{\"queued\":1,\"running\":2,\"stalled\":3,\"cancelling\":4,\"cancelled\":5,"
+	    "\"completed\":6,\"failed\":7,\"total\":28}");
+	free(printed);
+	cJSON_Delete(doc);
+	free(out);
+
+	cr_assert_not_null(out = render_jobs(NULL, 0, NULL, counts, NULL));
+	cr_assert_not_null(strstr(out, "\"jobs\":[],\"next_cursor\":null"), "%s", out);
+	free(out);
 }

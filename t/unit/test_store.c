@@ -5,7 +5,7 @@
 
 #include <criterion/criterion.h>
 
-#include "../../lib/internal.h"
+#include "../../lib/lib.h"
 
 #define NCOLS	20
 #define PG_EPOCH_US	(INT64_C(946684800) * 1000000)

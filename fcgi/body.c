@@ -1,6 +1,8 @@
 /*
- * event.c: a publisher's event (the body of POST .../progress), checked
- * field by field.  Pure: no I/O.
+ * body.c: the body of POST .../progress, a publisher's event, parsed and
+ * checked field by field.  Pure: no I/O.  What the values may be is the
+ * library's rule (tp_update_problem() and its kin), applied here as the
+ * tracker applies it; this file owns only the JSON: types, names, spans.
  *
  * The body is parsed by cJSON, then walked once more by hand to find the
  * exact text of step_details and best_params, which is stored as it came
@@ -19,11 +21,6 @@
 
 #include "pool.h"
 
-static const char *const kinds[] = {
-	[EV_QUEUE] = "queue", [EV_START] = "start", [EV_UPDATE] = "update",
-	[EV_COMPLETE] = "complete", [EV_ERROR] = "error",
-};
-
 /* The fields an event may carry, and which events take each. */
 enum field {
 	F_SEQ, F_EVENT, F_STEP, F_STEP_DETAILS, F_STEP_PERCENTAGE, F_CURRENT_ITERATION,
@@ -32,7 +29,7 @@ enum field {
 };
 
 #define K(k)	(1u << (k))
-#define ANY	(K(EV_QUEUE) | K(EV_START) | K(EV_UPDATE) | K(EV_COMPLETE) | K(EV_ERROR))
+#define ANY	(K(JOB_EV_QUEUE) | K(JOB_EV_START) | K(JOB_EV_UPDATE) | K(JOB_EV_COMPLETE) | K(JOB_EV_ERROR))
 
 static const struct {
 	const char	*name;
@@ -40,29 +37,29 @@ static const struct {
 } fields[F_COUNT] = {
 	[F_SEQ] = { "seq", ANY },
 	[F_EVENT] = { "event", ANY },
-	[F_STEP] = { "step", K(EV_START) },
-	[F_STEP_DETAILS] = { "step_details", K(EV_START) | K(EV_UPDATE) },
-	[F_STEP_PERCENTAGE] = { "step_percentage", K(EV_UPDATE) },
-	[F_CURRENT_ITERATION] = { "current_iteration", K(EV_UPDATE) },
-	[F_TOTAL_ITERATIONS] = { "total_iterations", K(EV_UPDATE) },
-	[F_BEST_SCORE] = { "best_score", K(EV_UPDATE) },
-	[F_CURRENT_SCORE] = { "current_score", K(EV_UPDATE) },
-	[F_BEST_PARAMS] = { "best_params", K(EV_UPDATE) },
-	[F_ERROR_MESSAGE] = { "error_message", K(EV_ERROR) },
+	[F_STEP] = { "step", K(JOB_EV_START) },
+	[F_STEP_DETAILS] = { "step_details", K(JOB_EV_START) | K(JOB_EV_UPDATE) },
+	[F_STEP_PERCENTAGE] = { "step_percentage", K(JOB_EV_UPDATE) },
+	[F_CURRENT_ITERATION] = { "current_iteration", K(JOB_EV_UPDATE) },
+	[F_TOTAL_ITERATIONS] = { "total_iterations", K(JOB_EV_UPDATE) },
+	[F_BEST_SCORE] = { "best_score", K(JOB_EV_UPDATE) },
+	[F_CURRENT_SCORE] = { "current_score", K(JOB_EV_UPDATE) },
+	[F_BEST_PARAMS] = { "best_params", K(JOB_EV_UPDATE) },
+	[F_ERROR_MESSAGE] = { "error_message", K(JOB_EV_ERROR) },
 };
 
 static int
-refuse(struct event *ev, const char *field, const char *fmt, ...)
+refuse(struct posted_event *pe, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 static int
-refuse(struct event *ev, const char *field, const char *fmt, ...)
+refuse(struct posted_event *pe, const char *field, const char *fmt, ...)
 {
 	va_list	 ap;
 
-	ev->ev_field = field;
+	pe->pe_field = field;
 	va_start(ap, fmt);
-	vsnprintf(ev->ev_problem, sizeof(ev->ev_problem), fmt, ap);
+	vsnprintf(pe->pe_problem, sizeof(pe->pe_problem), fmt, ap);
 	va_end(ap);
 	return -1;
 }
@@ -189,7 +186,7 @@ find_spans(char *body, char *start[F_COUNT])
 
 /* An integer written as one (no fraction, no exponent) within lo..hi. */
 static int
-integer(struct event *ev, enum field f, const cJSON *item, const char *text,
+integer(struct posted_event *pe, enum field f, const cJSON *item, const char *text,
     int64_t lo, int64_t hi, int64_t *out)
 {
 	const char	*p = text;
@@ -197,87 +194,111 @@ integer(struct event *ev, enum field f, const cJSON *item, const char *text,
 	long long	 v;
 
 	if (!cJSON_IsNumber(item))
-		return refuse(ev, fields[f].name, "%s must be a number", fields[f].name);
+		return refuse(pe, fields[f].name, "%s must be a number", fields[f].name);
 	if (*p == '-')
 		p++;
 	if (*p < '0' || *p > '9' || strspn(p, "0123456789") != strlen(p))
-		return refuse(ev, fields[f].name, "%s must be a whole number, written "
+		return refuse(pe, fields[f].name, "%s must be a whole number, written "
 		    "without a fraction or an exponent", fields[f].name);
 	errno = 0;
 	v = strtoll(text, &end, 10);
 	if (errno != 0 || v < lo || v > hi)
-		return refuse(ev, fields[f].name, "%s must be within %" PRId64 "..%" PRId64,
+		return refuse(pe, fields[f].name, "%s must be within %" PRId64 "..%" PRId64,
 		    fields[f].name, lo, hi);
 	*out = v;
 	return 0;
 }
 
 static int
-number(struct event *ev, enum field f, const cJSON *item, double *out)
+number(struct posted_event *pe, enum field f, const cJSON *item, double *out)
 {
 	if (!cJSON_IsNumber(item))
-		return refuse(ev, fields[f].name, "%s must be a number", fields[f].name);
+		return refuse(pe, fields[f].name, "%s must be a number", fields[f].name);
 	if (!isfinite(item->valuedouble))
-		return refuse(ev, fields[f].name, "%s is out of range", fields[f].name);
+		return refuse(pe, fields[f].name, "%s is out of range", fields[f].name);
 	*out = item->valuedouble;
 	return 0;
 }
 
 static int
-object(struct event *ev, enum field f, const cJSON *item, const char *text,
+object(struct posted_event *pe, enum field f, const cJSON *item, const char *text,
     const char **out)
 {
-	const char	*why;
-
 	if (!cJSON_IsObject(item))
-		return refuse(ev, fields[f].name, "%s must be a JSON object ({...})",
+		return refuse(pe, fields[f].name, "%s must be a JSON object ({...})",
 		    fields[f].name);
-	if ((why = json_object_problem(text)) != NULL)
-		return refuse(ev, fields[f].name, "%s: %s", fields[f].name, why);
 	*out = text;
 	return 0;
 }
 
 /* A string without NUL (text columns cannot hold one). */
 static int
-string(struct event *ev, enum field f, const cJSON *item, const char *text,
+string(struct posted_event *pe, enum field f, const cJSON *item, const char *text,
     const char **out)
 {
 	if (!cJSON_IsString(item))
-		return refuse(ev, fields[f].name, "%s must be a string", fields[f].name);
+		return refuse(pe, fields[f].name, "%s must be a string", fields[f].name);
 	if (json_escape_problem(text) != NULL)
-		return refuse(ev, fields[f].name, "%s must not contain \\u0000", fields[f].name);
+		return refuse(pe, fields[f].name, "%s must not contain \\u0000", fields[f].name);
 	*out = item->valuestring;
 	return 0;
 }
 
-void
-event_free(struct event *ev)
+/*
+ * What the library says of the event's values: NULL, or why not with the
+ * field at fault.  A sentence that does not name its field ("malformed
+ * JSON") is said of the field here.
+ */
+static const char *
+event_problem(const struct job_event *ev, const char **field)
 {
-	cJSON_Delete(ev->ev_doc);
-	ev->ev_doc = NULL;
+	const char	*problem;
+
+	*field = NULL;
+	switch (ev->je_kind) {
+	case JOB_EV_START:
+		problem = tp_start_problem(ev->je_step, ev->je_details, field);
+		break;
+	case JOB_EV_UPDATE:
+		problem = tp_update_problem(&ev->je_update, field);
+		break;
+	case JOB_EV_ERROR:
+		problem = tp_error_problem(ev->je_message, field);
+		break;
+	default:
+		problem = NULL;
+		break;
+	}
+	return problem;
+}
+
+void
+body_free(struct posted_event *pe)
+{
+	cJSON_Delete(pe->pe_doc);
+	pe->pe_doc = NULL;
 }
 
 int
-event_parse(char *body, size_t len, struct event *ev)
+body_parse(char *body, size_t len, struct posted_event *pe)
 {
-	cJSON		*doc, *item, *byf[F_COUNT];
-	char		*text[F_COUNT];
-	const char	*kind;
-	const char	*escape_problem;
+	struct job_event	*ev = &pe->pe_event;
+	cJSON			*doc, *item, *byf[F_COUNT];
+	char			*text[F_COUNT];
+	const char		*escape_problem, *problem, *field;
 	int64_t		 v;
 	unsigned	 seen = 0;
 	int		 i;
 
-	memset(ev, 0, sizeof(*ev));
+	memset(pe, 0, sizeof(*pe));
 	memset(byf, 0, sizeof(byf));
 	memset(text, 0, sizeof(text));
 	if (memchr(body, '\0', len) != NULL)
-		return refuse(ev, NULL, "the body holds a NUL byte");
+		return refuse(pe, NULL, "the body holds a NUL byte");
 	if (!utf8_valid(body, len))
-		return refuse(ev, NULL, "the body is not valid UTF-8");
+		return refuse(pe, NULL, "the body is not valid UTF-8");
 	if ((doc = cJSON_ParseWithOpts(body, NULL, 1)) == NULL)
-		return refuse(ev, NULL, "the body is not well-formed JSON");
+		return refuse(pe, NULL, "the body is not well-formed JSON");
 	/*
 	 * cJSON's strings end at a \u0000: "seq\u0000" would read as "seq",
 	 * and "update\u0000" as "update".  No part of an event may hold one;
@@ -285,9 +306,9 @@ event_parse(char *body, size_t len, struct event *ev)
 	 * they find it (and before find_spans() cuts the body up).
 	 */
 	escape_problem = json_escape_problem(body);
-	ev->ev_doc = doc;
+	pe->pe_doc = doc;
 	if (!cJSON_IsObject(doc))
-		return refuse(ev, NULL, "the body must be a JSON object ({\"seq\": ..., "
+		return refuse(pe, NULL, "the body must be a JSON object ({\"seq\": ..., "
 		    "\"event\": ...})");
 
 	/* Every member known, and only once. */
@@ -298,10 +319,10 @@ event_parse(char *body, size_t len, struct event *ev)
 		if (i == F_COUNT) {
 			/* Quoted back at most 64 bytes long, cut between characters. */
 			item->string[utf8_prefix(item->string, 64)] = '\0';
-			return refuse(ev, item->string, "unknown field \"%s\"", item->string);
+			return refuse(pe, item->string, "unknown field \"%s\"", item->string);
 		}
 		if (seen & K(i))
-			return refuse(ev, fields[i].name, "%s is given twice", fields[i].name);
+			return refuse(pe, fields[i].name, "%s is given twice", fields[i].name);
 		seen |= K(i);
 		/* null: as if not given. */
 		if (!cJSON_IsNull(item))
@@ -314,118 +335,106 @@ event_parse(char *body, size_t len, struct event *ev)
 	 */
 	for (i = 0; i < F_COUNT; i++)
 		if (byf[i] != NULL && text[i] == NULL)
-			return refuse(ev, fields[i].name, "%s could not be read from the body",
+			return refuse(pe, fields[i].name, "%s could not be read from the body",
 			    fields[i].name);
 
 	if (byf[F_EVENT] == NULL)
-		return refuse(ev, "event", "event is required: queue, start, update, "
+		return refuse(pe, "event", "event is required: queue, start, update, "
 		    "complete or error");
-	kind = cJSON_GetStringValue(byf[F_EVENT]);
-	for (i = 0; kind != NULL && i < (int)(sizeof(kinds) / sizeof(kinds[0])); i++)
-		if (strcmp(kind, kinds[i]) == 0)
-			break;
-	if (kind == NULL || i == (int)(sizeof(kinds) / sizeof(kinds[0])))
-		return refuse(ev, "event", "event must be queue, start, update, complete "
+	if ((i = job_event_kind(cJSON_GetStringValue(byf[F_EVENT]))) == -1)
+		return refuse(pe, "event", "event must be queue, start, update, complete "
 		    "or error");
-	ev->ev_kind = (enum event_kind)i;
+	ev->je_kind = (enum job_event_kind)i;
 	for (i = 0; i < F_COUNT; i++)
-		if (byf[i] != NULL && !(fields[i].events & K(ev->ev_kind)))
-			return refuse(ev, fields[i].name, "%s does not belong to a \"%s\" event",
-			    fields[i].name, kinds[ev->ev_kind]);
+		if (byf[i] != NULL && !(fields[i].events & K(ev->je_kind)))
+			return refuse(pe, fields[i].name, "%s does not belong to a \"%s\" event",
+			    fields[i].name, job_event_name(ev->je_kind));
 
 	if (byf[F_SEQ] == NULL)
-		return refuse(ev, "seq", "seq is required: a number that grows with each "
+		return refuse(pe, "seq", "seq is required: a number that grows with each "
 		    "event of the job");
-	if (integer(ev, F_SEQ, byf[F_SEQ], text[F_SEQ], 1, EVENT_SEQ_MAX, &v) == -1)
+	if (integer(pe, F_SEQ, byf[F_SEQ], text[F_SEQ], 1, EVENT_SEQ_MAX, &v) == -1)
 		return -1;
-	ev->ev_seq = (uint64_t)v;
+	pe->pe_seq = (uint64_t)v;
 
-	switch (ev->ev_kind) {
-	case EV_START:
+	switch (ev->je_kind) {
+	case JOB_EV_START:
 		if (byf[F_STEP] == NULL)
-			return refuse(ev, "step", "step is required: data_collection, "
+			return refuse(pe, "step", "step is required: data_collection, "
 			    "optimization, validation or save_configuration");
-		if (string(ev, F_STEP, byf[F_STEP], text[F_STEP], &ev->ev_step) == -1)
+		if (string(pe, F_STEP, byf[F_STEP], text[F_STEP], &ev->je_step) == -1)
 			return -1;
-		if (tp_step_from_key(ev->ev_step) == TP_STEP_NONE)
-			return refuse(ev, "step", "step must be data_collection, optimization, "
-			    "validation or save_configuration");
-		if (byf[F_STEP_DETAILS] != NULL && object(ev, F_STEP_DETAILS,
-		    byf[F_STEP_DETAILS], text[F_STEP_DETAILS], &ev->ev_details) == -1)
+		if (byf[F_STEP_DETAILS] != NULL && object(pe, F_STEP_DETAILS,
+		    byf[F_STEP_DETAILS], text[F_STEP_DETAILS], &ev->je_details) == -1)
 			return -1;
 		break;
-	case EV_UPDATE:
+	case JOB_EV_UPDATE:
 		if (byf[F_STEP_PERCENTAGE] != NULL) {
-			if (number(ev, F_STEP_PERCENTAGE, byf[F_STEP_PERCENTAGE],
-			    &ev->ev_update.step_percentage) == -1)
+			if (number(pe, F_STEP_PERCENTAGE, byf[F_STEP_PERCENTAGE],
+			    &ev->je_update.step_percentage) == -1)
 				return -1;
-			if (!(ev->ev_update.step_percentage >= 0.0 &&
-			    ev->ev_update.step_percentage <= 100.0))
-				return refuse(ev, "step_percentage",
-				    "step_percentage must be within 0..100");
-			ev->ev_update.fields |= TP_UPD_STEP_PERCENTAGE;
+			ev->je_update.fields |= TP_UPD_STEP_PERCENTAGE;
 		}
 		if (byf[F_CURRENT_ITERATION] != NULL) {
-			if (integer(ev, F_CURRENT_ITERATION, byf[F_CURRENT_ITERATION],
-			    text[F_CURRENT_ITERATION], 0, INT32_MAX, &v) == -1)
+			if (integer(pe, F_CURRENT_ITERATION, byf[F_CURRENT_ITERATION],
+			    text[F_CURRENT_ITERATION], INT32_MIN, INT32_MAX, &v) == -1)
 				return -1;
-			ev->ev_update.iteration = (int32_t)v;
-			ev->ev_update.fields |= TP_UPD_ITERATION;
+			ev->je_update.iteration = (int32_t)v;
+			ev->je_update.fields |= TP_UPD_ITERATION;
 		}
 		if (byf[F_TOTAL_ITERATIONS] != NULL) {
-			if (integer(ev, F_TOTAL_ITERATIONS, byf[F_TOTAL_ITERATIONS],
-			    text[F_TOTAL_ITERATIONS], 0, INT32_MAX, &v) == -1)
+			if (integer(pe, F_TOTAL_ITERATIONS, byf[F_TOTAL_ITERATIONS],
+			    text[F_TOTAL_ITERATIONS], INT32_MIN, INT32_MAX, &v) == -1)
 				return -1;
-			ev->ev_update.total_iterations = (int32_t)v;
-			ev->ev_update.fields |= TP_UPD_TOTAL_ITERATIONS;
+			ev->je_update.total_iterations = (int32_t)v;
+			ev->je_update.fields |= TP_UPD_TOTAL_ITERATIONS;
 		}
 		if (byf[F_BEST_SCORE] != NULL) {
-			if (number(ev, F_BEST_SCORE, byf[F_BEST_SCORE],
-			    &ev->ev_update.best_score) == -1)
+			if (number(pe, F_BEST_SCORE, byf[F_BEST_SCORE],
+			    &ev->je_update.best_score) == -1)
 				return -1;
-			ev->ev_update.fields |= TP_UPD_BEST_SCORE;
+			ev->je_update.fields |= TP_UPD_BEST_SCORE;
 		}
 		if (byf[F_CURRENT_SCORE] != NULL) {
-			if (number(ev, F_CURRENT_SCORE, byf[F_CURRENT_SCORE],
-			    &ev->ev_update.current_score) == -1)
+			if (number(pe, F_CURRENT_SCORE, byf[F_CURRENT_SCORE],
+			    &ev->je_update.current_score) == -1)
 				return -1;
-			ev->ev_update.fields |= TP_UPD_CURRENT_SCORE;
+			ev->je_update.fields |= TP_UPD_CURRENT_SCORE;
 		}
 		if (byf[F_BEST_PARAMS] != NULL) {
-			if (object(ev, F_BEST_PARAMS, byf[F_BEST_PARAMS], text[F_BEST_PARAMS],
-			    &ev->ev_update.best_params) == -1)
+			if (object(pe, F_BEST_PARAMS, byf[F_BEST_PARAMS], text[F_BEST_PARAMS],
+			    &ev->je_update.best_params) == -1)
 				return -1;
-			ev->ev_update.fields |= TP_UPD_BEST_PARAMS;
+			ev->je_update.fields |= TP_UPD_BEST_PARAMS;
 		}
 		if (byf[F_STEP_DETAILS] != NULL) {
-			if (object(ev, F_STEP_DETAILS, byf[F_STEP_DETAILS], text[F_STEP_DETAILS],
-			    &ev->ev_update.details) == -1)
+			if (object(pe, F_STEP_DETAILS, byf[F_STEP_DETAILS], text[F_STEP_DETAILS],
+			    &ev->je_update.details) == -1)
 				return -1;
-			ev->ev_update.fields |= TP_UPD_DETAILS;
+			ev->je_update.fields |= TP_UPD_DETAILS;
 		}
 		break;
-	case EV_ERROR:
+	case JOB_EV_ERROR:
 		if (byf[F_ERROR_MESSAGE] == NULL)
-			return refuse(ev, "error_message", "error_message is required for an "
+			return refuse(pe, "error_message", "error_message is required for an "
 			    "\"error\" event");
-		if (string(ev, F_ERROR_MESSAGE, byf[F_ERROR_MESSAGE], text[F_ERROR_MESSAGE],
-		    &ev->ev_error_message) == -1)
+		if (string(pe, F_ERROR_MESSAGE, byf[F_ERROR_MESSAGE], text[F_ERROR_MESSAGE],
+		    &ev->je_message) == -1)
 			return -1;
-		if (*ev->ev_error_message == '\0')
-			return refuse(ev, "error_message", "error_message must not be empty");
 		break;
-	case EV_QUEUE:
-	case EV_COMPLETE:
+	case JOB_EV_QUEUE:
+	case JOB_EV_COMPLETE:
 		break;
 	}
+	/* The values: the library's checks, a tracker's own. */
+	if ((problem = event_problem(ev, &field)) != NULL) {
+		if (field != NULL && strncmp(problem, field, strlen(field)) != 0)
+			return refuse(pe, field, "%s: %s", field, problem);
+		return refuse(pe, field, "%s", problem);
+	}
 	if (escape_problem != NULL)
-		return refuse(ev, NULL, "the body holds an escape that is refused in a name or "
+		return refuse(pe, NULL, "the body holds an escape that is refused in a name or "
 		    "a value: %s", escape_problem);
 	return 0;
 }
 
-const char *
-event_kind_name(enum event_kind kind)
-{
-	return kinds[kind];
-}
