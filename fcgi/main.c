@@ -152,7 +152,7 @@ main(int argc, char **argv)
 	if (sockets_open(&cf, &socks) == -1)
 		goto done;
 	if (cf.cf_pid_file != NULL && write_pid_file(cf.cf_pid_file) == -1) {
-		fprintf(stderr, "%s: cannot write the pid file %s: %s\n", TP_FCGI_NAME,
+		log_error("pid_file_failed", "cannot write the pid file %s: %s",
 		    cf.cf_pid_file, priv_file_error(errno));
 		sockets_close(&cf, &socks);
 		goto done;

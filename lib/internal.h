@@ -323,15 +323,6 @@ struct store_statement {
 extern const struct store_statement store_statements[STMT_COUNT];
 
 /*
- * The text of four of them, for t/tools/store-sql, which shows PostgreSQL
- * the very statements the pool prepares.
- */
-extern const char	 store_progress_get_sql[];
-extern const char	 store_jobs_list_sql[];
-extern const char	 store_jobs_counts_sql[];
-extern const char	 store_expire_stalled_sql[];
-
-/*
  * Decodes row `row` of a binary-format result of STMT_GET (or STMT_LOCK)
  * into *out.  Strings in *out point into `res`, so `res` must outlive *out.
  * Returns 0, or -1 when a column does not have the type or size expected

@@ -38,7 +38,7 @@
 	"CASE WHEN " secs " IS NOT NULL AND status = 'running' AND heartbeat_at < " \
 	"now() - make_interval(secs => " secs ") THEN 'stalled' ELSE status END"
 
-/* Column order of store_progress_get_sql; decode relies on it. */
+/* Column order of progress_get_sql; decode relies on it. */
 enum {
 	COL_JOB_ID, COL_PERCENTAGE, COL_CURRENT_STEP, COL_STEP_NUMBER,
 	COL_TOTAL_STEPS, COL_STEP_PERCENTAGE, COL_STEP_DETAILS, COL_STARTED_AT,
@@ -60,7 +60,7 @@ enum {
  * reads as stalled).  Binary results, decoded by store_decode_progress().
  * The lock is the same row FOR UPDATE, for a writer inside a transaction.
  */
-const char store_progress_get_sql[] =
+static const char progress_get_sql[] =
     "SELECT " PROGRESS_COLUMNS " FROM training_progress WHERE job_id = $1";
 
 static const char progress_lock_sql[] =
@@ -232,7 +232,7 @@ const char *const job_status_names[JOB_STATUS_COUNT] = {
 	"queued", "running", "stalled", "cancelling", "cancelled", "completed", "failed"
 };
 
-/* Column order of store_jobs_list_sql. */
+/* Column order of jobs_list_sql. */
 enum {
 	JCOL_JOB_ID, JCOL_STATUS, JCOL_PERCENTAGE, JCOL_CURRENT_STEP, JCOL_STEP_NUMBER,
 	JCOL_BEST_SCORE, JCOL_UPDATED_AT, JCOL_ESTIMATED_COMPLETION, JCOL_ACTIVITY,
@@ -407,7 +407,7 @@ static const char cancel_sql[] =
 	" AND (heartbeat_at, job_id) < ($3::timestamptz, $4::text)" \
 	" ORDER BY tp.status, heartbeat_at DESC, job_id DESC LIMIT $5::int4)"
 
-const char store_jobs_list_sql[] =
+static const char jobs_list_sql[] =
     "SELECT * FROM ("
     JOBS_BRANCH("queued", "queued", "tp.status", "") " UNION ALL "
     JOBS_BRANCH("running", "running", "tp.status", " AND heartbeat_at >= " STALL_CUTOFF)
@@ -428,7 +428,7 @@ const char store_jobs_list_sql[] =
  * stalled are the rest: the count costs as much as there are live jobs,
  * however many have stalled over time.
  */
-const char store_jobs_counts_sql[] =
+static const char jobs_counts_sql[] =
     "WITH c AS (SELECT status, sum(n) AS n FROM job_status_counts GROUP BY status),"
     " live AS (SELECT count(*) AS n FROM training_progress WHERE status = 'running'"
     "   AND heartbeat_at >= now() - make_interval(secs => $1::float8)),"
@@ -447,7 +447,7 @@ const char store_jobs_counts_sql[] =
  * heartbeat_at) index finds them without sorting), skipping rows another
  * writer holds.  Returns the job ids.
  */
-const char store_expire_stalled_sql[] =
+static const char expire_stalled_sql[] =
     "UPDATE training_progress AS tp SET"
     " status = CASE WHEN tp.status = 'cancelling' THEN 'cancelled' ELSE 'failed' END,"
     " is_complete = true, finished_at = now(), estimated_completion = NULL,"
@@ -471,7 +471,7 @@ static const char progress_finished_sql[] =
     " WHERE job_id = ANY($1::text[]) AND is_complete";
 
 const struct store_statement store_statements[STMT_COUNT] = {
-	[STMT_GET] = { "tp_progress_get", store_progress_get_sql, 2,
+	[STMT_GET] = { "tp_progress_get", progress_get_sql, 2,
 	    ROLE_READER | ROLE_WRITER, false },
 	[STMT_LOCK] = { "tp_progress_lock", progress_lock_sql, 2, ROLE_WRITER, false },
 	[STMT_PUT] = { "tp_progress_put", progress_put_sql, PUT_NPARAMS,
@@ -480,9 +480,9 @@ const struct store_statement store_statements[STMT_COUNT] = {
 	[STMT_FINISHED] = { "tp_progress_finished", progress_finished_sql, 1, ROLE_TRACKER,
 	    false },
 	[STMT_CANCEL] = { "tp_cancel", cancel_sql, 2, ROLE_WRITER, true },
-	[STMT_EXPIRE] = { "tp_expire_stalled", store_expire_stalled_sql, 3, ROLE_WRITER, true },
-	[STMT_JOBS_LIST] = { "tp_jobs_list", store_jobs_list_sql, 5, ROLE_READER, false },
-	[STMT_JOBS_COUNTS] = { "tp_jobs_counts", store_jobs_counts_sql, 1, ROLE_READER,
+	[STMT_EXPIRE] = { "tp_expire_stalled", expire_stalled_sql, 3, ROLE_WRITER, true },
+	[STMT_JOBS_LIST] = { "tp_jobs_list", jobs_list_sql, 5, ROLE_READER, false },
+	[STMT_JOBS_COUNTS] = { "tp_jobs_counts", jobs_counts_sql, 1, ROLE_READER,
 	    false },
 	[STMT_TOKEN] = { "tp_token", token_sql, 1, ROLE_READER | ROLE_WRITER, false },
 };
@@ -905,7 +905,7 @@ pg_load(void *arg, const char *job_id, struct job_state *js, int64_t deadline,
 	cs.cs_conninfo = sc->sc_conninfo;
 	if ((conn = conn_connect(&cs, deadline, problem, size)) == NULL)
 		return TP_ETIMEDOUT;
-	switch (conn_exec_params(conn, store_progress_get_sql,
+	switch (conn_exec_params(conn, progress_get_sql,
 	    store_statements[STMT_GET].ss_nparams, params, 1, deadline, &res)) {
 	case CONN_OK:
 		break;

@@ -562,3 +562,159 @@ Test(job, an_escape_cut_off_at_the_end_is_malformed)
 	cr_assert_not_null(json_escape_problem("\"abc\\"));
 	cr_assert_not_null(json_escape_problem("\"\\"));
 }
+
+/* --- job_apply(): the one rule every publisher calls ------------------------ */
+
+#define SEC	INT64_C(1000000)
+
+static enum tp_err
+apply_event(struct job_event ev, int64_t now, struct eta *history)
+{
+	return job_apply(&js, &ev, now, history, &why);
+}
+
+Test(job, apply_runs_each_event_through_its_transition)
+{
+	struct job_event	 u = { .je_kind = JOB_EV_UPDATE };
+
+	cr_assert_eq(apply_event((struct job_event){ .je_kind = JOB_EV_QUEUE }, 0, NULL), TP_OK);
+	cr_assert_str_eq(job_status(&js), "queued");
+	cr_assert_eq(apply_event((struct job_event){ .je_kind = JOB_EV_START,
+	    .je_step = "optimization", .je_details = "{\"trials\": 50}" }, 10 * SEC, NULL), TP_OK);
+	cr_assert_eq(js.js_step, TP_STEP_OPTIMIZATION);
+	cr_assert_eq(js.js_step_started_us, 10 * SEC);
+	cr_assert_str_eq(js.js_details.tb_data, "{\"trials\": 50}");
+	u.je_update = upd(TP_UPD_STEP_PERCENTAGE);
+	u.je_update.step_percentage = 50;
+	cr_assert_eq(apply_event(u, 20 * SEC, NULL), TP_OK);
+	cr_assert_float_eq(js.js_pct, 50.0, 1e-9);
+	cr_assert_eq(apply_event((struct job_event){ .je_kind = JOB_EV_ERROR, .je_message = "oom" },
+	    21 * SEC, NULL), TP_OK);
+	cr_assert_str_eq(job_status(&js), "failed");
+	cr_assert_not(js.js_has_eta, "a finished job has no ETA");
+	cr_assert_eq(apply_event((struct job_event){ .je_kind = JOB_EV_COMPLETE }, 22 * SEC, NULL),
+	    TP_EFINISHED);
+	cr_assert_eq(apply_event((struct job_event){ .je_kind = (enum job_event_kind)9 }, 0, NULL),
+	    TP_EINVAL);
+}
+
+Test(job, apply_without_history_estimates_from_the_step_pace)
+{
+	struct job_event	 u = { .je_kind = JOB_EV_UPDATE };
+
+	cr_assert_eq(apply_event((struct job_event){ .je_kind = JOB_EV_START,
+	    .je_step = "optimization" }, 100 * SEC, NULL), TP_OK);
+	cr_assert_not(js.js_has_eta, "nothing to go on at the start");
+	u.je_update = upd(TP_UPD_STEP_PERCENTAGE);
+	u.je_update.step_percentage = 20;
+	/* 10 s for a fifth of the step: 40 s for the rest, then 5 % + 20 % of the job. */
+	cr_assert_eq(apply_event(u, 110 * SEC, NULL), TP_OK);
+	cr_assert(js.js_has_eta);
+	cr_assert_gt(js.js_eta_us, 110 * SEC + 40 * SEC);
+}
+
+Test(job, apply_with_history_waits_for_samples_unless_told_to_fall_back)
+{
+	struct job_event	 u = { .je_kind = JOB_EV_UPDATE };
+	struct eta		 e;
+
+	eta_reset(&e);
+	cr_assert_eq(apply_event((struct job_event){ .je_kind = JOB_EV_START,
+	    .je_step = "optimization" }, 100 * SEC, &e), TP_OK);
+	u.je_update = upd(TP_UPD_STEP_PERCENTAGE);
+	u.je_update.step_percentage = 20;
+	cr_assert_eq(apply_event(u, 110 * SEC, &e), TP_OK);
+	cr_assert_not(js.js_has_eta, "two observations are not enough samples");
+
+	/* A resumed tracker: the pace since the step started, until its samples suffice. */
+	e.e_pace_fallback = true;
+	u.je_update.step_percentage = 30;
+	cr_assert_eq(apply_event(u, 115 * SEC, &e), TP_OK);
+	cr_assert(js.js_has_eta);
+}
+
+Test(job, a_refused_event_changes_nothing)
+{
+	struct job_event	 u = { .je_kind = JOB_EV_UPDATE };
+
+	cr_assert_eq(apply_event((struct job_event){ .je_kind = JOB_EV_START,
+	    .je_step = "optimization" }, SEC, NULL), TP_OK);
+	u.je_update = upd(TP_UPD_STEP_PERCENTAGE | TP_UPD_ITERATION);
+	u.je_update.step_percentage = 30;
+	u.je_update.iteration = -1;
+	cr_assert_eq(apply_event(u, 2 * SEC, NULL), TP_EINVAL);
+	cr_assert_str_eq(why, "current_iteration must be within 0..2147483647");
+	cr_assert_float_eq(js.js_step_pct, 0.0, 1e-9, "not half-applied");
+	cr_assert_not(js.js_has_iter);
+}
+
+Test(job, event_names_round_trip)
+{
+	int	 k;
+
+	for (k = 0; k < JOB_EVENT_COUNT; k++)
+		cr_assert_eq(job_event_kind(job_event_name((enum job_event_kind)k)), k);
+	cr_assert_eq(job_event_kind("stop"), -1);
+	cr_assert_eq(job_event_kind(NULL), -1);
+	cr_assert_null(job_event_name((enum job_event_kind)JOB_EVENT_COUNT));
+}
+
+/* --- the exported checks: one per field, for every publisher ---------------- */
+
+static void
+refuses(const struct tp_update *u, const char *field, const char *words)
+{
+	const char	*f, *problem = tp_update_problem(u, &f);
+
+	cr_assert_not_null(problem, "accepted, want %s refused", field);
+	cr_assert_str_eq(f, field);
+	cr_assert_not_null(strstr(problem, words), "\"%s\" lacks \"%s\"", problem, words);
+}
+
+Test(checks, each_field_of_an_update)
+{
+	struct tp_update	 u;
+	const char		*f;
+
+	u = upd(TP_UPD_STEP_PERCENTAGE);
+	u.step_percentage = 100;
+	cr_assert_null(tp_update_problem(&u, &f), "100 is the end of the range");
+	u.step_percentage = 100.0001;
+	refuses(&u, "step_percentage", "0..100");
+	u.step_percentage = NAN;
+	refuses(&u, "step_percentage", "0..100");
+	u = upd(TP_UPD_TOTAL_ITERATIONS);
+	u.total_iterations = -5;
+	refuses(&u, "total_iterations", "0..2147483647");
+	u = upd(TP_UPD_CURRENT_SCORE);
+	u.current_score = INFINITY;
+	refuses(&u, "current_score", "finite");
+	u = upd(TP_UPD_BEST_PARAMS);
+	u.best_params = "[1]";
+	refuses(&u, "best_params", "object");
+	u = upd(TP_UPD_DETAILS);
+	u.details = "{\"a\": \"\\u0000\"}";
+	refuses(&u, "step_details", "\\u0000");
+	u = upd(1u << 20);
+	cr_assert_not_null(tp_update_problem(&u, &f));
+	cr_assert_null(f, "no one field");
+	cr_assert_not_null(tp_update_problem(NULL, &f));
+}
+
+Test(checks, start_and_error)
+{
+	const char	*f;
+
+	cr_assert_null(tp_start_problem("validation", "{\"folds\": 5}", &f));
+	cr_assert_null(f);
+	cr_assert_not_null(tp_start_problem("Validation", NULL, &f), "keys, not names");
+	cr_assert_str_eq(f, "step");
+	cr_assert_not_null(tp_start_problem(NULL, NULL, &f));
+	cr_assert_not_null(tp_start_problem("validation", "{", &f));
+	cr_assert_str_eq(f, "step_details");
+	cr_assert_null(tp_error_problem("out of memory", &f));
+	cr_assert_not_null(tp_error_problem("", &f));
+	cr_assert_str_eq(f, "error_message");
+	cr_assert_not_null(tp_error_problem(NULL, &f));
+	cr_assert_not_null(tp_error_problem("\xff", &f), "not UTF-8");
+}
