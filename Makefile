@@ -106,7 +106,8 @@ $(B)/bin/tp-trainer: $(B)/obj/tools/tp-trainer.o $(B)/lib/libtrainprog.so
 	$(CC) $(XLDFLAGS) -o $@ $< -L$(B)/lib -ltrainprog -Wl,-rpath,'$$ORIGIN/../lib'
 
 # Unit tests: Criterion, one binary per source file under test.
-$(B)/t/test_%: $(B)/obj/t/unit/test_%.o $(FCGI_OBJ) $(B)/lib/libtrainprog.a
+$(B)/t/test_%: $(B)/obj/t/unit/test_%.o $(B)/obj/t/unit/fake_pg.o $(FCGI_OBJ) \
+    $(B)/lib/libtrainprog.a
 	@mkdir -p $(dir $@)
 	$(CC) $(XLDFLAGS) -o $@ $^ $(PKG_LIBS) -lcriterion -lpthread -lm
 

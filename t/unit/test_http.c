@@ -10,6 +10,7 @@
 #include <criterion/criterion.h>
 
 #include "../../fcgi/pool.h"
+#include "fake_pg.h"
 
 /*
  * libfcgi's streams are plain structs read and written through rdNext,
@@ -467,87 +468,29 @@ Test(http, db_ok_answers_only_failures)
 
 /* --- a job's progress document -------------------------------------------------- */
 
-/* A STMT_GET result as db.c gets it: binary, the columns of lib/store.c. */
-#define NCOLS		20
-#define PG_EPOCH_US	(INT64_C(946684800) * 1000000)
-
-static const struct { const char *name; Oid type; } cols[NCOLS] = {
-	{ "job_id", 1043 }, { "percentage", 701 }, { "current_step", 1043 },
-	{ "step_number", 23 }, { "total_steps", 23 }, { "step_percentage", 701 },
-	{ "step_details", 3802 }, { "started_at", 1184 }, { "updated_at", 1184 },
-	{ "estimated_completion", 1184 }, { "current_iteration", 23 },
-	{ "total_iterations", 23 }, { "best_score", 701 }, { "current_score", 701 },
-	{ "best_params", 3802 }, { "is_complete", 16 }, { "error_message", 25 },
-	{ "seq", 20 }, { "status", 25 }, { "step_started_at", 1184 },
-};
-
-static PGresult *
-empty_result(int ncols)
-{
-	PGresAttDesc	 attrs[NCOLS];
-	PGresult	*res;
-	int		 i;
-
-	cr_assert_not_null(res = PQmakeEmptyPGresult(NULL, PGRES_TUPLES_OK));
-	memset(attrs, 0, sizeof(attrs));
-	for (i = 0; i < ncols; i++) {
-		attrs[i].name = (char *)cols[i].name;
-		attrs[i].typid = cols[i].type;
-		attrs[i].format = 1;
-		attrs[i].typlen = -1;
-		attrs[i].atttypmod = -1;
-	}
-	cr_assert(PQsetResultAttrs(res, ncols, attrs));
-	return res;
-}
-
-static void
-set_be(PGresult *res, int col, uint64_t v, int size)
-{
-	uint64_t	 v8 = htobe64(v);
-	uint32_t	 v4 = htobe32((uint32_t)v);
-
-	cr_assert(PQsetvalue(res, 0, col, size == 8 ? (char *)&v8 : (char *)&v4, size));
-}
-
-static void
-set_f8(PGresult *res, int col, double d)
-{
-	uint64_t	 v;
-
-	memcpy(&v, &d, sizeof(v));
-	set_be(res, col, v, 8);
-}
-
-static void
-set_text(PGresult *res, int col, const char *s)
-{
-	cr_assert(PQsetvalue(res, 0, col, (char *)s, (int)strlen(s)));
-}
-
 /* A running job, with its optional columns NULL. */
 static PGresult *
 job_result(void)
 {
-	PGresult	*res = empty_result(NCOLS);
+	PGresult	*res = fake_progress_result(FAKE_PROGRESS_COLS, NULL);
 	char		 b = 0, jsonb[] = "\001{\"n\": 1}";
 	int		 i;
 
-	set_text(res, 0, "job-1");
-	set_f8(res, 1, 37.5);
-	set_text(res, 2, "Optimization");
-	set_be(res, 3, 2, 4);
-	set_be(res, 4, 4, 4);
-	set_f8(res, 5, 50.0);
+	fake_set_text(res, 0, "job-1");
+	fake_set_f8(res, 1, 37.5);
+	fake_set_text(res, 2, "Optimization");
+	fake_set_i4(res, 3, 2);
+	fake_set_i4(res, 4, 4);
+	fake_set_f8(res, 5, 50.0);
 	cr_assert(PQsetvalue(res, 0, 6, jsonb, (int)strlen(jsonb)));
-	set_be(res, 7, (uint64_t)(INT64_C(1761199200000000) - PG_EPOCH_US), 8);
-	set_be(res, 8, (uint64_t)(INT64_C(1761199825000000) - PG_EPOCH_US), 8);
+	fake_set_ts(res, 7, INT64_C(1761199200000000));
+	fake_set_ts(res, 8, INT64_C(1761199825000000));
 	for (i = 9; i <= 14; i++)
 		cr_assert(PQsetvalue(res, 0, i, NULL, -1));
 	cr_assert(PQsetvalue(res, 0, 15, &b, 1));
 	cr_assert(PQsetvalue(res, 0, 16, NULL, -1));
-	set_be(res, 17, 42, 8);
-	set_text(res, 18, "running");
+	fake_set_i8(res, 17, 42);
+	fake_set_text(res, 18, "running");
 	cr_assert(PQsetvalue(res, 0, 19, NULL, -1));
 	return res;
 }
@@ -598,7 +541,7 @@ Test(http, reply_progress_sends_the_document_with_the_status)
 
 Test(http, no_such_job_is_a_404)
 {
-	PGresult	*res = empty_result(NCOLS);
+	PGresult	*res = fake_progress_result(FAKE_PROGRESS_COLS, NULL);
 	char		*body = (char *)"untouched";
 	size_t		 len = 0;
 
@@ -621,13 +564,13 @@ Test(http, no_such_job_is_a_404)
 
 Test(http, a_row_of_another_schema_is_a_500)
 {
-	PGresult	*res = empty_result(3);
+	PGresult	*res = fake_progress_result(3, NULL);
 	char		*body = (char *)"untouched";
 	size_t		 len = 0;
 
-	set_text(res, 0, "job-1");
-	set_f8(res, 1, 1.0);
-	set_text(res, 2, "Optimization");
+	fake_set_text(res, 0, "job-1");
+	fake_set_f8(res, 1, 1.0);
+	fake_set_text(res, 2, "Optimization");
 	cr_assert_eq(http_render_progress(&rq, res, &body, &len), -1);
 	cr_assert_null(body);
 	response_is("500 Internal Server Error",

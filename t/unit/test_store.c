@@ -6,124 +6,35 @@
 #include <criterion/criterion.h>
 
 #include "../../lib/lib.h"
-
-#define NCOLS	20
-#define PG_EPOCH_US	(INT64_C(946684800) * 1000000)
-
-static const struct { const char *name; Oid type; } cols[NCOLS] = {
-	{ "job_id", 1043 }, { "percentage", 701 }, { "current_step", 1043 },
-	{ "step_number", 23 }, { "total_steps", 23 }, { "step_percentage", 701 },
-	{ "step_details", 3802 }, { "started_at", 1184 }, { "updated_at", 1184 },
-	{ "estimated_completion", 1184 }, { "current_iteration", 23 },
-	{ "total_iterations", 23 }, { "best_score", 701 }, { "current_score", 701 },
-	{ "best_params", 3802 }, { "is_complete", 16 }, { "error_message", 25 },
-	{ "seq", 20 }, { "status", 25 }, { "step_started_at", 1184 },
-};
-
-static PGresult *
-make_result(const Oid *override_types)
-{
-	PGresAttDesc	 attrs[NCOLS];
-	PGresult	*res;
-	int		 i;
-
-	res = PQmakeEmptyPGresult(NULL, PGRES_TUPLES_OK);
-	cr_assert_not_null(res);
-	memset(attrs, 0, sizeof(attrs));
-	for (i = 0; i < NCOLS; i++) {
-		attrs[i].name = (char *)cols[i].name;
-		attrs[i].typid = override_types ? override_types[i] : cols[i].type;
-		attrs[i].format = 1;
-		attrs[i].typlen = -1;
-		attrs[i].atttypmod = -1;
-	}
-	cr_assert(PQsetResultAttrs(res, NCOLS, attrs));
-	return res;
-}
-
-static void
-set_f8(PGresult *res, int col, double d)
-{
-	uint64_t	 v;
-
-	memcpy(&v, &d, sizeof(v));
-	v = htobe64(v);
-	cr_assert(PQsetvalue(res, 0, col, (char *)&v, 8));
-}
-
-static void
-set_i4(PGresult *res, int col, int32_t i)
-{
-	uint32_t	 v = htobe32((uint32_t)i);
-
-	cr_assert(PQsetvalue(res, 0, col, (char *)&v, 4));
-}
-
-static void
-set_i8(PGresult *res, int col, int64_t i)
-{
-	uint64_t	 v = htobe64((uint64_t)i);
-
-	cr_assert(PQsetvalue(res, 0, col, (char *)&v, 8));
-}
-
-static void
-set_ts(PGresult *res, int col, int64_t unix_us)
-{
-	set_i8(res, col, unix_us - PG_EPOCH_US);
-}
-
-static void
-set_text(PGresult *res, int col, const char *s)
-{
-	cr_assert(PQsetvalue(res, 0, col, (char *)s, (int)strlen(s)));
-}
-
-static void
-set_jsonb(PGresult *res, int col, const char *json)
-{
-	size_t	 n = strlen(json);
-	char	*buf = malloc(n + 1);
-
-	buf[0] = 1;
-	memcpy(buf + 1, json, n);
-	cr_assert(PQsetvalue(res, 0, col, buf, (int)n + 1));
-	free(buf);
-}
-
-static void
-set_null(PGresult *res, int col)
-{
-	cr_assert(PQsetvalue(res, 0, col, NULL, -1));
-}
+#include "fake_pg.h"
 
 /* The spec's example row, with the optional columns filled in. */
 static PGresult *
 spec_result(void)
 {
-	PGresult	*res = make_result(NULL);
+	PGresult	*res = fake_progress_result(FAKE_PROGRESS_COLS, NULL);
 	char		 b = 0;
 
-	set_text(res, 0, "abc123-def456");
-	set_f8(res, 1, 62.5);
-	set_text(res, 2, "Optimization");
-	set_i4(res, 3, 2);
-	set_i4(res, 4, 4);
-	set_f8(res, 5, 75.0);
-	set_jsonb(res, 6, "{\"n_calls\": 50, \"optimizer\": \"bayesian\"}");
-	set_ts(res, 7, INT64_C(1761199200000000));
-	set_ts(res, 8, INT64_C(1761199825000000));
-	set_ts(res, 9, INT64_C(1761200130000000));
-	set_i4(res, 10, 38);
-	set_i4(res, 11, 50);
-	set_f8(res, 12, 1.85);
-	set_f8(res, 13, 1.42);
-	set_jsonb(res, 14, "{\"pierce_depth\": 0.15}");
+	fake_set_text(res, 0, "abc123-def456");
+	fake_set_f8(res, 1, 62.5);
+	fake_set_text(res, 2, "Optimization");
+	fake_set_i4(res, 3, 2);
+	fake_set_i4(res, 4, 4);
+	fake_set_f8(res, 5, 75.0);
+	fake_set_jsonb(res, 6, "{\"n_calls\": 50, \"optimizer\": \"bayesian\"}");
+	fake_set_ts(res, 7, INT64_C(1761199200000000));
+	fake_set_ts(res, 8, INT64_C(1761199825000000));
+	fake_set_ts(res, 9, INT64_C(1761200130000000));
+	fake_set_i4(res, 10, 38);
+	fake_set_i4(res, 11, 50);
+	fake_set_f8(res, 12, 1.85);
+	fake_set_f8(res, 13, 1.42);
+	fake_set_jsonb(res, 14, "{\"pierce_depth\": 0.15}");
 	cr_assert(PQsetvalue(res, 0, 15, &b, 1));
-	set_null(res, 16);
-	set_i8(res, 17, 42);
-	set_text(res, 18, "running");
-	set_ts(res, 19, INT64_C(1761199500000000));
+	fake_set_null(res, 16);
+	fake_set_i8(res, 17, 42);
+	fake_set_text(res, 18, "running");
+	fake_set_ts(res, 19, INT64_C(1761199500000000));
 	return res;
 }
 
@@ -163,10 +74,10 @@ Test(store, status_is_required_and_step_start_optional)
 	PGresult		*res = spec_result();
 	struct progress_row	 r;
 
-	set_null(res, 19);
+	fake_set_null(res, 19);
 	cr_assert_eq(store_decode_progress(res, 0, &r), 0);
 	cr_assert_not(r.pr_has_step_started);
-	set_null(res, 18);
+	fake_set_null(res, 18);
 	cr_assert_eq(store_decode_progress(res, 0, &r), -1);
 	PQclear(res);
 }
@@ -178,8 +89,8 @@ Test(store, nullable_columns_decode_as_absent)
 	int			 col;
 
 	for (col = 9; col <= 14; col++)
-		set_null(res, col);
-	set_null(res, 6);
+		fake_set_null(res, col);
+	fake_set_null(res, 6);
 	cr_assert_eq(store_decode_progress(res, 0, &r), 0);
 	cr_assert_null(r.pr_step_details);
 	cr_assert_not(r.pr_has_estimated_completion);
@@ -196,7 +107,7 @@ Test(store, infinity_timestamps_saturate)
 	PGresult		*res = spec_result();
 	struct progress_row	 r;
 
-	set_i8(res, 9, INT64_MAX);
+	fake_set_i8(res, 9, INT64_MAX);
 	cr_assert_eq(store_decode_progress(res, 0, &r), 0);
 	cr_assert_eq(r.pr_estimated_completion, INT64_MAX);
 	PQclear(res);
@@ -206,14 +117,14 @@ Test(store, refuses_a_schema_it_does_not_know)
 {
 	PGresult		*res;
 	struct progress_row	 r;
-	Oid			 types[NCOLS];
+	Oid			 types[FAKE_PROGRESS_COLS];
 	int			 i;
 
 	/* percentage as numeric (1700) instead of float8 */
-	for (i = 0; i < NCOLS; i++)
-		types[i] = cols[i].type;
+	for (i = 0; i < FAKE_PROGRESS_COLS; i++)
+		types[i] = fake_progress_type(i);
 	types[1] = 1700;
-	res = make_result(types);
+	res = fake_progress_result(FAKE_PROGRESS_COLS, types);
 	cr_assert_eq(store_decode_progress(res, 0, &r), -1);
 	PQclear(res);
 }
@@ -231,12 +142,12 @@ Test(store, refuses_wrong_sizes_nulls_and_rows)
 	PQclear(res);
 
 	res = spec_result();
-	set_null(res, 0);					/* NOT NULL job_id */
+	fake_set_null(res, 0);					/* NOT NULL job_id */
 	cr_assert_eq(store_decode_progress(res, 0, &r), -1);
 	PQclear(res);
 
 	res = spec_result();
-	set_text(res, 6, "{}");				/* jsonb without version byte */
+	fake_set_text(res, 6, "{}");				/* jsonb without version byte */
 	cr_assert_eq(store_decode_progress(res, 0, &r), -1);
 	PQclear(res);
 }
@@ -244,18 +155,18 @@ Test(store, refuses_wrong_sizes_nulls_and_rows)
 Test(store, text_results_are_refused)
 {
 	PGresult		*res = PQmakeEmptyPGresult(NULL, PGRES_TUPLES_OK);
-	PGresAttDesc		 attrs[NCOLS];
+	PGresAttDesc		 attrs[FAKE_PROGRESS_COLS];
 	struct progress_row	 r;
 	int			 i;
 
 	memset(attrs, 0, sizeof(attrs));
-	for (i = 0; i < NCOLS; i++) {
-		attrs[i].name = (char *)cols[i].name;
-		attrs[i].typid = cols[i].type;
+	for (i = 0; i < FAKE_PROGRESS_COLS; i++) {
+		attrs[i].name = (char *)fake_progress_name(i);
+		attrs[i].typid = fake_progress_type(i);
 		attrs[i].format = 0;
 	}
-	cr_assert(PQsetResultAttrs(res, NCOLS, attrs));
-	for (i = 0; i < NCOLS; i++)
+	cr_assert(PQsetResultAttrs(res, FAKE_PROGRESS_COLS, attrs));
+	for (i = 0; i < FAKE_PROGRESS_COLS; i++)
 		cr_assert(PQsetvalue(res, 0, i, "1", 1));
 	cr_assert_eq(store_decode_progress(res, 0, &r), -1);
 	PQclear(res);
@@ -297,10 +208,10 @@ jobs_result(int rows)
 		cr_assert(PQsetvalue(res, r, 3, "Optimization", 12));
 		cr_assert(PQsetvalue(res, r, 4, (char *)&w, 4));
 		cr_assert(PQsetvalue(res, r, 5, NULL, -1));
-		v = htobe64((uint64_t)(INT64_C(1761199825000000) - PG_EPOCH_US));
+		v = htobe64((uint64_t)(INT64_C(1761199825000000) - FAKE_PG_EPOCH_US));
 		cr_assert(PQsetvalue(res, r, 6, (char *)&v, 8));
 		cr_assert(PQsetvalue(res, r, 7, NULL, -1));
-		v = htobe64((uint64_t)(INT64_C(1761199826000000) - PG_EPOCH_US));
+		v = htobe64((uint64_t)(INT64_C(1761199826000000) - FAKE_PG_EPOCH_US));
 		cr_assert(PQsetvalue(res, r, 8, (char *)&v, 8));
 	}
 	return res;
