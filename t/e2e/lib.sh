@@ -99,10 +99,14 @@ error_is() {
 
 # A port nobody listens on right now.
 pick_port() {
-	local p i
+	local p i low=32768
+	# Below the kernel's ephemeral range: a port there is never taken by an
+	# outgoing connection between this check and the server's bind().
+	read -r low _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || low=32768
+	[ "$low" -gt 12000 ] || low=32768
 	for ((i = 0; i < 200; i++)); do
-		p=$((20000 + RANDOM % 40000))
-		if [ -z "$(ss -Hltn "sport = :$p" 2>/dev/null)" ]; then
+		p=$((10000 + RANDOM % (low - 10000)))
+		if [ -z "$(ss -Hatn "sport = :$p" 2>/dev/null)" ]; then
 			echo "$p"
 			return 0
 		fi
