@@ -20,6 +20,7 @@
  * (cache_after_wait).  The writer's side is db.c's: a commit on the writer
  * connection bumps the shared generation (cache_note_write) by itself.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -98,7 +99,7 @@ cache_epoch(struct cache *c, unsigned epoch)
 
 const char *
 cache_get(struct cache *c, const char *job, size_t jlen, uint64_t shared_gen, int64_t now,
-    size_t *len)
+    size_t *len, const char **etag)
 {
 	struct cache_entry	*e;
 	uint64_t		 h;
@@ -115,12 +116,13 @@ cache_get(struct cache *c, const char *job, size_t jlen, uint64_t shared_gen, in
 	}
 	c->c_hits++;
 	*len = e->ce_blen;
+	*etag = e->ce_etag;
 	return e->ce_data + jlen;
 }
 
 void
 cache_put(struct cache *c, const char *job, size_t jlen, const char *body, size_t blen,
-    uint64_t shared_gen, int64_t now)
+    const char *etag, uint64_t shared_gen, int64_t now)
 {
 	struct cache_entry	*e;
 	uint64_t		 h;
@@ -148,6 +150,7 @@ cache_put(struct cache *c, const char *job, size_t jlen, const char *body, size_
 	e->ce_gen = c->c_gen;
 	e->ce_shared_gen = shared_gen;
 	e->ce_filled = now;
+	snprintf(e->ce_etag, sizeof(e->ce_etag), "%s", etag);
 }
 
 /*
@@ -166,7 +169,7 @@ cache_take_news(struct cache *c, struct db *reader)
 
 const char *
 cache_lookup(struct cache *c, struct db *reader, const char *job, size_t jlen,
-    uint64_t *ticket, size_t *len)
+    uint64_t *ticket, size_t *len, const char **etag)
 {
 	const char	*doc;
 
@@ -178,7 +181,7 @@ cache_lookup(struct cache *c, struct db *reader, const char *job, size_t jlen,
 	if (c == NULL || !cache_enabled(c))
 		return NULL;
 	cache_take_news(c, reader);
-	if ((doc = cache_get(c, job, jlen, *ticket, mono_ms(), len)) != NULL) {
+	if ((doc = cache_get(c, job, jlen, *ticket, mono_ms(), len, etag)) != NULL) {
 		atomic_fetch_add_explicit(&scoreboard->sb_cache_hits, 1, memory_order_relaxed);
 		return doc;
 	}
@@ -188,7 +191,7 @@ cache_lookup(struct cache *c, struct db *reader, const char *job, size_t jlen,
 
 void
 cache_store(struct cache *c, struct db *reader, uint64_t ticket, const char *job,
-    size_t jlen, const char *body, size_t blen)
+    size_t jlen, const char *body, size_t blen, const char *etag)
 {
 	if (c == NULL || !cache_enabled(c))
 		return;
@@ -205,7 +208,7 @@ cache_store(struct cache *c, struct db *reader, uint64_t ticket, const char *job
 	if (db_take_notifies(reader))
 		cache_invalidate(c);
 	else
-		cache_put(c, job, jlen, body, blen, ticket, mono_ms());
+		cache_put(c, job, jlen, body, blen, etag, ticket, mono_ms());
 }
 
 int

@@ -67,6 +67,9 @@ static const struct setting settings[] = {
 	{ "stall_fail_after", SET_DURATION, OFF(cf_stall_fail_after_ms), 0, 1728000000, "24h",
 	  "a running job not heard from for this long is marked failed (0: never; needs "
 	  "database_write_url)" },
+	{ "history_prune_every", SET_DURATION, OFF(cf_history_prune_every_ms), 1000, 86400000,
+	  "60s", "how often the workers delete history snapshots past the database's max_age "
+	  "(needs database_write_url)" },
 	{ "read_token_required", SET_BOOL, OFF(cf_read_token_required), 0, 0, "no",
 	  "reads need a bearer token with the read scope (yes or no)" },
 	{ "read_cache", SET_INT, OFF(cf_read_cache), 0, 4096, "64",

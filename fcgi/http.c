@@ -192,11 +192,34 @@ http_render_progress(struct request *rq, PGresult *res, char **body, size_t *len
 void
 http_reply_progress(struct request *rq, PGresult *res, int status)
 {
-	char	*body;
+	char	*body, etag[RENDER_ETAG_MAX];
 	size_t	 len = 0;
 
 	if (http_render_progress(rq, res, &body, &len) == -1)
 		return;
-	http_reply_json(rq, status, body, len, NULL);
+	render_etag(body, len, etag);
+	http_reply_tagged(rq, status, body, len, etag);
 	free(body);
+}
+
+void
+http_reply_tagged(struct request *rq, int status, const char *body, size_t len,
+    const char *etag)
+{
+	char	 head[128];
+	int	 n;
+
+	/* Only a read is conditional: a POST's answer is never "not modified". */
+	if (status == 200 && rq->rq_route.rt_id == ROUTE_PROGRESS &&
+	    etag_matches(http_param(rq, "HTTP_IF_NONE_MATCH"), etag)) {
+		n = snprintf(head, sizeof(head), "Status: 304 %s\r\n"
+		    "ETag: %s\r\n"
+		    "Cache-Control: no-cache\r\n"
+		    "\r\n", http_reason(304), etag);
+		FCGX_PutStr(head, n, rq->rq_fcgi->out);
+		rq->rq_status = 304;
+		return;
+	}
+	snprintf(head, sizeof(head), "ETag: %s\r\n", etag);
+	http_reply_json(rq, status, body, len, head);
 }

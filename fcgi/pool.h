@@ -45,6 +45,7 @@ struct config {
 	char	*cf_database_write_password_file;
 	int	 cf_stall_after_ms;	/* 0: nothing reads as stalled */
 	int	 cf_stall_fail_after_ms;	/* 0: stalled jobs are never given up */
+	int	 cf_history_prune_every_ms;	/* the history's age sweep */
 	bool	 cf_read_token_required;
 	int	 cf_read_cache;		/* documents each worker keeps; 0: none */
 	int	 cf_read_cache_ttl_ms;	/* ... for at most this long */
@@ -182,6 +183,8 @@ struct scoreboard {
 	atomic_llong		 sb_db_fail_wall;	/* ... and failed to */
 	atomic_llong		 sb_expire_due;		/* mono_ms() of the next expiry sweep */
 	atomic_ullong		 sb_expired;		/* jobs the sweeps gave up */
+	atomic_llong		 sb_prune_due;		/* mono_ms() of the next history sweep */
+	atomic_ullong		 sb_history_pruned;	/* snapshots past max_age deleted */
 	atomic_ullong		 sb_cache_gen;		/* bumped by the pool's own writes */
 	atomic_ullong		 sb_cache_hits;		/* GETs answered from a worker's cache */
 	atomic_ullong		 sb_cache_misses;
@@ -491,6 +494,7 @@ enum route_id {
 	ROUTE_PROGRESS,		/* GET, HEAD /api/v2/training/jobs/{job_id}/progress */
 	ROUTE_PUBLISH,		/* POST /api/v2/training/jobs/{job_id}/progress */
 	ROUTE_CANCEL,		/* POST /api/v2/training/jobs/{job_id}/cancel */
+	ROUTE_HISTORY,		/* GET, HEAD /api/v2/training/jobs/{job_id}/progress/history */
 	ROUTE_JOBS,		/* GET, HEAD /api/v2/training/jobs */
 	ROUTE_PING		/* GET, HEAD /_trainprog/ping */
 };
@@ -580,8 +584,15 @@ const char *http_reason(int status);
  * job (404 sent) or the row cannot be read or rendered (500 sent).
  */
 int	 http_render_progress(struct request *rq, PGresult *res, char **body, size_t *len);
-/* Sends the job's progress document (as above) with `status`, or the 404 or 500. */
+/* Sends the job's progress document (as above, tagged) with `status`, or the 404 or 500. */
 void	 http_reply_progress(struct request *rq, PGresult *res, int status);
+/*
+ * Sends a document with its entity tag (render_etag()): with `status`, or,
+ * for a 200 to GET/HEAD .../progress whose If-None-Match names the tag,
+ * 304 Not Modified without a body.
+ */
+void	 http_reply_tagged(struct request *rq, int status, const char *body, size_t len,
+	    const char *etag);
 
 /* cache.c */
 
@@ -597,6 +608,7 @@ struct cache_entry {
 	uint64_t	 ce_shared_gen;
 	unsigned	 ce_gen;
 	int64_t		 ce_filled;	/* mono_ms() */
+	char		 ce_etag[RENDER_ETAG_MAX];	/* the document's */
 };
 
 struct cache {
@@ -619,17 +631,18 @@ bool	 cache_enabled(const struct cache *c);
  * The protocol, for the GET handler and the worker's loop.  A lookup takes
  * in the news of writes that came meanwhile (notifications on the reader
  * connection, the shared generation), then returns the kept document for
- * job[0..jlen) or NULL (c may be NULL: no cache), counting the hit or miss;
- * *ticket is what a document read after it may be kept under.
+ * job[0..jlen) (its entity tag in *etag) or NULL (c may be NULL: no cache),
+ * counting the hit or miss; *ticket is what a document read after it may be
+ * kept under.
  */
 const char *cache_lookup(struct cache *c, struct db *reader, const char *job, size_t jlen,
-	    uint64_t *ticket, size_t *len);
+	    uint64_t *ticket, size_t *len, const char **etag);
 /*
  * Keeps a document just read on `reader` for job[0..jlen), unless a write
  * was announced while it was being read (then everything kept goes).
  */
 void	 cache_store(struct cache *c, struct db *reader, uint64_t ticket, const char *job,
-	    size_t jlen, const char *body, size_t blen);
+	    size_t jlen, const char *body, size_t blen, const char *etag);
 /* The fd a worker waits on while idle for news of writes (-1: none); gen: its epoch. */
 int	 cache_idle_fd(const struct cache *c, const struct db *reader, unsigned *gen);
 /* After each idle wait, told whether that fd was readable. */
@@ -653,9 +666,9 @@ void	 cache_epoch(struct cache *c, unsigned epoch);
  * generation, after the last invalidation, less than the TTL ago; else NULL.
  */
 const char *cache_get(struct cache *c, const char *job, size_t jlen, uint64_t shared_gen,
-	    int64_t now, size_t *len);
+	    int64_t now, size_t *len, const char **etag);
 void	 cache_put(struct cache *c, const char *job, size_t jlen, const char *body,
-	    size_t blen, uint64_t shared_gen, int64_t now);
+	    size_t blen, const char *etag, uint64_t shared_gen, int64_t now);
 
 /* auth.c */
 
@@ -699,6 +712,18 @@ struct jobs_query {
  * parameter at most once, nothing unknown.  0, or -1 with jq_problem set.
  */
 int	 jobs_query_parse(const char *query_string, struct jobs_query *q);
+/* The history's query (since_seq=N&limit=M), each at most once, nothing else. */
+#define HISTORY_LIMIT_DEFAULT	100
+#define HISTORY_LIMIT_MAX	1000
+
+struct history_query {
+	int64_t		 hq_since_seq;	/* snapshots after this seq; 0: all */
+	int		 hq_limit;
+	char		 hq_problem[256];
+};
+
+/* 0, or -1 with hq_problem set. */
+int	 history_query_parse(const char *query_string, struct history_query *q);
 /* "a,b,c" to bits over job_status_names, or -1 with the unknown word in *bad. */
 int	 jobs_parse_statuses(const char *s, const char **bad);
 /* The cursor after a job with this activity and id, into out.  0 or -1. */
@@ -706,6 +731,12 @@ int	 jobs_cursor_encode(int64_t activity_us, const char *job_id, char *out, size
 /* The other way.  0, or -1 for anything this API did not write. */
 int	 jobs_cursor_decode(const char *cursor, int64_t *activity_us, char *job_id,
 	    size_t size);
+/*
+ * Does an If-None-Match value (a list of entity tags, or "*") name etag
+ * (ours, strong: "\"hex\""), by the weak comparison RFC 9110 prescribes for
+ * it?  A malformed value matches nothing: the full response is sent.
+ */
+bool	 etag_matches(const char *if_none_match, const char *etag);
 
 /* handler_jobs.c */
 
@@ -744,6 +775,11 @@ void	 body_free(struct posted_event *pe);
 
 /* POST /api/v2/training/jobs/{job_id}/progress: an event from a publisher. */
 void	 handle_publish(struct request *rq);
+
+/* handler_history.c */
+
+/* GET/HEAD /api/v2/training/jobs/{job_id}/progress/history: the job's snapshots. */
+void	 handle_history(struct request *rq);
 
 /* handler_cancel.c */
 

@@ -1,6 +1,7 @@
 /*
- * query.c: the dashboard list's query string (status, active, limit,
- * cursor) and its cursors.  Pure: no I/O, no allocation.
+ * query.c: what a request asks beyond its path: the dashboard list's query
+ * string (status, active, limit, cursor) and its cursors, the history's
+ * (since_seq, limit), and If-None-Match.  Pure: no I/O, no allocation.
  *
  * A cursor is base64url("<activity in Unix microseconds>:<job id>"): the
  * sort key of the last job of a page, so that the next page starts right
@@ -38,18 +39,81 @@ query_decode(const char *s, size_t len, char *out, size_t size)
 	return n;
 }
 
-static int problem(struct jobs_query *q, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+static int say(char *buf, size_t size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
+/* Writes why a query is refused into buf; returns -1. */
 static int
-problem(struct jobs_query *q, const char *fmt, ...)
+say(char *buf, size_t size, const char *fmt, ...)
 {
 	va_list	 ap;
 
 	va_start(ap, fmt);
-	vsnprintf(q->jq_problem, sizeof(q->jq_problem), fmt, ap);
+	vsnprintf(buf, size, fmt, ap);
 	va_end(ap);
 	return -1;
+}
+
+#define problem(q, ...)	say((q)->jq_problem, sizeof((q)->jq_problem), __VA_ARGS__)
+
+/* One decoded parameter of a query string. */
+struct param {
+	char	 pa_name[32];
+	char	 pa_value[JOBS_CURSOR_MAX + 1];
+};
+
+/*
+ * The next parameter of the query string at *p (empty ones skipped), moving
+ * *p past it.  1, 0 at the end, or -1 with why in why[0..size).
+ */
+static int
+next_param(const char **p, struct param *pa, char *why, size_t size)
+{
+	const char	*amp, *eq;
+	size_t		 len;
+	long		 n;
+
+	for (;;) {
+		if (**p == '\0')
+			return 0;
+		amp = strchr(*p, '&');
+		len = amp != NULL ? (size_t)(amp - *p) : strlen(*p);
+		if (len > 0)
+			break;
+		*p += 1;
+	}
+	eq = memchr(*p, '=', len);
+	if (query_decode(*p, eq != NULL ? (size_t)(eq - *p) : len, pa->pa_name,
+	    sizeof(pa->pa_name)) < 0)
+		return say(why, size, "a query parameter's name is malformed or too long");
+	n = eq == NULL ? 0 : query_decode(eq + 1, len - (size_t)(eq + 1 - *p), pa->pa_value,
+	    sizeof(pa->pa_value));
+	if (eq == NULL)
+		pa->pa_value[0] = '\0';
+	*p = amp != NULL ? amp + 1 : *p + len;
+	if (n == -1)
+		return say(why, size, "malformed percent-encoding in the value of \"%s\"",
+		    pa->pa_name);
+	if (n == -2)
+		return say(why, size, "the value of \"%s\" is too long", pa->pa_name);
+	return 1;
+}
+
+/* A whole number written in decimal digits only, within lo..hi.  0 or -1. */
+static int
+whole_number(const char *s, long long lo, long long hi, long long *out)
+{
+	char		*end;
+	long long	 v;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (*end != '\0' || errno != 0 || v < lo || v > hi)
+		return -1;
+	*out = v;
+	return 0;
 }
 
 int
@@ -84,77 +148,97 @@ jobs_parse_statuses(const char *s, const char **bad)
 int
 jobs_query_parse(const char *qs, struct jobs_query *q)
 {
-	char		 name[32], value[JOBS_CURSOR_MAX + 1];
-	const char	*p, *amp, *eq, *bad;
+	struct param	 pa;
+	const char	*p = qs != NULL ? qs : "", *bad;
 	unsigned	 seen = 0, active = ALL_STATUSES;
-	size_t		 len;
-	long		 n, limit;
-	char		*end;
-	int		 bits;
+	long long	 limit;
+	int		 bits, rc;
 
 	memset(q, 0, sizeof(*q));
 	q->jq_statuses = ALL_STATUSES;
 	q->jq_limit = JOBS_LIMIT_DEFAULT;
-	for (p = qs != NULL ? qs : ""; *p != '\0'; p = amp != NULL ? amp + 1 : p + len) {
-		amp = strchr(p, '&');
-		len = amp != NULL ? (size_t)(amp - p) : strlen(p);
-		if (len == 0)
-			continue;
-		eq = memchr(p, '=', len);
-		if (query_decode(p, eq != NULL ? (size_t)(eq - p) : len, name, sizeof(name)) < 0)
-			return problem(q, "a query parameter's name is malformed or too long");
-		n = eq == NULL ? 0 : query_decode(eq + 1, len - (size_t)(eq + 1 - p), value,
-		    sizeof(value));
-		if (eq == NULL)
-			value[0] = '\0';
-		if (n == -1)
-			return problem(q, "malformed percent-encoding in the value of \"%s\"", name);
-		if (n == -2)
-			return problem(q, "the value of \"%s\" is too long", name);
-
+	while ((rc = next_param(&p, &pa, q->jq_problem, sizeof(q->jq_problem))) == 1) {
 #define ONCE(bit) do {							\
 		if (seen & (bit))					\
-			return problem(q, "\"%s\" is given twice", name); \
+			return problem(q, "\"%s\" is given twice", pa.pa_name); \
 		seen |= (bit);						\
 	} while (0)
-		if (strcmp(name, "status") == 0) {
+		if (strcmp(pa.pa_name, "status") == 0) {
 			ONCE(1);
-			if ((bits = jobs_parse_statuses(value, &bad)) == -1)
+			if ((bits = jobs_parse_statuses(pa.pa_value, &bad)) == -1)
 				return problem(q, "status: \"%s\" is not a status; use queued, "
 				    "running, stalled, cancelling, cancelled, completed or failed "
 				    "(comma-separated)", bad);
 			q->jq_statuses = (unsigned)bits;
-		} else if (strcmp(name, "active") == 0) {
+		} else if (strcmp(pa.pa_name, "active") == 0) {
 			ONCE(2);
-			if (strcmp(value, "true") == 0)
+			if (strcmp(pa.pa_value, "true") == 0)
 				active = ACTIVE_STATUSES;
-			else if (strcmp(value, "false") == 0)
+			else if (strcmp(pa.pa_value, "false") == 0)
 				active = ALL_STATUSES & ~ACTIVE_STATUSES;
 			else
 				return problem(q, "active must be true or false");
-		} else if (strcmp(name, "limit") == 0) {
+		} else if (strcmp(pa.pa_name, "limit") == 0) {
 			ONCE(4);
-			errno = 0;
-			limit = strtol(value, &end, 10);
-			if (value[0] < '0' || value[0] > '9' || *end != '\0' || errno != 0 ||
-			    limit < 1 || limit > JOBS_LIMIT_MAX)
+			if (whole_number(pa.pa_value, 1, JOBS_LIMIT_MAX, &limit) == -1)
 				return problem(q, "limit must be a whole number from 1 to "
 				    JOBS_LIMIT_MAX_TEXT);
 			q->jq_limit = (int)limit;
-		} else if (strcmp(name, "cursor") == 0) {
+		} else if (strcmp(pa.pa_name, "cursor") == 0) {
 			ONCE(8);
-			if (jobs_cursor_decode(value, &q->jq_cursor_us, q->jq_cursor_id,
+			if (jobs_cursor_decode(pa.pa_value, &q->jq_cursor_us, q->jq_cursor_id,
 			    sizeof(q->jq_cursor_id)) == -1)
 				return problem(q, "cursor is not one this API gave out: pass "
 				    "next_cursor from the previous page as it is");
 			q->jq_has_cursor = true;
 		} else
 			return problem(q, "unknown query parameter \"%s\": the list takes "
-			    "status, active, limit and cursor", name);
+			    "status, active, limit and cursor", pa.pa_name);
 #undef ONCE
 	}
+	if (rc == -1)
+		return -1;
 	q->jq_statuses &= active;
 	return 0;
+}
+
+int
+history_query_parse(const char *qs, struct history_query *q)
+{
+	struct param	 pa;
+	const char	*p = qs != NULL ? qs : "";
+	unsigned	 seen = 0;
+	long long	 v;
+	int		 rc;
+
+	memset(q, 0, sizeof(*q));
+	q->hq_limit = HISTORY_LIMIT_DEFAULT;
+	while ((rc = next_param(&p, &pa, q->hq_problem, sizeof(q->hq_problem))) == 1) {
+		if (strcmp(pa.pa_name, "since_seq") == 0) {
+			if (seen & 1)
+				break;
+			seen |= 1;
+			if (whole_number(pa.pa_value, 0, INT64_MAX, &v) == -1)
+				return say(q->hq_problem, sizeof(q->hq_problem), "since_seq must "
+				    "be a whole number from 0 (the seq of the last snapshot seen)");
+			q->hq_since_seq = (int64_t)v;
+		} else if (strcmp(pa.pa_name, "limit") == 0) {
+			if (seen & 2)
+				break;
+			seen |= 2;
+			if (whole_number(pa.pa_value, 1, HISTORY_LIMIT_MAX, &v) == -1)
+				return say(q->hq_problem, sizeof(q->hq_problem), "limit must be "
+				    "a whole number from 1 to %d", HISTORY_LIMIT_MAX);
+			q->hq_limit = (int)v;
+		} else
+			return say(q->hq_problem, sizeof(q->hq_problem), "unknown query "
+			    "parameter \"%s\": the history takes since_seq and limit",
+			    pa.pa_name);
+	}
+	if (rc == 1)
+		return say(q->hq_problem, sizeof(q->hq_problem), "\"%s\" is given twice",
+		    pa.pa_name);
+	return rc;
 }
 
 int
@@ -200,4 +284,46 @@ jobs_cursor_decode(const char *cursor, int64_t *activity_us, char *job_id, size_
 	memcpy(job_id, colon + 1, idlen + 1);
 	*activity_us = (int64_t)us;
 	return 0;
+}
+
+bool
+etag_matches(const char *header, const char *etag)
+{
+	const char	*p = header, *tag;
+	size_t		 elen = strlen(etag);
+	bool		 match = false;
+
+	if (header == NULL)
+		return false;
+	p += strspn(p, " \t");
+	if (*p == '*') {
+		p++;
+		return p[strspn(p, " \t")] == '\0';
+	}
+	/* 1#entity-tag, empty elements allowed: [ tag ] *( OWS "," OWS [ tag ] ) */
+	for (;;) {
+		p += strspn(p, " \t");
+		if (*p == ',') {
+			p++;
+			continue;
+		}
+		if (*p == '\0')
+			return match;
+		/* Weak comparison: W/ does not count. */
+		if (p[0] == 'W' && p[1] == '/')
+			p += 2;
+		if (*p != '"')
+			return false;
+		tag = p++;
+		/* etagc: %x21 / %x23-7E / obs-text */
+		while (*p == 0x21 || (*p >= 0x23 && *p <= 0x7e) || (unsigned char)*p >= 0x80)
+			p++;
+		if (*p++ != '"')
+			return false;
+		if ((size_t)(p - tag) == elen && memcmp(tag, etag, elen) == 0)
+			match = true;
+		p += strspn(p, " \t");
+		if (*p != ',' && *p != '\0')
+			return false;
+	}
 }

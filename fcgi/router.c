@@ -128,7 +128,8 @@ route_match(const char *method, const char *uri, struct route *rt)
 	}
 
 	if (!pct_wellformed(seg[0].sg_start, seg[0].sg_len) ||
-	    (nseg == 3 && !pct_wellformed(seg[2].sg_start, seg[2].sg_len)))
+	    (nseg >= 3 && !pct_wellformed(seg[2].sg_start, seg[2].sg_len)) ||
+	    (nseg == 4 && !pct_wellformed(seg[3].sg_start, seg[3].sg_len)))
 		return bad_request(rt, "bad_request", "malformed percent-encoding in the path");
 	if (!segment_is(&seg[0], "jobs"))
 		return ROUTE_NOT_FOUND;
@@ -138,9 +139,16 @@ route_match(const char *method, const char *uri, struct route *rt)
 		return rt->rt_head || strcmp(method, "GET") == 0 ? ROUTE_OK :
 		    ROUTE_METHOD_NOT_ALLOWED;
 	}
-	if (nseg != 3)
+	if (nseg == 4) {
+		if (!segment_is(&seg[2], "progress") || !segment_is(&seg[3], "history"))
+			return ROUTE_NOT_FOUND;
+		rt->rt_allow = "GET, HEAD";
+		if (!rt->rt_head && strcmp(method, "GET") != 0)
+			return ROUTE_METHOD_NOT_ALLOWED;
+		rt->rt_id = ROUTE_HISTORY;
+	} else if (nseg != 3)
 		return ROUTE_NOT_FOUND;
-	if (segment_is(&seg[2], "progress")) {
+	else if (segment_is(&seg[2], "progress")) {
 		rt->rt_allow = "GET, HEAD, POST";
 		if (rt->rt_head || strcmp(method, "GET") == 0)
 			rt->rt_id = ROUTE_PROGRESS;

@@ -217,6 +217,8 @@ status_render(const struct config *cf, int listen_fd, pid_t master, size_t *len)
 	cJSON_AddNumberToObject(doc, "refused_connections", (double)atomic_load(&scoreboard->sb_rejected));
 	cJSON_AddNumberToObject(doc, "abandoned_requests", (double)atomic_load(&scoreboard->sb_abandoned));
 	cJSON_AddNumberToObject(doc, "expired_jobs", (double)atomic_load(&scoreboard->sb_expired));
+	cJSON_AddNumberToObject(doc, "history_pruned",
+	    (double)atomic_load(&scoreboard->sb_history_pruned));
 	cJSON_AddBoolToObject(doc, "crash_storm", atomic_load(&scoreboard->sb_storm) != 0);
 
 	db = cJSON_CreateObject();

@@ -48,6 +48,9 @@ worker_dispatch(struct request *rq, void *arg)
 		case ROUTE_JOBS:
 			handle_jobs(rq);
 			break;
+		case ROUTE_HISTORY:
+			handle_history(rq);
+			break;
 		case ROUTE_NONE:
 			http_reply_error(rq, 500, "internal_error", "no handler", NULL);
 			break;
@@ -71,6 +74,7 @@ worker_dispatch(struct request *rq, void *arg)
 
 /* Jobs one sweep gives up at most; more wait for the next, which comes soon. */
 #define EXPIRE_BATCH	1000
+#define PRUNE_BATCH	5000
 
 /*
  * Jobs silent for stall_fail_after are given up (failed), so that a dead
@@ -127,6 +131,43 @@ worker_expire_stalled(struct worker_ctx *wc)
 }
 
 /*
+ * The history's age limit (max_age, schema/005): the writer connection of
+ * whichever worker finishes a request once a sweep is due deletes what is
+ * older, a bounded batch at a time, once per history_prune_every across
+ * the pool; a full batch makes the next one due at once.
+ */
+static void
+worker_prune_history(struct worker_ctx *wc)
+{
+	const char	*params[1];
+	char		 batch[16];
+	PGresult	*res = NULL;
+	long long	 due, now, every = wc->wc_cf->cf_history_prune_every_ms;
+	int		 n;
+
+	if (!db_configured(&wc->wc_writer))
+		return;
+	now = mono_ms();
+	/* Not yet due, unless set further off than the settings allow (a reload). */
+	due = atomic_load(&scoreboard->sb_prune_due);
+	if (now < due && due - now <= every)
+		return;
+	if (!atomic_compare_exchange_strong(&scoreboard->sb_prune_due, &due, now + every))
+		return;
+	snprintf(batch, sizeof(batch), "%d", PRUNE_BATCH);
+	params[0] = batch;
+	if (db_exec(&wc->wc_writer, STMT_PRUNE_HISTORY, params,
+	    now + wc->wc_cf->cf_db_timeout_ms, &res) == DB_OK &&
+	    (n = PQntuples(res)) > 0) {
+		atomic_fetch_add(&scoreboard->sb_history_pruned, (unsigned long long)n);
+		log_kv(LOG_INFO, "history_pruned", "snapshots=%d", n);
+		if (n == PRUNE_BATCH)
+			atomic_store(&scoreboard->sb_prune_due, now);
+	}
+	PQclear(res);
+}
+
+/*
  * After each request (its response sent): what this worker knows of the
  * database, for /status; then any housekeeping that is due.
  */
@@ -139,6 +180,7 @@ worker_after(void *arg)
 	atomic_store(&scoreboard->sb_slots[wc->wc_slot].w_db, up);
 	atomic_store(up ? &scoreboard->sb_db_ok_wall : &scoreboard->sb_db_fail_wall, wall_ms());
 	worker_expire_stalled(wc);
+	worker_prune_history(wc);
 }
 
 /* While idle: the reader connection, which brings news of writes to the cache. */

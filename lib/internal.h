@@ -206,8 +206,20 @@ extern const char *const job_status_names[JOB_STATUS_COUNT];
 
 /* render.c */
 
+struct snapshot;	/* store.c */
+
 /* Longest text render_timestamp() writes, with its NUL. */
 #define RENDER_TIMESTAMP_MAX	sizeof("-12345-01-01T00:00:00.000000Z")
+
+/* The length of render_etag()'s text, with its NUL: 32 hex digits, quoted. */
+#define RENDER_ETAG_MAX		35
+
+/*
+ * A strong entity tag for the document doc[0..len): the first 128 bits of
+ * its SHA-256 in hex, in double quotes.  It changes exactly when the
+ * document's bytes do (short of a SHA-256 collision).
+ */
+void	 render_etag(const char *doc, size_t len, char out[RENDER_ETAG_MAX]);
 
 /*
  * Writes `unix_us` as RFC 3339 in UTC ending in "Z", with a fraction of six
@@ -232,6 +244,15 @@ char	*render_progress(const struct progress_row *row, size_t *len);
  */
 char	*render_jobs(const struct job_item *items, int n, const char *next_cursor,
 	    const int64_t counts[JOB_STATUS_COUNT], size_t *len);
+
+/*
+ * Renders a job's history: {"job_id": id, "snapshots": [{seq, at, status,
+ * percentage, step_number, current_step, step_percentage,
+ * current_iteration, best_score, current_score}, ...], "next_since_seq":
+ * n, "has_more": bool}.  A string the caller frees, or NULL out of memory.
+ */
+char	*render_history(const char *job_id, const struct snapshot *snaps, int n,
+	    int64_t next_since_seq, bool has_more, size_t *len);
 
 /*
  * Renders {"error": code, "message": message}.  Returns a string the caller
@@ -303,6 +324,8 @@ enum store_stmt {
 	STMT_JOBS_LIST,		/* the dashboard's page (store.c says its parameters) */
 	STMT_JOBS_COUNTS,	/* $1 stall s: how many jobs read as each status */
 	STMT_TOKEN,		/* $1 token id: its hash, scopes, whether revoked */
+	STMT_HISTORY,		/* $1 job, $2 after seq, $3 limit: snapshots (a NULL row: none) */
+	STMT_PRUNE_HISTORY,	/* $1 at most: snapshots older than max_age deleted */
 	STMT_COUNT
 };
 
@@ -332,6 +355,30 @@ int	 store_decode_progress(const PGresult *res, int row, struct progress_row *ou
 
 /* Decodes row `row` of a jobs list result.  0, or -1 (schema mismatch). */
 int	 store_decode_job_item(const PGresult *res, int row, struct job_item *out);
+
+/* One snapshot of a job's history (STMT_HISTORY), as decoded. */
+struct snapshot {
+	int64_t		 sn_seq;
+	int64_t		 sn_at;			/* Unix microseconds */
+	const char	*sn_status;
+	double		 sn_percentage;
+	int32_t		 sn_step_number;
+	const char	*sn_current_step;
+	double		 sn_step_percentage;
+	bool		 sn_has_iteration;
+	int32_t		 sn_iteration;
+	bool		 sn_has_best_score;
+	double		 sn_best_score;
+	bool		 sn_has_current_score;
+	double		 sn_current_score;
+};
+
+/*
+ * Decodes row `row` of a STMT_HISTORY result.  0; 1 when the row says the
+ * job exists but has no snapshot there (the outer join's NULLs); -1 when a
+ * column does not have the type expected.  Strings point into res.
+ */
+int	 store_decode_snapshot(const PGresult *res, int row, struct snapshot *out);
 
 /* A row STMT_PUT returned: a state it applied. */
 struct store_applied {

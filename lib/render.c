@@ -8,6 +8,23 @@
 
 #include "internal.h"
 
+void
+render_etag(const char *doc, size_t len, char out[RENDER_ETAG_MAX])
+{
+	static const char	 hex[] = "0123456789abcdef";
+	unsigned char		 md[32];
+	int			 i;
+
+	sha256(doc, len, md);
+	out[0] = '"';
+	for (i = 0; i < 16; i++) {
+		out[1 + 2 * i] = hex[md[i] >> 4];
+		out[2 + 2 * i] = hex[md[i] & 0xf];
+	}
+	out[33] = '"';
+	out[34] = '\0';
+}
+
 int
 render_timestamp(int64_t unix_us, char *buf, size_t size)
 {
@@ -239,6 +256,52 @@ done:
 	cJSON_Delete(doc);
 	free(msg);
 	free(fld);
+	return out;
+}
+
+char *
+render_history(const char *job_id, const struct snapshot *snaps, int n,
+    int64_t next_since_seq, bool has_more, size_t *len)
+{
+	const struct snapshot	*sn;
+	cJSON			*doc, *list, *item;
+	char			*out = NULL;
+	int			 i;
+
+	if ((doc = cJSON_CreateObject()) == NULL)
+		return NULL;
+	if (add_string(doc, "job_id", job_id) == -1 ||
+	    (list = cJSON_AddArrayToObject(doc, "snapshots")) == NULL)
+		goto done;
+	for (i = 0; i < n; i++) {
+		sn = &snaps[i];
+		if ((item = cJSON_CreateObject()) == NULL)
+			goto done;
+		if (!cJSON_AddItemToArray(list, item)) {
+			cJSON_Delete(item);
+			goto done;
+		}
+		if (add_integer(item, "seq", sn->sn_seq) == -1 ||
+		    add_timestamp(item, "at", true, sn->sn_at) == -1 ||
+		    add_string(item, "status", sn->sn_status) == -1 ||
+		    add_number(item, "percentage", true, sn->sn_percentage) == -1 ||
+		    add_number(item, "step_number", true, sn->sn_step_number) == -1 ||
+		    add_string(item, "current_step", sn->sn_current_step) == -1 ||
+		    add_number(item, "step_percentage", true, sn->sn_step_percentage) == -1 ||
+		    add_number(item, "current_iteration", sn->sn_has_iteration,
+		    sn->sn_iteration) == -1 ||
+		    add_number(item, "best_score", sn->sn_has_best_score, sn->sn_best_score) == -1 ||
+		    add_number(item, "current_score", sn->sn_has_current_score,
+		    sn->sn_current_score) == -1)
+			goto done;
+	}
+	if (add_integer(doc, "next_since_seq", next_since_seq) == -1 ||
+	    attach(doc, "has_more", cJSON_CreateBool(has_more)) == -1)
+		goto done;
+	if ((out = cJSON_PrintUnformatted(doc)) != NULL && len != NULL)
+		*len = strlen(out);
+done:
+	cJSON_Delete(doc);
 	return out;
 }
 

@@ -285,6 +285,66 @@ store_decode_job_item(const PGresult *res, int row, struct job_item *out)
 	return 0;
 }
 
+/* Column order of history_sql. */
+enum {
+	HCOL_SEQ, HCOL_AT, HCOL_STATUS, HCOL_PERCENTAGE, HCOL_STEP_NUMBER, HCOL_CURRENT_STEP,
+	HCOL_STEP_PERCENTAGE, HCOL_CURRENT_ITERATION, HCOL_BEST_SCORE, HCOL_CURRENT_SCORE,
+	HCOL_COUNT
+};
+
+static const Oid hcol_types[HCOL_COUNT] = {
+	[HCOL_SEQ] = OID_INT8, [HCOL_AT] = OID_TIMESTAMPTZ, [HCOL_STATUS] = OID_TEXT,
+	[HCOL_PERCENTAGE] = OID_FLOAT8, [HCOL_STEP_NUMBER] = OID_INT4,
+	[HCOL_CURRENT_STEP] = OID_VARCHAR, [HCOL_STEP_PERCENTAGE] = OID_FLOAT8,
+	[HCOL_CURRENT_ITERATION] = OID_INT4, [HCOL_BEST_SCORE] = OID_FLOAT8,
+	[HCOL_CURRENT_SCORE] = OID_FLOAT8,
+};
+
+int
+store_decode_snapshot(const PGresult *res, int row, struct snapshot *out)
+{
+	const char	*v[HCOL_COUNT];
+	int		 i;
+
+	if (PQnfields(res) != HCOL_COUNT || row < 0 || row >= PQntuples(res))
+		return -1;
+	for (i = 0; i < HCOL_COUNT; i++)
+		if (PQfformat(res, i) != 1 || PQftype(res, i) != hcol_types[i])
+			return -1;
+	/* The job, without a snapshot after the seq asked for. */
+	if (PQgetisnull(res, row, HCOL_SEQ))
+		return 1;
+	for (i = 0; i < HCOL_COUNT; i++) {
+		if (PQgetisnull(res, row, i)) {
+			/* Only these may be NULL in a snapshot. */
+			if (i != HCOL_CURRENT_ITERATION && i != HCOL_BEST_SCORE &&
+			    i != HCOL_CURRENT_SCORE)
+				return -1;
+			v[i] = NULL;
+			continue;
+		}
+		v[i] = PQgetvalue(res, row, i);
+		if (type_size(hcol_types[i]) != 0 &&
+		    PQgetlength(res, row, i) != type_size(hcol_types[i]))
+			return -1;
+	}
+	memset(out, 0, sizeof(*out));
+	out->sn_seq = get_int64(v[HCOL_SEQ]);
+	out->sn_at = get_timestamp(v[HCOL_AT]);
+	out->sn_status = v[HCOL_STATUS];
+	out->sn_percentage = get_float8(v[HCOL_PERCENTAGE]);
+	out->sn_step_number = get_int32(v[HCOL_STEP_NUMBER]);
+	out->sn_current_step = v[HCOL_CURRENT_STEP];
+	out->sn_step_percentage = get_float8(v[HCOL_STEP_PERCENTAGE]);
+	if ((out->sn_has_iteration = v[HCOL_CURRENT_ITERATION] != NULL))
+		out->sn_iteration = get_int32(v[HCOL_CURRENT_ITERATION]);
+	if ((out->sn_has_best_score = v[HCOL_BEST_SCORE] != NULL))
+		out->sn_best_score = get_float8(v[HCOL_BEST_SCORE]);
+	if ((out->sn_has_current_score = v[HCOL_CURRENT_SCORE] != NULL))
+		out->sn_current_score = get_float8(v[HCOL_CURRENT_SCORE]);
+	return 0;
+}
+
 /*
  * heartbeat_at is indexed (the dashboard's order, stall detection), and an
  * update that changes an indexed column cannot be HOT.  So writes move it
@@ -314,9 +374,11 @@ static const char progress_put_sql[] =
     " step_number, step_percentage, step_details, estimated_completion,"
     " current_iteration, total_iterations, best_score, current_score,"
     " best_params, is_complete, error_message, seq, status, step_started_at,"
-    " finished_at)"
+    " finished_at, history_seq, history_next)"
     " SELECT j, p, cs, sn, sp, sd, CASE WHEN eta > now() THEN eta END,"
-    " ci, ti, bs, cur, bp, ic, em, sq, st, ss, CASE WHEN ic THEN now() END"
+    " ci, ti, bs, cur, bp, ic, em, sq, st, ss, CASE WHEN ic THEN now() END,"
+    /* A new job's first snapshot is taken now (schema/005): the next is due after the throttle. */
+    " sq, now() + (SELECT min_interval FROM progress_history_settings)"
     " FROM unnest($1::text[], $2::float8[], $3::text[], $4::int4[], $5::float8[],"
     " $6::jsonb[], $7::timestamptz[], $8::int4[], $9::int4[], $10::float8[],"
     " $11::float8[], $12::jsonb[], $13::bool[], $14::text[], $15::int8[],"
@@ -470,6 +532,26 @@ static const char progress_finished_sql[] =
     "SELECT job_id, status FROM training_progress"
     " WHERE job_id = ANY($1::text[]) AND is_complete";
 
+/*
+ * A job's snapshots after $2 (seq order, $3 at most), joined to the job so
+ * that one round trip tells an unknown job (no row) from one with no
+ * snapshot there (one row of NULLs).
+ */
+static const char history_sql[] =
+    "SELECT h.seq, h.at, h.status, h.percentage, h.step_number, h.current_step,"
+    " h.step_percentage, h.current_iteration, h.best_score, h.current_score"
+    " FROM training_progress AS t LEFT JOIN LATERAL"
+    " (SELECT * FROM progress_history AS ph WHERE ph.job_id = t.job_id"
+    "  AND ph.seq > $2::int8 ORDER BY ph.seq LIMIT $3::int4) AS h ON true"
+    " WHERE t.job_id = $1";
+
+/* Snapshots older than max_age, $1 at most a call (the (at) index finds them). */
+static const char prune_history_sql[] =
+    "DELETE FROM progress_history WHERE ctid = ANY (ARRAY("
+    " SELECT ctid FROM progress_history WHERE at < now() -"
+    " (SELECT max_age FROM progress_history_settings) LIMIT $1::int4))"
+    " RETURNING job_id";
+
 const struct store_statement store_statements[STMT_COUNT] = {
 	[STMT_GET] = { "tp_progress_get", progress_get_sql, 2,
 	    ROLE_READER | ROLE_WRITER, false },
@@ -485,6 +567,9 @@ const struct store_statement store_statements[STMT_COUNT] = {
 	[STMT_JOBS_COUNTS] = { "tp_jobs_counts", jobs_counts_sql, 1, ROLE_READER,
 	    false },
 	[STMT_TOKEN] = { "tp_token", token_sql, 1, ROLE_READER | ROLE_WRITER, false },
+	[STMT_HISTORY] = { "tp_history", history_sql, 3, ROLE_READER, false },
+	/* It writes the history, not a progress document: no read cache forgets. */
+	[STMT_PRUNE_HISTORY] = { "tp_prune_history", prune_history_sql, 1, ROLE_WRITER, false },
 };
 
 /* Column order of the UPSERT's RETURNING. */

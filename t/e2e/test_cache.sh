@@ -42,6 +42,32 @@ unannounced() {
 	notify_trigger ENABLE
 }
 
+# revalidation JOB WHAT: ETags and If-None-Match on JOB, whatever answers them
+# (a kept document or a fresh one): the tag is the document's, a 304 comes
+# without a body, a change is a 200 with a new tag.
+revalidation() {
+	local job=$1 what=$2 tag tag2 sum
+	http GET $P/$job/progress
+	tag=$(header ETag)
+	sum=$(sha256sum "$BODY_FILE" | cut -c1-32)
+	is "$tag" "\"$sum\"" "$what: the ETag is the document's SHA-256 (128 bits, quoted)"
+	is "$(curl -s -o /dev/null -w '%{http_code} %{size_download}' -H "If-None-Match: $tag" \
+	    "$TP_BASE_URL$P/$job/progress")" "304 0" "$what: the 304 has no body"
+	http GET $P/$job/progress -H "If-None-Match: $tag"
+	is "$STATUS" 304 "$what: If-None-Match with it: 304"
+	is "$(header ETag)" "$tag" "$what: the 304 repeats the tag"
+	http GET $P/$job/progress -H "If-None-Match: \"other\", W/$tag"
+	is "$STATUS" 304 "$what: a list, the tag weak: 304"
+	http GET $P/$job/progress -H "If-None-Match: $tag junk"
+	is "$STATUS" 200 "$what: a malformed If-None-Match: the document"
+	sql_pct "$job" 77
+	changed() { http GET $P/$job/progress -H "If-None-Match: $tag"; [ "$STATUS" = 200 ]; }
+	ok wait_until 5 changed -- "$what: after a write, the old tag gets the new document"
+	tag2=$(header ETag)
+	ok test -n "$tag2" -a "$tag2" != "$tag" -- "$what: with a new tag"
+	is "$(jq -r .step_percentage "$BODY_FILE")" 77 "$what: the new document"
+}
+
 json_is_status() { curl -s "$TP_BASE_URL/_trainprog/status" | jq -c "$1"; }
 is "$(json_is_status '.read_cache | [.entries_per_worker, (.hits | type), (.misses | type)]')" \
     '[64,"number","number"]' "the status page shows the cache and its counters"
@@ -122,6 +148,11 @@ kill "$LOAD_PID" 2>/dev/null
 wait "$LOAD_PID" 2>/dev/null
 is "$missed" "" "30 writes while queries run: each read back by every worker"
 
+# --- entity tags: revalidation from the cache -----------------------------------
+put_row cache-etag step_percentage=3
+ok wait_until 10 all_read cache-etag 3 -- "a tagged job is kept by every worker"
+revalidation cache-etag "kept"
+
 # --- the reader's connection lost: LISTEN again on the new one -------------------
 put_row cache-d step_percentage=1
 ok wait_until 10 all_read cache-d 1 -- "read before the connections are cut"
@@ -138,5 +169,7 @@ put_row cache-e step_percentage=5
 ok wait_until 10 all_read cache-e 5 -- "read by every worker"
 fresh=$(unannounced cache-e 6 | grep -cx 6)
 is "$fresh" 8 "no cache: even an unannounced write is read at once"
+put_row cache-etag2 step_percentage=3
+revalidation cache-etag2 "no cache"
 
 stack_down cache

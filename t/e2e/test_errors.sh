@@ -89,10 +89,11 @@ is "$STATUS" 200 "served again once the grant is back"
 # no worker has read: a schema change sends no notification, so a kept
 # document of another job would still be served, for read_cache_ttl.)
 put_row drift-job
-sql "ALTER TABLE training_progress ALTER COLUMN step_number TYPE bigint" >/dev/null
+# (total_steps: step_number is in a trigger's WHEN, which PostgreSQL does not let change type.)
+sql "ALTER TABLE training_progress ALTER COLUMN total_steps TYPE bigint" >/dev/null
 http GET $P/drift-job/progress
 error_is 500 internal_error "a column of an unexpected type"
-sql "ALTER TABLE training_progress ALTER COLUMN step_number TYPE integer" >/dev/null
+sql "ALTER TABLE training_progress ALTER COLUMN total_steps TYPE integer" >/dev/null
 http GET $P/abc123-def456/progress
 is "$STATUS" 200 "served again once the column is back"
 

@@ -9,12 +9,12 @@ out=$("$E2E_ROOT/deploy/migrate" "$super_url" 2>&1)
 is "$?" 0 "migrate on an up-to-date database succeeds"
 case $out in *"0 applied now"*) pass "and applies nothing" ;; *) fail "and applies nothing" "$out" ;; esac
 is "$(sql "SELECT version || ' ' || name || ' ' || length(checksum) FROM schema_migrations ORDER BY version" | tr '\n' ',')" \
-    "001 training_progress 64,002 job_states 64,003 notify 64,004 harden 64," "schema_migrations records each migration with its checksum"
+    "001 training_progress 64,002 job_states 64,003 notify 64,004 harden 64,005 history 64," "schema_migrations records each migration with its checksum"
 out=$("$E2E_ROOT/deploy/migrate" --status "$super_url" 2>&1)
 case $out in *"applied 001 training_progress"*) pass "--status lists what is applied" ;; *) fail "--status lists what is applied" "$out" ;; esac
 
-# The spec's columns, types, nullability and defaults, plus seq (001) and
-# the job states (002).
+# The spec's columns, types, nullability and defaults, plus seq (001), the
+# job states (002) and the history's marks (005).
 cols=$(sql "SELECT string_agg(column_name || ' ' || data_type || ' ' || is_nullable || ' ' ||
             coalesce(column_default, '-'), E'\n' ORDER BY ordinal_position)
             FROM information_schema.columns WHERE table_name = 'training_progress'")
@@ -42,8 +42,10 @@ created_at timestamp with time zone NO now()
 step_started_at timestamp with time zone YES -
 heartbeat_at timestamp with time zone NO now()
 cancel_requested_at timestamp with time zone YES -
-finished_at timestamp with time zone YES -"
-is "$cols" "$want" "training_progress has the spec's columns, types and defaults, plus seq and the states"
+finished_at timestamp with time zone YES -
+history_seq bigint YES -
+history_next timestamp with time zone YES -"
+is "$cols" "$want" "training_progress has the spec's columns, types and defaults, plus seq, the states and the history's marks"
 is "$(sql "SELECT character_maximum_length FROM information_schema.columns WHERE table_name = 'training_progress' AND column_name IN ('job_id', 'current_step') ORDER BY ordinal_position" | tr '\n' ' ')" \
     "255 100 " "VARCHAR(255) and VARCHAR(100)"
 is "$(sql "SELECT array_to_string(reloptions, ',') FROM pg_class WHERE relname = 'training_progress'")" \

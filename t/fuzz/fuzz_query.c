@@ -1,4 +1,4 @@
-/* fuzz_query.c: libFuzzer target for jobs_query_parse() and the cursors (fcgi/query.c). */
+/* fuzz_query.c: libFuzzer target for jobs_query_parse(), the cursors and etag_matches() (fcgi/query.c). */
 #include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -98,6 +98,98 @@ check_decode(const char *cursor)
  * Input: a query string.  The same text is tried as a cursor, and when it
  * is long enough, its first 8 bytes and the rest (a job id) are encoded.
  */
+/* The history's query: refusals render; what is accepted is in range and was written so. */
+static void
+check_history(const char *qs)
+{
+	struct history_query	 q;
+	char			*doc, again[96];
+	size_t			 len = 0;
+	int			 rc;
+
+	rc = history_query_parse(qs, &q);
+	CHECK("history-result", rc == 0 || rc == -1, "result %d", rc);
+	CHECK("history-problem", memchr(q.hq_problem, '\0', sizeof(q.hq_problem)) != NULL,
+	    "hq_problem is not NUL-terminated");
+	if (rc == -1) {
+		CHECK("history-problem", q.hq_problem[0] != '\0', "refused without a problem");
+		doc = render_error("invalid_query", q.hq_problem, &len);
+		check_error_doc(doc, len, "invalid_query", q.hq_problem, NULL);
+		return;
+	}
+	CHECK("history-ok", strstr(qs, "%00") == NULL, "accepted \"%s\", which holds %%00", qs);
+	CHECK("history-ok", q.hq_since_seq >= 0 && q.hq_limit >= 1 &&
+	    q.hq_limit <= HISTORY_LIMIT_MAX, "since_seq %lld, limit %d",
+	    (long long)q.hq_since_seq, q.hq_limit);
+	/* What it read, written back plainly, reads the same. */
+	snprintf(again, sizeof(again), "since_seq=%lld&limit=%d", (long long)q.hq_since_seq,
+	    q.hq_limit);
+	rc = history_query_parse(again, &q);
+	CHECK("history-roundtrip", rc == 0, "\"%s\" refused: %s", again, q.hq_problem);
+}
+
+/*
+ * RFC 9110's If-None-Match, written apart: split at commas outside quotes,
+ * trim OWS, each non-empty element [W/]"etagc*"; "*" alone.  Does it name tag?
+ */
+static int
+ref_etag_matches(const char *h, const char *tag)
+{
+	const char	*p = h, *start, *end, *q;
+	int		 in_quote, any = 0, found = 0;
+
+	while (*p == ' ' || *p == '\t')
+		p++;
+	end = p + strlen(p);
+	while (end > p && (end[-1] == ' ' || end[-1] == '\t'))
+		end--;
+	if (end - p == 1 && *p == '*')
+		return 1;
+	for (start = p; start <= end; start = q + 1) {
+		for (q = start, in_quote = 0; q < end && (in_quote || *q != ','); q++)
+			if (*q == '"')
+				in_quote = !in_quote;
+		{
+			const char	*a = start, *b = q;
+
+			while (a < b && (*a == ' ' || *a == '\t'))
+				a++;
+			while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
+				b--;
+			if (a == b)
+				goto next;
+			if (b - a >= 2 && a[0] == 'W' && a[1] == '/')
+				a += 2;
+			if (b - a < 2 || *a != '"' || b[-1] != '"')
+				return 0;
+			for (const char *c = a + 1; c < b - 1; c++)
+				if (!(*c == 0x21 || (*c >= 0x23 && *c <= 0x7e) ||
+				    (unsigned char)*c >= 0x80))
+					return 0;
+			any = 1;
+			if ((size_t)(b - a) == strlen(tag) && memcmp(a, tag, strlen(tag)) == 0)
+				found = 1;
+		}
+next:
+		if (q >= end)
+			break;
+	}
+	(void)any;
+	return found;
+}
+
+static void
+check_etag(const char *h)
+{
+	static const char *const tags[] = { "\"5d41402abc4b2a76b9719d911017c592\"", "\"a\"" };
+	size_t	 i;
+
+	for (i = 0; i < sizeof(tags) / sizeof(tags[0]); i++)
+		CHECK("etag-ref", (int)etag_matches(h, tags[i]) == ref_etag_matches(h, tags[i]),
+		    "If-None-Match \"%s\" for %s: %d, the reference %d", h, tags[i],
+		    (int)etag_matches(h, tags[i]), ref_etag_matches(h, tags[i]));
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -107,6 +199,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	s = fuzz_strndup(data, size);
 	check_query(s);
 	check_decode(s);
+	check_etag(s);
+	check_history(s);
 	if (size >= 9) {
 		memcpy(&us, data, sizeof(us));
 		id = fuzz_strndup(data + 8, size - 8 > TP_JOB_ID_MAX ? TP_JOB_ID_MAX : size - 8);

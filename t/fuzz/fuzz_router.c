@@ -109,12 +109,15 @@ ref_route(const char *method, const char *uri, char *id, size_t *idlen)
 		return ROUTE_NONE;
 	if (nseg == 1)
 		return get ? ROUTE_JOBS : ROUTE_NONE;
-	if (nseg != 3)
+	if (nseg != 3 && nseg != 4)
 		return ROUTE_NONE;
 	n = ref_decode((const unsigned char *)seg[1], len[1], id, false, &before);
 	if (n < 0 || !ref_job_id_ok(id, (size_t)n))
 		return ROUTE_NONE;
 	*idlen = (size_t)n;
+	if (nseg == 4)
+		return get && decodes_to(seg[2], len[2], "progress") &&
+		    decodes_to(seg[3], len[3], "history") ? ROUTE_HISTORY : ROUTE_NONE;
 	if (decodes_to(seg[2], len[2], "progress"))
 		return get ? ROUTE_PROGRESS : post ? ROUTE_PUBLISH : ROUTE_NONE;
 	if (decodes_to(seg[2], len[2], "cancel"))
@@ -144,7 +147,7 @@ check_route(const char *method, const char *uri)
 		CHECK("route-ref", rt.rt_id == want, "route %d, the reference %d", (int)rt.rt_id,
 		    (int)want);
 		if (rt.rt_id != ROUTE_PROGRESS && rt.rt_id != ROUTE_PUBLISH &&
-		    rt.rt_id != ROUTE_CANCEL)
+		    rt.rt_id != ROUTE_CANCEL && rt.rt_id != ROUTE_HISTORY)
 			break;
 		CHECK("route-job-id", rt.rt_job_id_len >= 1 && rt.rt_job_id_len <= TP_JOB_ID_MAX,
 		    "job id of %zu bytes", rt.rt_job_id_len);

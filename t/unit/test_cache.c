@@ -21,10 +21,10 @@ static const char *
 get_doc(const char *job, uint64_t shared, int64_t now)
 {
 	static char	 buf[64];
-	const char	*d;
+	const char	*d, *etag;
 	size_t		 len;
 
-	if ((d = cache_get(&cc, job, strlen(job), shared, now, &len)) == NULL)
+	if ((d = cache_get(&cc, job, strlen(job), shared, now, &len, &etag)) == NULL)
 		return NULL;
 	snprintf(buf, sizeof(buf), "%.*s", (int)len, d);
 	return buf;
@@ -33,7 +33,7 @@ get_doc(const char *job, uint64_t shared, int64_t now)
 static void
 put_doc(const char *job, const char *doc, uint64_t shared, int64_t now)
 {
-	cache_put(&cc, job, strlen(job), doc, strlen(doc), shared, now);
+	cache_put(&cc, job, strlen(job), doc, strlen(doc), "\"e\"", shared, now);
 }
 
 Test(cache, off_when_told)
@@ -111,7 +111,8 @@ Test(cache, large_documents_are_not_kept)
 	cr_assert_null(get_doc("big", 0, 1));
 	big[CACHE_DOC_MAX] = '\0';
 	put_doc("big", big, 0, 0);
-	cr_assert_not_null(cache_get(&cc, "big", 3, 0, 1, &(size_t){ 0 }), "the limit itself fits");
+	cr_assert_not_null(cache_get(&cc, "big", 3, 0, 1, &(size_t){ 0 }, &(const char *){ NULL }),
+	    "the limit itself fits");
 }
 
 /* --- the protocol: lookup, store, after a wait ------------------------------ */
@@ -144,10 +145,10 @@ static const char *
 lookup(const char *job, uint64_t *ticket)
 {
 	static char	 buf[64];
-	const char	*d;
+	const char	*d, *etag;
 	size_t		 len;
 
-	if ((d = cache_lookup(&cc, &reader, job, strlen(job), ticket, &len)) == NULL)
+	if ((d = cache_lookup(&cc, &reader, job, strlen(job), ticket, &len, &etag)) == NULL)
 		return NULL;
 	snprintf(buf, sizeof(buf), "%.*s", (int)len, d);
 	return buf;
@@ -156,7 +157,7 @@ lookup(const char *job, uint64_t *ticket)
 static void
 store(const char *job, const char *doc, uint64_t ticket)
 {
-	cache_store(&cc, &reader, ticket, job, strlen(job), doc, strlen(doc));
+	cache_store(&cc, &reader, ticket, job, strlen(job), doc, strlen(doc), "\"e\"");
 }
 
 Test(cache_protocol, a_miss_then_a_hit_counted)
@@ -214,8 +215,8 @@ Test(cache_protocol, no_cache_at_all)
 	size_t		 len;
 	unsigned	 gen = 0;
 
-	cr_assert_null(cache_lookup(NULL, &reader, "j", 1, &ticket, &len));
-	cache_store(NULL, &reader, ticket, "j", 1, "{}", 2);
+	cr_assert_null(cache_lookup(NULL, &reader, "j", 1, &ticket, &len, &(const char *){ NULL }));
+	cache_store(NULL, &reader, ticket, "j", 1, "{}", 2, "\"e\"");
 	cache_free(&cc);
 	cr_assert_eq(cache_init(&cc, 0, 0), 0);
 	store("j", "{}", ticket);
@@ -233,4 +234,16 @@ Test(cache_protocol, after_a_quiet_wait_the_next_lookup_needs_not_poll)
 	cr_assert(cc.c_fresh);
 	(void)lookup("j", &ticket);
 	cr_assert_not(cc.c_fresh, "one request only");
+}
+
+Test(cache_protocol, a_hit_gives_the_tag_kept_with_the_document)
+{
+	uint64_t	 ticket;
+	const char	*etag = NULL;
+	size_t		 len;
+
+	(void)lookup("j", &ticket);
+	cache_store(&cc, &reader, ticket, "j", 1, "{}", 2, "\"t1\"");
+	cr_assert_not_null(cache_lookup(&cc, &reader, "j", 1, &ticket, &len, &etag));
+	cr_assert_str_eq(etag, "\"t1\"");
 }

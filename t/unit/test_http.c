@@ -531,9 +531,13 @@ Test(http, reply_progress_sends_the_document_with_the_status)
 	char		*want;
 	size_t		 wlen = 0;
 
+	char		 etag[RENDER_ETAG_MAX], extra[64];
+
 	want = job_document(res, &wlen);
+	render_etag(want, wlen, etag);
+	snprintf(extra, sizeof(extra), "ETag: %s\r\n", etag);
 	http_reply_progress(&rq, res, 202);
-	response_is("202 Accepted", want, "");
+	response_is("202 Accepted", want, extra);
 	cr_assert_eq(rq.rq_status, 202);
 	free(want);
 	PQclear(res);
@@ -578,4 +582,47 @@ Test(http, a_row_of_another_schema_is_a_500)
 	    "");
 	cr_assert_eq(rq.rq_status, 500);
 	PQclear(res);
+}
+
+/* --- entity tags and conditional GETs --------------------------------------- */
+
+#define TAG	"\"0123456789abcdef0123456789abcdef\""
+
+Test(http, a_tagged_document_carries_its_etag)
+{
+	rq.rq_route.rt_id = ROUTE_PROGRESS;
+	http_reply_tagged(&rq, 200, "{\"a\":1}", 7, TAG);
+	response_is("200 OK", "{\"a\":1}", "ETag: " TAG "\r\n");
+}
+
+Test(http, if_none_match_naming_the_tag_is_a_304_without_a_body)
+{
+	params((const char *const[]){ "HTTP_IF_NONE_MATCH=W/\"x\", " TAG, NULL });
+	rq.rq_route.rt_id = ROUTE_PROGRESS;
+	http_reply_tagged(&rq, 200, "{\"a\":1}", 7, TAG);
+	cr_assert_str_eq(written(NULL), "Status: 304 Not Modified\r\n"
+	    "ETag: " TAG "\r\n"
+	    "Cache-Control: no-cache\r\n"
+	    "\r\n");
+	cr_assert_eq(rq.rq_status, 304);
+}
+
+Test(http, another_tag_gets_the_document)
+{
+	params((const char *const[]){ "HTTP_IF_NONE_MATCH=\"0123\"", NULL });
+	rq.rq_route.rt_id = ROUTE_PROGRESS;
+	http_reply_tagged(&rq, 200, "{}", 2, TAG);
+	response_is("200 OK", "{}", "ETag: " TAG "\r\n");
+}
+
+Test(http, only_a_read_is_conditional)
+{
+	params((const char *const[]){ "HTTP_IF_NONE_MATCH=*", NULL });
+	rq.rq_route.rt_id = ROUTE_PUBLISH;
+	http_reply_tagged(&rq, 200, "{}", 2, TAG);
+	response_is("200 OK", "{}", "ETag: " TAG "\r\n");
+	out.wrNext = outbuf;
+	rq.rq_route.rt_id = ROUTE_CANCEL;
+	http_reply_tagged(&rq, 202, "{}", 2, TAG);
+	response_is("202 Accepted", "{}", "ETag: " TAG "\r\n");
 }

@@ -363,3 +363,79 @@ Test(statuses, a_long_word_is_cut_whole_characters)
 	cr_assert_eq(jobs_parse_statuses("xxxxxxxxxxxxxxxxxxxxxx\xc3\xa9yy", &bad), -1);
 	cr_assert_str_eq(bad, "xxxxxxxxxxxxxxxxxxxxxx\xc3\xa9");
 }
+
+/* --- If-None-Match ------------------------------------------------------------ */
+
+#define OURS	"\"5d41402abc4b2a76b9719d911017c592\""
+
+Test(etag, the_forms_rfc_9110_allows)
+{
+	cr_assert(etag_matches(OURS, OURS));
+	cr_assert(etag_matches("W/" OURS, OURS), "weak comparison");
+	cr_assert(etag_matches("\"a\", " OURS, OURS), "in a list");
+	cr_assert(etag_matches(" ,\t" OURS " , ,\"b\" ", OURS), "empty elements and OWS");
+	cr_assert(etag_matches("*", OURS));
+	cr_assert(etag_matches(" * ", OURS));
+}
+
+Test(etag, what_does_not_match)
+{
+	cr_assert_not(etag_matches(NULL, OURS), "no header");
+	cr_assert_not(etag_matches("", OURS));
+	cr_assert_not(etag_matches("\"a\", \"b\"", OURS));
+	cr_assert_not(etag_matches("5d41402abc4b2a76b9719d911017c592", OURS), "unquoted");
+	cr_assert_not(etag_matches("\"5d41402abc4b2a76b9719d911017c59\"", OURS), "a prefix");
+	cr_assert_not(etag_matches("w/" OURS, OURS), "W/ is case-sensitive");
+}
+
+Test(etag, a_malformed_value_matches_nothing)
+{
+	cr_assert_not(etag_matches(OURS " junk", OURS));
+	cr_assert_not(etag_matches(OURS ", \"unterminated", OURS));
+	cr_assert_not(etag_matches(OURS ", *", OURS), "* only alone");
+	cr_assert_not(etag_matches("*, " OURS, OURS));
+	cr_assert_not(etag_matches("\"a b\", " OURS, OURS), "a space is not etagc");
+	cr_assert_not(etag_matches("\"a\"\"b\"", OURS));
+}
+
+/* --- the history's query ------------------------------------------------------- */
+
+static struct history_query	 hq;
+
+Test(history_query, defaults_and_values)
+{
+	cr_assert_eq(history_query_parse(NULL, &hq), 0);
+	cr_assert_eq(hq.hq_since_seq, 0);
+	cr_assert_eq(hq.hq_limit, HISTORY_LIMIT_DEFAULT);
+	cr_assert_eq(history_query_parse("since_seq=1764600000000000&limit=1000", &hq), 0);
+	cr_assert_eq(hq.hq_since_seq, INT64_C(1764600000000000));
+	cr_assert_eq(hq.hq_limit, 1000);
+	cr_assert_eq(history_query_parse("&limit=1&&", &hq), 0, "%s", hq.hq_problem);
+	cr_assert_eq(hq.hq_limit, 1);
+	cr_assert_eq(history_query_parse("since_seq=9223372036854775807", &hq), 0);
+	cr_assert_eq(hq.hq_since_seq, INT64_MAX);
+}
+
+static void
+history_refused(const char *qs, const char *words)
+{
+	cr_assert_eq(history_query_parse(qs, &hq), -1, "accepted: %s", qs);
+	cr_assert_not_null(strstr(hq.hq_problem, words), "%s: \"%s\" lacks \"%s\"", qs,
+	    hq.hq_problem, words);
+}
+
+Test(history_query, refusals_say_why)
+{
+	history_refused("since_seq=-1", "since_seq must be a whole number from 0");
+	history_refused("since_seq=9223372036854775808", "since_seq");
+	history_refused("since_seq=1.5", "since_seq");
+	history_refused("since_seq=", "since_seq");
+	history_refused("since_seq=+1", "since_seq");
+	history_refused("limit=0", "limit must be a whole number from 1 to 1000");
+	history_refused("limit=1001", "1 to 1000");
+	history_refused("limit=1&limit=2", "\"limit\" is given twice");
+	history_refused("since_seq=1&since_seq=1", "\"since_seq\" is given twice");
+	history_refused("cursor=x", "unknown query parameter \"cursor\"");
+	history_refused("limit=1%00", "malformed percent-encoding");
+	history_refused("lim%zzit=1", "name is malformed");
+}

@@ -351,3 +351,63 @@ Test(render, the_jobs_page)
 	cr_assert_not_null(strstr(out, "\"jobs\":[],\"next_cursor\":null"), "%s", out);
 	free(out);
 }
+
+Test(render, an_etag_is_the_documents_sha256_quoted)
+{
+	char	 a[RENDER_ETAG_MAX], b[RENDER_ETAG_MAX];
+
+	/* SHA-256("abc") = ba7816bf8f01cfea414140de5dae2223 b00361a3... */
+	render_etag("abc", 3, a);
+	cr_assert_str_eq(a, "\"ba7816bf8f01cfea414140de5dae2223\"");
+	cr_assert_eq(strlen(a) + 1, RENDER_ETAG_MAX);
+	render_etag("abd", 3, b);
+	cr_assert_str_neq(a, b, "another document, another tag");
+	render_etag("abc", 2, b);
+	cr_assert_str_neq(a, b, "the length counts");
+}
+
+Test(render, a_history_page)
+{
+	struct snapshot	 sn[2];
+	cJSON		*doc, *list;
+	char		*out;
+	size_t		 len;
+
+	memset(sn, 0, sizeof(sn));
+	sn[0].sn_seq = INT64_C(9007199254740993);	/* 2^53 + 1: printed exactly */
+	sn[0].sn_at = INT64_C(1761199825000000);
+	sn[0].sn_status = "running";
+	sn[0].sn_percentage = 37.5;
+	sn[0].sn_step_number = 2;
+	sn[0].sn_current_step = "Optimization";
+	sn[0].sn_step_percentage = 25;
+	sn[0].sn_has_iteration = true;
+	sn[0].sn_iteration = 12;
+	sn[0].sn_has_best_score = true;
+	sn[0].sn_best_score = 1.25;
+	sn[1] = sn[0];
+	sn[1].sn_seq++;
+	sn[1].sn_status = "completed";
+	sn[1].sn_has_iteration = sn[1].sn_has_best_score = false;
+	cr_assert_not_null(out = render_history("j/1", sn, 2, sn[1].sn_seq, true, &len));
+	cr_assert_eq(strlen(out), len);
+	cr_assert_not_null(strstr(out, "\"seq\":9007199254740993,"), "%s", out);
+	cr_assert_not_null(strstr(out, "\"next_since_seq\":9007199254740994,\"has_more\":true}"),
+	    "%s", out);
+	cr_assert_not_null(doc = cJSON_Parse(out));
+	cr_assert_str_eq(cJSON_GetObjectItem(doc, "job_id")->valuestring, "j/1");
+	list = cJSON_GetObjectItem(doc, "snapshots");
+	cr_assert_eq(cJSON_GetArraySize(list), 2);
+	cr_assert_str_eq(cJSON_GetObjectItem(cJSON_GetArrayItem(list, 0), "at")->valuestring,
+	    "2025-10-23T06:10:25Z");
+	cr_assert_eq(cJSON_GetObjectItem(cJSON_GetArrayItem(list, 0), "current_iteration")->valuedouble,
+	    12);
+	cr_assert(cJSON_IsNull(cJSON_GetObjectItem(cJSON_GetArrayItem(list, 1), "best_score")));
+	cr_assert(cJSON_IsNull(cJSON_GetObjectItem(cJSON_GetArrayItem(list, 1), "current_score")));
+	cJSON_Delete(doc);
+	free(out);
+	cr_assert_not_null(out = render_history("j", NULL, 0, 7, false, &len));
+	cr_assert_str_eq(out, "{\"job_id\":\"j\",\"snapshots\":[],\"next_since_seq\":7,"
+	    "\"has_more\":false}");
+	free(out);
+}

@@ -197,3 +197,20 @@ Test(router, the_ping)
 	cr_assert_eq(get("/_trainprog/ping/"), ROUTE_NOT_FOUND);
 	cr_assert_eq(get("/_trainprog/status"), ROUTE_NOT_FOUND, "the status page is not the workers'");
 }
+
+Test(router, the_history)
+{
+	cr_assert_eq(get(P "a%2Fb/progress/history?since_seq=5"), ROUTE_OK);
+	cr_assert_eq(rt.rt_id, ROUTE_HISTORY);
+	cr_assert_str_eq(rt.rt_job_id, "a/b");
+	cr_assert_eq(route_match("HEAD", P "j/progress/history", &rt), ROUTE_OK);
+	cr_assert_eq(rt.rt_id, ROUTE_HISTORY);
+	cr_assert_eq(route_match("POST", P "j/progress/history", &rt), ROUTE_METHOD_NOT_ALLOWED);
+	cr_assert_str_eq(rt.rt_allow, "GET, HEAD");
+	cr_assert_eq(get(P "j/progress/histories"), ROUTE_NOT_FOUND);
+	cr_assert_eq(get(P "j/cancel/history"), ROUTE_NOT_FOUND);
+	cr_assert_eq(get(P "j/progress/history/"), ROUTE_NOT_FOUND);
+	cr_assert_eq(get(P "j/progress/hist%zzory"), ROUTE_BAD_REQUEST);
+	cr_assert_eq(get(P "%01/progress/history"), ROUTE_BAD_REQUEST);
+	cr_assert_str_eq(rt.rt_error, "invalid_job_id");
+}

@@ -287,3 +287,86 @@ Test(batch, text_arrays)
 	cr_assert_str_eq(tb.tb_data, "{\"a\",\"b\\\"c\",\"d\\\\e\",\"\"}");
 	tbuf_free(&tb);
 }
+
+/* --- the history's rows ---------------------------------------------------- */
+
+static PGresult *
+history_result(Oid seq_type)
+{
+	static const struct { const char *name; Oid type; } hcols[10] = {
+		{ "seq", 20 }, { "at", 1184 }, { "status", 25 }, { "percentage", 701 },
+		{ "step_number", 23 }, { "current_step", 1043 }, { "step_percentage", 701 },
+		{ "current_iteration", 23 }, { "best_score", 701 }, { "current_score", 701 },
+	};
+	PGresAttDesc	 attrs[10];
+	PGresult	*res;
+	int		 i;
+
+	cr_assert_not_null(res = PQmakeEmptyPGresult(NULL, PGRES_TUPLES_OK));
+	memset(attrs, 0, sizeof(attrs));
+	for (i = 0; i < 10; i++) {
+		attrs[i].name = (char *)hcols[i].name;
+		attrs[i].typid = i == 0 ? seq_type : hcols[i].type;
+		attrs[i].format = 1;
+		attrs[i].typlen = -1;
+		attrs[i].atttypmod = -1;
+	}
+	cr_assert(PQsetResultAttrs(res, 10, attrs));
+	return res;
+}
+
+Test(history, decodes_a_snapshot)
+{
+	PGresult	*res = history_result(20);
+	struct snapshot	 sn;
+
+	fake_set_i8(res, 0, 42);
+	fake_set_ts(res, 1, INT64_C(1761199825000000));
+	fake_set_text(res, 2, "running");
+	fake_set_f8(res, 3, 37.5);
+	fake_set_i4(res, 4, 2);
+	fake_set_text(res, 5, "Optimization");
+	fake_set_f8(res, 6, 25);
+	fake_set_i4(res, 7, 12);
+	fake_set_null(res, 8);
+	fake_set_f8(res, 9, -0.5);
+	cr_assert_eq(store_decode_snapshot(res, 0, &sn), 0);
+	cr_assert_eq(sn.sn_seq, 42);
+	cr_assert_eq(sn.sn_at, INT64_C(1761199825000000));
+	cr_assert_str_eq(sn.sn_status, "running");
+	cr_assert_float_eq(sn.sn_percentage, 37.5, 1e-12);
+	cr_assert_eq(sn.sn_step_number, 2);
+	cr_assert_str_eq(sn.sn_current_step, "Optimization");
+	cr_assert(sn.sn_has_iteration && sn.sn_iteration == 12);
+	cr_assert_not(sn.sn_has_best_score);
+	cr_assert(sn.sn_has_current_score && sn.sn_current_score == -0.5);
+	cr_assert_eq(store_decode_snapshot(res, 1, &sn), -1, "no such row");
+	PQclear(res);
+}
+
+Test(history, the_outer_joins_nulls_are_a_job_without_snapshots)
+{
+	PGresult	*res = history_result(20);
+	struct snapshot	 sn;
+	int		 i;
+
+	for (i = 0; i < 10; i++)
+		fake_set_null(res, i);
+	cr_assert_eq(store_decode_snapshot(res, 0, &sn), 1);
+	PQclear(res);
+}
+
+Test(history, a_schema_that_disagrees_is_refused)
+{
+	PGresult	*res = history_result(23);	/* seq as int4 */
+	struct snapshot	 sn;
+
+	fake_set_i4(res, 0, 42);
+	cr_assert_eq(store_decode_snapshot(res, 0, &sn), -1);
+	PQclear(res);
+	res = history_result(20);
+	fake_set_i8(res, 0, 42);
+	fake_set_null(res, 2);	/* status may not be NULL in a snapshot */
+	cr_assert_eq(store_decode_snapshot(res, 0, &sn), -1);
+	PQclear(res);
+}
