@@ -355,6 +355,9 @@ store_decode_snapshot(const PGresult *res, int row, struct snapshot *out)
 #define STORE_ACTIVITY(col) \
 	"CASE WHEN " col " < now() - interval '1 second' THEN now() ELSE " col " END"
 
+/* Is a write due a throttled history snapshot? */
+#define HISTORY_DUE	"(tp.history_next IS NULL OR tp.history_next <= now())"
+
 /* The stored row's values when the write is behind (a failure), else the write's. */
 #define AHEAD(col) \
 	" " col " = CASE WHEN EXCLUDED.percentage >= tp.percentage" \
@@ -399,7 +402,15 @@ static const char progress_put_sql[] =
     " finished_at = CASE WHEN tp.status = 'cancelling' OR EXCLUDED.is_complete THEN now() END,"
     " updated_at = now(),"
     " heartbeat_at = " STORE_ACTIVITY("tp.heartbeat_at") ","
-    " seq = EXCLUDED.seq"
+    " seq = EXCLUDED.seq,"
+    /*
+     * The history's throttle (schema/005, 006): a write past history_next
+     * is due a snapshot, which the AFTER trigger takes.  One InitPlan per
+     * statement reads min_interval; no row trigger runs before the write.
+     */
+    " history_seq = CASE WHEN " HISTORY_DUE " THEN EXCLUDED.seq ELSE tp.history_seq END,"
+    " history_next = CASE WHEN " HISTORY_DUE " THEN now() +"
+    "   (SELECT min_interval FROM progress_history_settings) ELSE tp.history_next END"
     " WHERE tp.seq < EXCLUDED.seq AND NOT tp.is_complete"
     " AND (EXCLUDED.percentage >= tp.percentage OR EXCLUDED.error_message IS NOT NULL"
     "      OR tp.status = 'cancelling')"
