@@ -123,7 +123,7 @@ def chart(rows, path, conns_levels):
              ("php", "PHP-FPM + pgsql"), ("fastapi", "FastAPI + asyncpg")]
     colors = {"static": "#9e9e9e", "project-peer": "#1f77b4", "php": "#ff7f0e",
               "fastapi": "#2ca02c", "hot": "#1f77b4", "random-small": "#17becf",
-              "random-all": "#9467bd", "unknown": "#d62728"}
+              "random-all": "#9467bd", "unknown": "#d62728", "revalidate": "#8c564b"}
     peer_levels = sorted({r["conns"] for r in rows if r["target"] in dict(peers)})
     own = [r for r in rows if r["target"] == "project"]
     cases = []
@@ -322,7 +322,8 @@ def main():
     w("deploy/dev-stack's nginx (the project's snippet) and pool; the table holds %s finished "
       "jobs plus the 1,000 of the peers. *hot*: one job again and again; *random-N*: a job chosen "
       "at random among N of them (random-%s: the first %s); *unknown*: ids that do not exist "
-      "(404, from the database)."
+      "(404, from the database); *revalidate*: the hot job with `If-None-Match` naming its "
+      "`ETag` (304, no body), as a poller that keeps the tag it saw."
       % (format(rowsn, ","), small, format(small, ",")))
     w("")
     mat = []

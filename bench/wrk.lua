@@ -5,9 +5,10 @@
 -- MODE hot:     PATH_PREFIX itself, every time
 --      random:  PATH_PREFIX .. k .. "/progress", k uniform in 1..N
 --      unknown: PATH_PREFIX .. k .. "/progress" for ids that do not exist
+--      revalidate: PATH_PREFIX itself, with If-None-Match: N (an ETag)
 -- done() prints one line: RESULT key=value ..., read by bench/run.
 
-local mode, prefix, n
+local mode, prefix, n, tag
 counts = {}	-- a global: done() reads it from each thread
 local threads = {}
 
@@ -19,6 +20,7 @@ function init(args)
 	mode = args[1] or "hot"
 	prefix = args[2] or "/"
 	n = tonumber(args[3] or "1")
+	tag = args[3]
 	-- Each thread its own sequence.
 	math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16) % 100000)
 	if mode == "hot" then
@@ -29,6 +31,9 @@ end
 function request()
 	if mode == "hot" then
 		return wrk.format(nil, prefix)
+	end
+	if mode == "revalidate" then
+		return wrk.format(nil, prefix, { ["If-None-Match"] = tag })
 	end
 	return wrk.format(nil, prefix .. math.random(1, n) .. "/progress")
 end

@@ -17,7 +17,7 @@ handle_history(struct request *rq)
 {
 	struct history_query	 q;
 	struct snapshot		 snaps[HISTORY_LIMIT_MAX];
-	char			 since[24], limit[16], message[TP_JOB_ID_MAX + 64], *body;
+	char			 since[24], limit[16], *body;
 	const char		*params[3] = { rq->rq_route.rt_job_id, since, limit };
 	PGresult		*res = NULL;
 	size_t			 len;
@@ -38,9 +38,7 @@ handle_history(struct request *rq)
 	    http_db_deadline(rq), &res), "the progress database answered with an error"))
 		return;
 	if ((rows = PQntuples(res)) == 0) {
-		snprintf(message, sizeof(message), "no training job has the id \"%s\"",
-		    rq->rq_route.rt_job_id);
-		http_reply_error(rq, 404, "not_found", message, NULL);
+		http_reply_no_job(rq);
 		goto done;
 	}
 	more = rows > q.hq_limit;

@@ -159,17 +159,24 @@ http_reply_field_error(struct request *rq, int status, const char *code,
 	free(body);
 }
 
+void
+http_reply_no_job(struct request *rq)
+{
+	char	 message[TP_JOB_ID_MAX + 64];
+
+	snprintf(message, sizeof(message), "no training job has the id \"%s\"",
+	    rq->rq_route.rt_job_id);
+	http_reply_error(rq, 404, "not_found", message, NULL);
+}
+
 int
 http_render_progress(struct request *rq, PGresult *res, char **body, size_t *len)
 {
 	struct progress_row	 row;
-	char			 message[TP_JOB_ID_MAX + 64];
 
 	*body = NULL;
 	if (PQntuples(res) == 0) {
-		snprintf(message, sizeof(message), "no training job has the id \"%s\"",
-		    rq->rq_route.rt_job_id);
-		http_reply_error(rq, 404, "not_found", message, NULL);
+		http_reply_no_job(rq);
 		return -1;
 	}
 	if (store_decode_progress(res, 0, &row) == -1) {

@@ -584,6 +584,8 @@ const char *http_reason(int status);
  * job (404 sent) or the row cannot be read or rendered (500 sent).
  */
 int	 http_render_progress(struct request *rq, PGresult *res, char **body, size_t *len);
+/* 404 not_found: no job has the request's job id. */
+void	 http_reply_no_job(struct request *rq);
 /* Sends the job's progress document (as above, tagged) with `status`, or the 404 or 500. */
 void	 http_reply_progress(struct request *rq, PGresult *res, int status);
 /*
