@@ -89,14 +89,14 @@ static const Oid col_types[COL_COUNT] = {
 	[COL_STEP_STARTED_AT] = OID_TIMESTAMPTZ,
 };
 
-/* Columns declared NOT NULL in the schema. */
-static const bool col_not_null[COL_COUNT] = {
-	[COL_JOB_ID] = true, [COL_PERCENTAGE] = true, [COL_CURRENT_STEP] = true,
-	[COL_STEP_NUMBER] = true, [COL_TOTAL_STEPS] = true,
-	[COL_STEP_PERCENTAGE] = true, [COL_STARTED_AT] = true,
-	[COL_UPDATED_AT] = true, [COL_IS_COMPLETE] = true, [COL_SEQ] = true,
-	[COL_STATUS] = true,
-};
+/* A column's bit, in a set of columns. */
+#define BIT(col)	(UINT32_C(1) << (col))
+
+/* The columns that may be NULL (the others are NOT NULL in the schema). */
+#define COL_NULLABLE \
+	(BIT(COL_STEP_DETAILS) | BIT(COL_ESTIMATED_COMPLETION) | BIT(COL_CURRENT_ITERATION) | \
+	BIT(COL_TOTAL_ITERATIONS) | BIT(COL_BEST_SCORE) | BIT(COL_CURRENT_SCORE) | \
+	BIT(COL_BEST_PARAMS) | BIT(COL_ERROR_MESSAGE) | BIT(COL_STEP_STARTED_AT))
 
 /* Binary wire sizes of the fixed-width types (0: variable). */
 static int
@@ -171,30 +171,47 @@ get_jsonb(const char *p, int len)
 	return p + 1;
 }
 
+/*
+ * Checks row `row` of a binary result against the layout its decoder
+ * expects: n columns of these types, NULL only in the columns of
+ * `nullable`, fixed-width values of their width, jsonb with its version
+ * byte.  Points v[i] at each value (NULL for SQL NULL).  0, or -1 when the
+ * schema and the code disagree.
+ */
+static int
+decode_row(const PGresult *res, int row, const Oid *types, int n, uint32_t nullable,
+    const char **v)
+{
+	int	 i, len;
+
+	if (PQnfields(res) != n || row < 0 || row >= PQntuples(res))
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (PQfformat(res, i) != 1 || PQftype(res, i) != types[i])
+			return -1;
+		if (PQgetisnull(res, row, i)) {
+			if (!(nullable & BIT(i)))
+				return -1;
+			v[i] = NULL;
+			continue;
+		}
+		v[i] = PQgetvalue(res, row, i);
+		len = PQgetlength(res, row, i);
+		if (type_size(types[i]) != 0 && len != type_size(types[i]))
+			return -1;
+		if (types[i] == OID_JSONB && get_jsonb(v[i], len) == NULL)
+			return -1;
+	}
+	return 0;
+}
+
 int
 store_decode_progress(const PGresult *res, int row, struct progress_row *out)
 {
 	const char	*v[COL_COUNT];
-	bool		 null[COL_COUNT];
-	int		 i, len;
 
-	if (PQnfields(res) != COL_COUNT || row < 0 || row >= PQntuples(res))
+	if (decode_row(res, row, col_types, COL_COUNT, COL_NULLABLE, v) == -1)
 		return -1;
-	for (i = 0; i < COL_COUNT; i++) {
-		if (PQfformat(res, i) != 1 || PQftype(res, i) != col_types[i])
-			return -1;
-		null[i] = PQgetisnull(res, row, i);
-		if (null[i] && col_not_null[i])
-			return -1;
-		v[i] = null[i] ? NULL : PQgetvalue(res, row, i);
-		len = PQgetlength(res, row, i);
-		if (!null[i] && type_size(col_types[i]) != 0 &&
-		    len != type_size(col_types[i]))
-			return -1;
-		if (!null[i] && col_types[i] == OID_JSONB &&
-		    get_jsonb(v[i], len) == NULL)
-			return -1;
-	}
 
 	memset(out, 0, sizeof(*out));
 	out->pr_job_id = v[COL_JOB_ID];
@@ -251,25 +268,10 @@ int
 store_decode_job_item(const PGresult *res, int row, struct job_item *out)
 {
 	const char	*v[JCOL_COUNT];
-	int		 i;
 
-	if (PQnfields(res) != JCOL_COUNT || row < 0 || row >= PQntuples(res))
+	if (decode_row(res, row, jcol_types, JCOL_COUNT,
+	    BIT(JCOL_BEST_SCORE) | BIT(JCOL_ESTIMATED_COMPLETION), v) == -1)
 		return -1;
-	for (i = 0; i < JCOL_COUNT; i++) {
-		if (PQfformat(res, i) != 1 || PQftype(res, i) != jcol_types[i])
-			return -1;
-		if (PQgetisnull(res, row, i)) {
-			/* Only these two may be NULL. */
-			if (i != JCOL_BEST_SCORE && i != JCOL_ESTIMATED_COMPLETION)
-				return -1;
-			v[i] = NULL;
-			continue;
-		}
-		v[i] = PQgetvalue(res, row, i);
-		if (type_size(jcol_types[i]) != 0 &&
-		    PQgetlength(res, row, i) != type_size(jcol_types[i]))
-			return -1;
-	}
 	memset(out, 0, sizeof(*out));
 	out->ji_job_id = v[JCOL_JOB_ID];
 	out->ji_status = v[JCOL_STATUS];
@@ -304,30 +306,17 @@ int
 store_decode_snapshot(const PGresult *res, int row, struct snapshot *out)
 {
 	const char	*v[HCOL_COUNT];
-	int		 i;
+	uint32_t	 nullable = BIT(HCOL_CURRENT_ITERATION) | BIT(HCOL_BEST_SCORE) |
+			    BIT(HCOL_CURRENT_SCORE);
+	bool		 none;
 
-	if (PQnfields(res) != HCOL_COUNT || row < 0 || row >= PQntuples(res))
+	/* The job, without a snapshot after the seq asked for: the outer join's NULLs. */
+	none = PQnfields(res) == HCOL_COUNT && row >= 0 && row < PQntuples(res) &&
+	    PQgetisnull(res, row, HCOL_SEQ);
+	if (decode_row(res, row, hcol_types, HCOL_COUNT, none ? UINT32_MAX : nullable, v) == -1)
 		return -1;
-	for (i = 0; i < HCOL_COUNT; i++)
-		if (PQfformat(res, i) != 1 || PQftype(res, i) != hcol_types[i])
-			return -1;
-	/* The job, without a snapshot after the seq asked for. */
-	if (PQgetisnull(res, row, HCOL_SEQ))
+	if (none)
 		return 1;
-	for (i = 0; i < HCOL_COUNT; i++) {
-		if (PQgetisnull(res, row, i)) {
-			/* Only these may be NULL in a snapshot. */
-			if (i != HCOL_CURRENT_ITERATION && i != HCOL_BEST_SCORE &&
-			    i != HCOL_CURRENT_SCORE)
-				return -1;
-			v[i] = NULL;
-			continue;
-		}
-		v[i] = PQgetvalue(res, row, i);
-		if (type_size(hcol_types[i]) != 0 &&
-		    PQgetlength(res, row, i) != type_size(hcol_types[i]))
-			return -1;
-	}
 	memset(out, 0, sizeof(*out));
 	out->sn_seq = get_int64(v[HCOL_SEQ]);
 	out->sn_at = get_timestamp(v[HCOL_AT]);
