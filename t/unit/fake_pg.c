@@ -30,24 +30,39 @@ fake_progress_type(int col)
 }
 
 PGresult *
-fake_progress_result(int ncols, const Oid *types)
+fake_result(int ncols, const char *const *names, const Oid *types)
 {
-	PGresAttDesc	 attrs[FAKE_PROGRESS_COLS];
+	PGresAttDesc	 attrs[32];
 	PGresult	*res;
 	int		 i;
 
-	cr_assert(ncols >= 0 && ncols <= FAKE_PROGRESS_COLS);
+	cr_assert(ncols >= 0 && ncols <= 32);
 	cr_assert_not_null(res = PQmakeEmptyPGresult(NULL, PGRES_TUPLES_OK));
 	memset(attrs, 0, sizeof(attrs));
 	for (i = 0; i < ncols; i++) {
-		attrs[i].name = (char *)cols[i].name;
-		attrs[i].typid = types != NULL ? types[i] : cols[i].type;
+		attrs[i].name = (char *)names[i];
+		attrs[i].typid = types[i];
 		attrs[i].format = 1;
 		attrs[i].typlen = -1;
 		attrs[i].atttypmod = -1;
 	}
 	cr_assert(PQsetResultAttrs(res, ncols, attrs));
 	return res;
+}
+
+PGresult *
+fake_progress_result(int ncols, const Oid *types)
+{
+	const char	*names[FAKE_PROGRESS_COLS];
+	Oid		 t[FAKE_PROGRESS_COLS];
+	int		 i;
+
+	cr_assert(ncols >= 0 && ncols <= FAKE_PROGRESS_COLS);
+	for (i = 0; i < ncols; i++) {
+		names[i] = cols[i].name;
+		t[i] = types != NULL ? types[i] : cols[i].type;
+	}
+	return fake_result(ncols, names, t);
 }
 
 void

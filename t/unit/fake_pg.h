@@ -15,9 +15,11 @@
 const char *fake_progress_name(int col);
 Oid	 fake_progress_type(int col);
 
+/* An empty binary result with ncols columns of these names and types.  The caller PQclears it. */
+PGresult *fake_result(int ncols, const char *const *names, const Oid *types);
 /*
- * An empty binary result with the first ncols columns of STMT_GET, of their
- * types or, when types is not NULL, of types[i].  The caller PQclears it.
+ * The same with the first ncols columns of STMT_GET, of their types or,
+ * when types is not NULL, of types[i].
  */
 PGresult *fake_progress_result(int ncols, const Oid *types);
 

@@ -473,7 +473,6 @@ static PGresult *
 job_result(void)
 {
 	PGresult	*res = fake_progress_result(FAKE_PROGRESS_COLS, NULL);
-	char		 b = 0, jsonb[] = "\001{\"n\": 1}";
 	int		 i;
 
 	fake_set_text(res, 0, "job-1");
@@ -482,16 +481,16 @@ job_result(void)
 	fake_set_i4(res, 3, 2);
 	fake_set_i4(res, 4, 4);
 	fake_set_f8(res, 5, 50.0);
-	cr_assert(PQsetvalue(res, 0, 6, jsonb, (int)strlen(jsonb)));
+	fake_set_jsonb(res, 6, "{\"n\": 1}");
 	fake_set_ts(res, 7, INT64_C(1761199200000000));
 	fake_set_ts(res, 8, INT64_C(1761199825000000));
 	for (i = 9; i <= 14; i++)
-		cr_assert(PQsetvalue(res, 0, i, NULL, -1));
-	cr_assert(PQsetvalue(res, 0, 15, &b, 1));
-	cr_assert(PQsetvalue(res, 0, 16, NULL, -1));
+		fake_set_null(res, i);
+	fake_set_bool(res, 15, 0);
+	fake_set_null(res, 16);
 	fake_set_i8(res, 17, 42);
 	fake_set_text(res, 18, "running");
-	cr_assert(PQsetvalue(res, 0, 19, NULL, -1));
+	fake_set_null(res, 19);
 	return res;
 }
 

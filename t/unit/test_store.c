@@ -290,29 +290,18 @@ Test(batch, text_arrays)
 
 /* --- the history's rows ---------------------------------------------------- */
 
+/* An empty STMT_HISTORY result, its seq column of type seq_type. */
 static PGresult *
 history_result(Oid seq_type)
 {
-	static const struct { const char *name; Oid type; } hcols[10] = {
-		{ "seq", 20 }, { "at", 1184 }, { "status", 25 }, { "percentage", 701 },
-		{ "step_number", 23 }, { "current_step", 1043 }, { "step_percentage", 701 },
-		{ "current_iteration", 23 }, { "best_score", 701 }, { "current_score", 701 },
+	static const char *const names[10] = {
+		"seq", "at", "status", "percentage", "step_number", "current_step",
+		"step_percentage", "current_iteration", "best_score", "current_score",
 	};
-	PGresAttDesc	 attrs[10];
-	PGresult	*res;
-	int		 i;
+	Oid	 types[10] = { 20, 1184, 25, 701, 23, 1043, 701, 23, 701, 701 };
 
-	cr_assert_not_null(res = PQmakeEmptyPGresult(NULL, PGRES_TUPLES_OK));
-	memset(attrs, 0, sizeof(attrs));
-	for (i = 0; i < 10; i++) {
-		attrs[i].name = (char *)hcols[i].name;
-		attrs[i].typid = i == 0 ? seq_type : hcols[i].type;
-		attrs[i].format = 1;
-		attrs[i].typlen = -1;
-		attrs[i].atttypmod = -1;
-	}
-	cr_assert(PQsetResultAttrs(res, 10, attrs));
-	return res;
+	types[0] = seq_type;
+	return fake_result(10, names, types);
 }
 
 Test(history, decodes_a_snapshot)
