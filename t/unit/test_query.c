@@ -357,11 +357,15 @@ Test(statuses, a_long_word_is_cut_whole_characters)
 
 	cr_assert_eq(jobs_parse_statuses("abcdefghijklmnopqrstuvwxyz0123,queued", &bad), -1);
 	cr_assert_str_eq(bad, "abcdefghijklmnopqrstuvwx", "24 bytes of it");
-	/* 23 bytes, then a two-byte character across the 24th: not half of it. */
-	cr_assert_eq(jobs_parse_statuses("xxxxxxxxxxxxxxxxxxxxxxx\xc3\xa9yy", &bad), -1);
-	cr_assert_str_eq(bad, "xxxxxxxxxxxxxxxxxxxxxxx");
-	cr_assert_eq(jobs_parse_statuses("xxxxxxxxxxxxxxxxxxxxxx\xc3\xa9yy", &bad), -1);
-	cr_assert_str_eq(bad, "xxxxxxxxxxxxxxxxxxxxxx\xc3\xa9");
+	/* X22 + "x": 23 bytes, then "é" (two bytes) across the 24th: not half of it. */
+#define X22	"xxxxxxxxxxxxxxxxxxxxxx"
+	cr_assert_eq(strlen(X22), 22);
+	cr_assert_eq(jobs_parse_statuses(X22 "x" "\xc3\xa9" "yy", &bad), -1);
+	cr_assert_str_eq(bad, X22 "x", "cut before the character");
+	/* 22 bytes, then "é" ends exactly at the 24th: kept whole. */
+	cr_assert_eq(jobs_parse_statuses(X22 "\xc3\xa9" "yy", &bad), -1);
+	cr_assert_str_eq(bad, X22 "\xc3\xa9", "the character kept");
+#undef X22
 }
 
 /* --- If-None-Match ------------------------------------------------------------ */
