@@ -60,14 +60,23 @@ say(char *buf, size_t size, const char *fmt, ...)
 struct param {
 	char	 pa_name[32];
 	char	 pa_value[JOBS_CURSOR_MAX + 1];
+	int	 pa_index;		/* in the query's names */
+};
+
+/* What a query takes: its parameters' names (NULL-terminated), and that in words. */
+struct query_names {
+	const char *const	*qn_names;
+	const char		*qn_takes;	/* "the list takes status, ..." */
 };
 
 /*
  * The next parameter of the query string at *p (empty ones skipped), moving
- * *p past it.  1, 0 at the end, or -1 with why in why[0..size).
+ * *p past it: one of qn's names (its index in pa_index), not seen before
+ * (bits in *seen).  1, 0 at the end, or -1 with why in why[0..size).
  */
 static int
-next_param(const char **p, struct param *pa, char *why, size_t size)
+next_param(const char **p, const struct query_names *qn, unsigned *seen, struct param *pa,
+    char *why, size_t size)
 {
 	const char	*amp, *eq;
 	size_t		 len;
@@ -96,6 +105,15 @@ next_param(const char **p, struct param *pa, char *why, size_t size)
 		    pa->pa_name);
 	if (n == -2)
 		return say(why, size, "the value of \"%s\" is too long", pa->pa_name);
+	for (pa->pa_index = 0; qn->qn_names[pa->pa_index] != NULL; pa->pa_index++)
+		if (strcmp(pa->pa_name, qn->qn_names[pa->pa_index]) == 0)
+			break;
+	if (qn->qn_names[pa->pa_index] == NULL)
+		return say(why, size, "unknown query parameter \"%s\": %s", pa->pa_name,
+		    qn->qn_takes);
+	if (*seen & (1u << pa->pa_index))
+		return say(why, size, "\"%s\" is given twice", pa->pa_name);
+	*seen |= 1u << pa->pa_index;
 	return 1;
 }
 
@@ -148,6 +166,9 @@ jobs_parse_statuses(const char *s, const char **bad)
 int
 jobs_query_parse(const char *qs, struct jobs_query *q)
 {
+	static const char *const names[] = { "status", "active", "limit", "cursor", NULL };
+	static const struct query_names qn = { names,
+	    "the list takes status, active, limit and cursor" };
 	struct param	 pa;
 	const char	*p = qs != NULL ? qs : "", *bad;
 	unsigned	 seen = 0, active = ALL_STATUSES;
@@ -157,44 +178,38 @@ jobs_query_parse(const char *qs, struct jobs_query *q)
 	memset(q, 0, sizeof(*q));
 	q->jq_statuses = ALL_STATUSES;
 	q->jq_limit = JOBS_LIMIT_DEFAULT;
-	while ((rc = next_param(&p, &pa, q->jq_problem, sizeof(q->jq_problem))) == 1) {
-#define ONCE(bit) do {							\
-		if (seen & (bit))					\
-			return problem(q, "\"%s\" is given twice", pa.pa_name); \
-		seen |= (bit);						\
-	} while (0)
-		if (strcmp(pa.pa_name, "status") == 0) {
-			ONCE(1);
+	while ((rc = next_param(&p, &qn, &seen, &pa, q->jq_problem,
+	    sizeof(q->jq_problem))) == 1) {
+		switch (pa.pa_index) {
+		case 0:		/* status */
 			if ((bits = jobs_parse_statuses(pa.pa_value, &bad)) == -1)
 				return problem(q, "status: \"%s\" is not a status; use queued, "
 				    "running, stalled, cancelling, cancelled, completed or failed "
 				    "(comma-separated)", bad);
 			q->jq_statuses = (unsigned)bits;
-		} else if (strcmp(pa.pa_name, "active") == 0) {
-			ONCE(2);
+			break;
+		case 1:		/* active */
 			if (strcmp(pa.pa_value, "true") == 0)
 				active = ACTIVE_STATUSES;
 			else if (strcmp(pa.pa_value, "false") == 0)
 				active = ALL_STATUSES & ~ACTIVE_STATUSES;
 			else
 				return problem(q, "active must be true or false");
-		} else if (strcmp(pa.pa_name, "limit") == 0) {
-			ONCE(4);
+			break;
+		case 2:		/* limit */
 			if (whole_number(pa.pa_value, 1, JOBS_LIMIT_MAX, &limit) == -1)
 				return problem(q, "limit must be a whole number from 1 to "
 				    JOBS_LIMIT_MAX_TEXT);
 			q->jq_limit = (int)limit;
-		} else if (strcmp(pa.pa_name, "cursor") == 0) {
-			ONCE(8);
+			break;
+		default:	/* cursor */
 			if (jobs_cursor_decode(pa.pa_value, &q->jq_cursor_us, q->jq_cursor_id,
 			    sizeof(q->jq_cursor_id)) == -1)
 				return problem(q, "cursor is not one this API gave out: pass "
 				    "next_cursor from the previous page as it is");
 			q->jq_has_cursor = true;
-		} else
-			return problem(q, "unknown query parameter \"%s\": the list takes "
-			    "status, active, limit and cursor", pa.pa_name);
-#undef ONCE
+			break;
+		}
 	}
 	if (rc == -1)
 		return -1;
@@ -205,6 +220,8 @@ jobs_query_parse(const char *qs, struct jobs_query *q)
 int
 history_query_parse(const char *qs, struct history_query *q)
 {
+	static const char *const names[] = { "since_seq", "limit", NULL };
+	static const struct query_names qn = { names, "the history takes since_seq and limit" };
 	struct param	 pa;
 	const char	*p = qs != NULL ? qs : "";
 	unsigned	 seen = 0;
@@ -213,31 +230,20 @@ history_query_parse(const char *qs, struct history_query *q)
 
 	memset(q, 0, sizeof(*q));
 	q->hq_limit = HISTORY_LIMIT_DEFAULT;
-	while ((rc = next_param(&p, &pa, q->hq_problem, sizeof(q->hq_problem))) == 1) {
-		if (strcmp(pa.pa_name, "since_seq") == 0) {
-			if (seen & 1)
-				break;
-			seen |= 1;
+	while ((rc = next_param(&p, &qn, &seen, &pa, q->hq_problem,
+	    sizeof(q->hq_problem))) == 1) {
+		if (pa.pa_index == 0) {		/* since_seq */
 			if (whole_number(pa.pa_value, 0, INT64_MAX, &v) == -1)
 				return say(q->hq_problem, sizeof(q->hq_problem), "since_seq must "
 				    "be a whole number from 0 (the seq of the last snapshot seen)");
 			q->hq_since_seq = (int64_t)v;
-		} else if (strcmp(pa.pa_name, "limit") == 0) {
-			if (seen & 2)
-				break;
-			seen |= 2;
+		} else {			/* limit */
 			if (whole_number(pa.pa_value, 1, HISTORY_LIMIT_MAX, &v) == -1)
 				return say(q->hq_problem, sizeof(q->hq_problem), "limit must be "
 				    "a whole number from 1 to %d", HISTORY_LIMIT_MAX);
 			q->hq_limit = (int)v;
-		} else
-			return say(q->hq_problem, sizeof(q->hq_problem), "unknown query "
-			    "parameter \"%s\": the history takes since_seq and limit",
-			    pa.pa_name);
+		}
 	}
-	if (rc == 1)
-		return say(q->hq_problem, sizeof(q->hq_problem), "\"%s\" is given twice",
-		    pa.pa_name);
 	return rc;
 }
 
