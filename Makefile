@@ -26,6 +26,7 @@ PKG_CFLAGS = $(call lazy,PKG_CFLAGS,pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(call lazy,PKG_LIBS,pkg-config --libs $(PKGS) 2>/dev/null)
 LIB_PKG_LIBS = $(call lazy,LIB_PKG_LIBS,pkg-config --libs libpq libcjson 2>/dev/null)
 LIB_LIBS   = $(LIB_PKG_LIBS) -lpthread -lm
+CURL_LIBS  = $(call lazy,CURL_LIBS,pkg-config --libs libcurl 2>/dev/null)
 
 WARN	:= -Wall -Wextra -Wstrict-prototypes -Wmissing-prototypes -Wshadow \
 	   -Wpointer-arith -Wsign-compare -Wformat=2 -Wundef -Wvla
@@ -37,15 +38,15 @@ CPPFLAGS += -D_GNU_SOURCE -Iinclude $(PKG_CFLAGS)
 XCFLAGS	:= -std=c11 $(WARN) $(OPT) -fPIC -fvisibility=hidden $(SANFLAGS) $(CFLAGS)
 XLDFLAGS := $(SANFLAGS) $(LDFLAGS)
 
-LIB_SRC	 := lib/clock.c lib/conn.c lib/eta.c lib/progress.c lib/publisher.c lib/render.c \
-	    lib/sha256.c lib/store.c lib/threads.c lib/token.c lib/tracker.c
+LIB_SRC	 := lib/clock.c lib/conn.c lib/eta.c lib/pgoutput.c lib/progress.c lib/publisher.c \
+	    lib/render.c lib/sha256.c lib/store.c lib/threads.c lib/token.c lib/tracker.c
 FCGI_SRC := fcgi/auth.c fcgi/cache.c fcgi/config.c fcgi/db.c fcgi/body.c fcgi/guard.c \
 	    fcgi/handler_cancel.c fcgi/handler_history.c fcgi/handler_jobs.c fcgi/handler_ping.c \
-	    fcgi/handler_progress.c fcgi/handler_publish.c fcgi/http.c fcgi/listen.c \
+	    fcgi/handler_progress.c fcgi/handler_publish.c fcgi/handler_stream.c fcgi/http.c fcgi/listen.c \
 	    fcgi/log.c fcgi/master.c fcgi/priv.c fcgi/query.c fcgi/router.c \
 	    fcgi/scoreboard.c fcgi/serve.c fcgi/status.c fcgi/worker.c
 UNIT_TESTS := test_progress test_eta test_render test_store test_router test_config test_guard \
-	      test_token test_body test_cache test_query test_http test_publisher
+	      test_token test_body test_cache test_query test_http test_publisher test_pgoutput
 
 LIB_OBJ	 := $(LIB_SRC:%.c=$(B)/obj/%.o)
 FCGI_OBJ := $(FCGI_SRC:%.c=$(B)/obj/%.o)
@@ -53,7 +54,7 @@ UNIT_BIN := $(UNIT_TESTS:%=$(B)/t/%)
 
 .PHONY: all deps run test unit e2e check-san check-tsan bench bench-smoke clean install help
 
-all: $(B)/bin/tp-fcgi $(B)/bin/tp-publish $(B)/bin/tp-admin $(B)/bin/tp-trainer \
+all: $(B)/bin/tp-fcgi $(B)/bin/tp-publish $(B)/bin/tp-admin $(B)/bin/tp-trainer $(B)/bin/tp-notify \
      $(B)/lib/libtrainprog.a $(B)/lib/libtrainprog.so
 
 help:
@@ -100,6 +101,11 @@ $(B)/bin/tp-admin: $(B)/obj/tools/tp-admin.o $(B)/lib/libtrainprog.a
 	@mkdir -p $(dir $@)
 	$(CC) $(XLDFLAGS) -o $@ $^ $(LIB_LIBS)
 
+# The change feed: the library's internals, and libcurl to reach nchan.
+$(B)/bin/tp-notify: $(B)/obj/tools/tp-notify.o $(B)/lib/libtrainprog.a
+	@mkdir -p $(dir $@)
+	$(CC) $(XLDFLAGS) -o $@ $^ $(LIB_LIBS) $(CURL_LIBS)
+
 # The example trainer links the shared library, as a trainer would.
 $(B)/bin/tp-trainer: $(B)/obj/tools/tp-trainer.o $(B)/lib/libtrainprog.so
 	@mkdir -p $(dir $@)
@@ -120,7 +126,7 @@ INTEGRATION_BIN := $(B)/t/it_tracker
 
 # Tools the end-to-end tests drive the stack with.
 TEST_TOOLS := $(B)/t/httpload $(B)/t/fcgi-raw $(B)/t/activate $(B)/t/clockshift.so \
-	      $(B)/t/store-sql
+	      $(B)/t/store-sql $(B)/t/subload
 $(B)/t/%: $(B)/obj/t/tools/%.o
 	@mkdir -p $(dir $@)
 	$(CC) $(XLDFLAGS) -o $@ $^ -lpthread
@@ -195,7 +201,7 @@ install: deps
 	    $(DESTDIR)$(PREFIX)/share/doc/trainprog $(DESTDIR)$(SYSCONFDIR)/trainprog \
 	    $(DESTDIR)$(SYSTEMDUNITDIR)
 	install -m 0755 $(B)/bin/tp-fcgi $(B)/bin/tp-publish $(B)/bin/tp-admin $(B)/bin/tp-trainer \
-	    $(DESTDIR)$(PREFIX)/bin/
+	    $(B)/bin/tp-notify $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 $(B)/lib/libtrainprog.a $(DESTDIR)$(PREFIX)/lib/
 	install -m 0755 $(B)/lib/libtrainprog.so.0 $(DESTDIR)$(PREFIX)/lib/
 	ln -sf libtrainprog.so.0 $(DESTDIR)$(PREFIX)/lib/libtrainprog.so
@@ -209,7 +215,7 @@ install: deps
 	install -m 0644 conf/tp-fcgi.conf $(DESTDIR)$(PREFIX)/share/trainprog/tp-fcgi.conf.example
 	install -m 0755 deploy/migrate $(DESTDIR)$(PREFIX)/share/trainprog/deploy/
 	install -m 0644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/trainprog/
-	for u in tp-fcgi.service tp-fcgi.socket; do \
+	for u in tp-fcgi.service tp-fcgi.socket tp-notify.service; do \
 	    sed -e 's#@PREFIX@#$(PREFIX)#g' -e 's#@SYSCONFDIR@#$(SYSCONFDIR)#g' deploy/systemd/$$u.in \
 	        >$(DESTDIR)$(SYSTEMDUNITDIR)/$$u; done
 	@# An operator's configuration is never overwritten.
@@ -232,7 +238,7 @@ clean:
 FUZZ_CC		?= clang
 FUZZ_SECS	?= 60
 FUZZ_JOBS	?= 1
-FUZZ_ALL	:= fuzz_guard fuzz_router fuzz_query fuzz_event fuzz_json
+FUZZ_ALL	:= fuzz_guard fuzz_router fuzz_query fuzz_event fuzz_json fuzz_pgoutput
 FUZZ_TARGETS	?= $(FUZZ_ALL)
 FUZZ_SANFLAGS	:= -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_CFLAGS	:= -std=c11 $(WARN) -O1 -g $(FUZZ_SANFLAGS) $(CFLAGS)

@@ -140,12 +140,21 @@ route_match(const char *method, const char *uri, struct route *rt)
 		    ROUTE_METHOD_NOT_ALLOWED;
 	}
 	if (nseg == 4) {
-		if (!segment_is(&seg[2], "progress") || !segment_is(&seg[3], "history"))
+		if (!segment_is(&seg[2], "progress"))
 			return ROUTE_NOT_FOUND;
-		rt->rt_allow = "GET, HEAD";
-		if (!rt->rt_head && strcmp(method, "GET") != 0)
-			return ROUTE_METHOD_NOT_ALLOWED;
-		rt->rt_id = ROUTE_HISTORY;
+		if (segment_is(&seg[3], "history")) {
+			rt->rt_allow = "GET, HEAD";
+			if (!rt->rt_head && strcmp(method, "GET") != 0)
+				return ROUTE_METHOD_NOT_ALLOWED;
+			rt->rt_id = ROUTE_HISTORY;
+		} else if (segment_is(&seg[3], "stream")) {
+			/* A stream has no HEAD: nchan would hold it open. */
+			rt->rt_allow = "GET";
+			if (strcmp(method, "GET") != 0)
+				return ROUTE_METHOD_NOT_ALLOWED;
+			rt->rt_id = ROUTE_STREAM;
+		} else
+			return ROUTE_NOT_FOUND;
 	} else if (nseg != 3)
 		return ROUTE_NOT_FOUND;
 	else if (segment_is(&seg[2], "progress")) {

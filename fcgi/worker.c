@@ -51,6 +51,9 @@ worker_dispatch(struct request *rq, void *arg)
 		case ROUTE_HISTORY:
 			handle_history(rq);
 			break;
+		case ROUTE_STREAM:
+			handle_stream(rq);
+			break;
 		case ROUTE_NONE:
 			http_reply_error(rq, 500, "internal_error", "no handler", NULL);
 			break;

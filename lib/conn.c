@@ -253,11 +253,11 @@ conn_connect(const struct conn_setup *cs, int64_t deadline, char *err, size_t er
 	static const char *const keywords[] = {
 		"fallback_application_name", "connect_timeout", "client_encoding",
 		"keepalives", "keepalives_idle", "keepalives_interval",
-		"keepalives_count", "dbname", "password", NULL
+		"keepalives_count", "dbname", "password", "replication", NULL
 	};
 	const char	*values[] = {
 		cs->cs_app_name, "10", "UTF8", "1", "30", "10", "3", cs->cs_conninfo,
-		cs->cs_password, NULL
+		cs->cs_password, cs->cs_replication ? "database" : NULL, NULL
 	};
 	const char	*names[CONN_SETTINGS_MAX], *settings[CONN_SETTINGS_MAX];
 	char		 timeout[24], what[96];
@@ -270,6 +270,9 @@ conn_connect(const struct conn_setup *cs, int64_t deadline, char *err, size_t er
 		trim(err);
 		return NULL;
 	}
+	/* A replication session speaks only the simple query protocol. */
+	if (cs->cs_replication)
+		return conn;
 	if (cs->cs_statement_timeout_ms > 0) {
 		snprintf(timeout, sizeof(timeout), "%d", cs->cs_statement_timeout_ms);
 		names[n] = "statement_timeout";

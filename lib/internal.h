@@ -221,6 +221,18 @@ struct snapshot;	/* store.c */
  */
 void	 render_etag(const char *doc, size_t len, char out[RENDER_ETAG_MAX]);
 
+/* The length of render_channel_id()'s text, with its NUL. */
+#define RENDER_CHANNEL_MAX	33
+
+/*
+ * The name of a job's live stream in nchan: the first 128 bits of the
+ * SHA-256 of its id, in hex.  Job ids may hold any printable UTF-8 ("/",
+ * "?", "%"...), which would need escaping in the internal redirect and in
+ * the publisher's URL; a hash needs none.  The pool (where to redirect a
+ * subscriber) and tp-notify (where to publish) both call this.
+ */
+void	 render_channel_id(const char *job_id, char out[RENDER_CHANNEL_MAX]);
+
 /*
  * Writes `unix_us` as RFC 3339 in UTC ending in "Z", with a fraction of six
  * digits only when the microseconds are not zero.  Returns the length, or -1
@@ -326,6 +338,7 @@ enum store_stmt {
 	STMT_TOKEN,		/* $1 token id: its hash, scopes, whether revoked */
 	STMT_HISTORY,		/* $1 job, $2 after seq, $3 limit: snapshots (a NULL row: none) */
 	STMT_PRUNE_HISTORY,	/* $1 at most: snapshots older than max_age deleted */
+	STMT_RUNNING,		/* $1 after job, $2 stall s: a page of the jobs not ended */
 	STMT_COUNT
 };
 
@@ -333,6 +346,7 @@ enum store_stmt {
 #define ROLE_READER	(1u << 0)	/* the pool's reader (tp_reader) */
 #define ROLE_WRITER	(1u << 1)	/* the pool's writer (database_write_url) */
 #define ROLE_TRACKER	(1u << 2)	/* a publisher's sender */
+#define ROLE_NOTIFY	(1u << 3)	/* tp-notify's reader (tp_notify) */
 
 struct store_statement {
 	const char	*ss_name;	/* what it is prepared as */
@@ -352,6 +366,19 @@ extern const struct store_statement store_statements[STMT_COUNT];
  * (the schema and the code disagree).
  */
 int	 store_decode_progress(const PGresult *res, int row, struct progress_row *out);
+
+/*
+ * A one-row result with STMT_GET's columns, made from a row of
+ * training_progress as logical decoding delivers it (tp-notify): n
+ * columns named names[i] of type types[i], values[i] the binary value of
+ * lens[i] bytes (NULL: SQL NULL).  store_decode_progress() then reads it as
+ * it reads a GET's, and render_progress() renders the same document.
+ * Columns the document does not use are ignored.  NULL when a column the
+ * document uses is missing or unknown[i] (a TOASTed value the change did
+ * not carry): the caller reads the row instead.
+ */
+PGresult *store_progress_result(int n, const char *const *names, const Oid *types,
+	    const char *const *values, const int *lens, const bool *unknown);
 
 /* Decodes row `row` of a jobs list result.  0, or -1 (schema mismatch). */
 int	 store_decode_job_item(const PGresult *res, int row, struct job_item *out);
@@ -437,6 +464,8 @@ struct conn_setup {
 	const char	*cs_plan_cache_mode;	/* NULL: the server's */
 	bool		 cs_async_commit;	/* synchronous_commit off */
 	unsigned	 cs_roles;		/* prepare the statements of these ROLE_* */
+	bool		 cs_replication;	/* a logical replication session (tp-notify's
+						   feed): opened, nothing set or prepared */
 };
 
 /*

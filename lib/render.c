@@ -25,6 +25,21 @@ render_etag(const char *doc, size_t len, char out[RENDER_ETAG_MAX])
 	out[34] = '\0';
 }
 
+void
+render_channel_id(const char *job_id, char out[RENDER_CHANNEL_MAX])
+{
+	static const char	 hex[] = "0123456789abcdef";
+	unsigned char		 md[32];
+	int			 i;
+
+	sha256(job_id, strlen(job_id), md);
+	for (i = 0; i < 16; i++) {
+		out[2 * i] = hex[md[i] >> 4];
+		out[2 * i + 1] = hex[md[i] & 0xf];
+	}
+	out[32] = '\0';
+}
+
 int
 render_timestamp(int64_t unix_us, char *buf, size_t size)
 {

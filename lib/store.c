@@ -63,6 +63,15 @@ enum {
 static const char progress_get_sql[] =
     "SELECT " PROGRESS_COLUMNS " FROM training_progress WHERE job_id = $1";
 
+/*
+ * What tp-notify publishes again when nginx has lost its streams: the jobs
+ * not ended, a page at a time: $1 the last job id of the page before ("":
+ * the first), $2 the stall time as in progress_get_sql.
+ */
+static const char running_sql[] =
+    "SELECT " PROGRESS_COLUMNS " FROM training_progress WHERE NOT is_complete"
+    " AND job_id > $1 ORDER BY job_id LIMIT 500";
+
 static const char progress_lock_sql[] =
     "SELECT " PROGRESS_COLUMNS " FROM training_progress WHERE job_id = $1 FOR UPDATE";
 
@@ -243,6 +252,54 @@ store_decode_progress(const PGresult *res, int row, struct progress_row *out)
 	if ((out->pr_has_step_started = v[COL_STEP_STARTED_AT] != NULL))
 		out->pr_step_started_at = get_timestamp(v[COL_STEP_STARTED_AT]);
 	return 0;
+}
+
+/* The table's name of each column of progress_get_sql ("status" is computed from its own). */
+static const char *const col_names[COL_COUNT] = {
+	[COL_JOB_ID] = "job_id", [COL_PERCENTAGE] = "percentage",
+	[COL_CURRENT_STEP] = "current_step", [COL_STEP_NUMBER] = "step_number",
+	[COL_TOTAL_STEPS] = "total_steps", [COL_STEP_PERCENTAGE] = "step_percentage",
+	[COL_STEP_DETAILS] = "step_details", [COL_STARTED_AT] = "started_at",
+	[COL_UPDATED_AT] = "updated_at", [COL_ESTIMATED_COMPLETION] = "estimated_completion",
+	[COL_CURRENT_ITERATION] = "current_iteration",
+	[COL_TOTAL_ITERATIONS] = "total_iterations", [COL_BEST_SCORE] = "best_score",
+	[COL_CURRENT_SCORE] = "current_score", [COL_BEST_PARAMS] = "best_params",
+	[COL_IS_COMPLETE] = "is_complete", [COL_ERROR_MESSAGE] = "error_message",
+	[COL_SEQ] = "seq", [COL_STATUS] = "status", [COL_STEP_STARTED_AT] = "step_started_at",
+};
+
+PGresult *
+store_progress_result(int n, const char *const *names, const Oid *types,
+    const char *const *values, const int *lens, const bool *unknown)
+{
+	PGresAttDesc	 attrs[COL_COUNT];
+	PGresult	*res;
+	int		 col, i, from[COL_COUNT];
+
+	for (col = 0; col < COL_COUNT; col++) {
+		for (from[col] = -1, i = 0; i < n; i++)
+			if (strcmp(names[i], col_names[col]) == 0) {
+				from[col] = i;
+				break;
+			}
+		if (from[col] == -1 || unknown[from[col]])
+			return NULL;
+		attrs[col] = (PGresAttDesc){ .name = (char *)col_names[col],
+		    .format = 1, .typid = types[from[col]], .typlen = -1, .atttypmod = -1 };
+	}
+	if ((res = PQmakeEmptyPGresult(NULL, PGRES_TUPLES_OK)) == NULL)
+		return NULL;
+	if (!PQsetResultAttrs(res, COL_COUNT, attrs))
+		goto fail;
+	for (col = 0; col < COL_COUNT; col++) {
+		i = from[col];
+		if (!PQsetvalue(res, 0, col, (char *)values[i], values[i] == NULL ? -1 : lens[i]))
+			goto fail;
+	}
+	return res;
+fail:
+	PQclear(res);
+	return NULL;
 }
 
 const char *const job_status_names[JOB_STATUS_COUNT] = {
@@ -554,7 +611,7 @@ static const char prune_history_sql[] =
 
 const struct store_statement store_statements[STMT_COUNT] = {
 	[STMT_GET] = { "tp_progress_get", progress_get_sql, 2,
-	    ROLE_READER | ROLE_WRITER, false },
+	    ROLE_READER | ROLE_WRITER | ROLE_NOTIFY, false },
 	[STMT_LOCK] = { "tp_progress_lock", progress_lock_sql, 2, ROLE_WRITER, false },
 	[STMT_PUT] = { "tp_progress_put", progress_put_sql, PUT_NPARAMS,
 	    ROLE_WRITER | ROLE_TRACKER, true },
@@ -570,6 +627,7 @@ const struct store_statement store_statements[STMT_COUNT] = {
 	[STMT_HISTORY] = { "tp_history", history_sql, 3, ROLE_READER, false },
 	/* It writes the history, not a progress document: no read cache forgets. */
 	[STMT_PRUNE_HISTORY] = { "tp_prune_history", prune_history_sql, 1, ROLE_WRITER, false },
+	[STMT_RUNNING] = { "tp_running", running_sql, 2, ROLE_NOTIFY, false },
 };
 
 /* Column order of the UPSERT's RETURNING. */

@@ -155,6 +155,13 @@ proc_alive() {
 }
 
 pool_master_pid() { head -n 1 "$TP_STATE_DIR/tp-fcgi.pid"; }
+# tp-notify's supervisor, and its worker (the one that streams changes).
+notify_pid() { head -n 1 "$TP_STATE_DIR/tp-notify.pid"; }
+notify_worker_pid() { pgrep -P "$(notify_pid)" | head -n 1; }
+# notify_pause / notify_resume: tp-notify frozen (SIGSTOP) and thawed: writes
+# no one announces until then (the slot keeps them).
+notify_pause() { kill -STOP "$(notify_pid)" $(pgrep -P "$(notify_pid)"); }
+notify_resume() { kill -CONT "$(notify_pid)" $(pgrep -P "$(notify_pid)"); }
 # The workers' pids, from the status page (the master's children include
 # the status process too).
 pool_worker_pids() {

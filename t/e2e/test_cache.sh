@@ -32,14 +32,13 @@ all_read() {
 }
 hits() { status_field .read_cache.hits; }
 sql_pct() { sql "UPDATE training_progress SET step_percentage = $2 WHERE job_id = '$1'" >/dev/null; }
-notify_trigger() { sql "ALTER TABLE training_progress $1 TRIGGER training_progress_notify" >/dev/null; }
-# unannounced JOB VALUE: a write PostgreSQL does not notify (the trigger
-# disabled), then a burst of reads of JOB.
+# unannounced JOB VALUE: a write no one announces (tp-notify, which reads
+# the changes and notifies the pools, frozen), then a burst of reads of JOB.
 unannounced() {
-	notify_trigger DISABLE
+	notify_pause
 	sql_pct "$1" "$2"
 	burst "$1"
-	notify_trigger ENABLE
+	notify_resume
 }
 
 # revalidation JOB WHAT: ETags and If-None-Match on JOB, whatever answers them
@@ -89,8 +88,7 @@ ok wait_until 5 gone_all -- "a DELETE: 404 from every worker"
 put_row cache-a step_percentage=30
 ok wait_until 5 all_read cache-a 30 -- "stored again: read again"
 
-# Without the notification (the trigger disabled: a write PostgreSQL does
-# not announce), a worker keeps serving what it has: the proof that the
+# Without the notification (tp-notify frozen: a write no one announces), a worker keeps serving what it has: the proof that the
 # fresh reads above were the notification's doing, not a missed cache.
 put_row cache-b step_percentage=40
 ok wait_until 10 all_read cache-b 40 -- "another job, read by every worker"
@@ -109,7 +107,7 @@ is "$STATUS" 200 "a job started over HTTP"
 ok wait_until 10 all_read cache-c 0 -- "read by every worker"
 # The notification off: only the pool's own count of its writes can tell
 # a worker that another one wrote.
-notify_trigger DISABLE
+notify_pause
 before=($(worker_reqs))
 wrong=
 for n in $(seq 1 30); do
@@ -126,7 +124,7 @@ ok test "${after[0]}" -gt $((before[0] + 30)) -a "${after[1]}" -gt $((before[1] 
 code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H "Authorization: Bearer $TOKEN" "$TP_BASE_URL$P/cache-c/cancel")
 is "$code" 202 "a cancel over HTTP"
 is "$(burst cache-c status | sort -u)" cancelling "eight GETs at once all read the cancel"
-notify_trigger ENABLE
+notify_resume
 
 # --- writes landing while queries run --------------------------------------------
 # A write that commits while a worker's query is in flight: its notification

@@ -8,9 +8,11 @@ if ! make -s -C "$E2E_ROOT" install DESTDIR="$d" PREFIX="$prefix" >"$E2E_TMP/ins
 	fail "make install" "$(tail -n 20 "$E2E_TMP/install.log")"
 	return 0
 fi
-for f in bin/tp-fcgi bin/tp-publish bin/tp-trainer lib/libtrainprog.so.0 lib/libtrainprog.a \
+for f in bin/tp-fcgi bin/tp-publish bin/tp-trainer bin/tp-notify lib/libtrainprog.so.0 lib/libtrainprog.a \
     lib/pkgconfig/trainprog.pc include/tp/tracker.h include/tp/progress.h \
     share/trainprog/schema/001_training_progress.sql share/trainprog/nginx/trainprog-server.conf \
+    share/trainprog/nginx/trainprog-stream-http.conf share/trainprog/nginx/trainprog-stream-server.conf \
+    lib/systemd/system/tp-notify.service \
     share/trainprog/deploy/migrate share/trainprog/tp-fcgi.conf.example \
     etc/trainprog/tp-fcgi.conf lib/systemd/system/tp-fcgi.service lib/systemd/system/tp-fcgi.socket \
     share/doc/trainprog/OPERATIONS.md; do
@@ -30,7 +32,7 @@ ok grep -q "workers = 7" "$d$prefix/etc/trainprog/tp-fcgi.conf" -- "make install
 if command -v systemd-analyze >/dev/null; then
 	real=$E2E_TMP/prefix
 	make -s -C "$E2E_ROOT" install PREFIX="$real" >/dev/null 2>&1
-	for u in tp-fcgi.service tp-fcgi.socket; do
+	for u in tp-fcgi.service tp-fcgi.socket tp-notify.service; do
 		ok systemd-analyze verify "$real/lib/systemd/system/$u" -- "systemd-analyze verify $u"
 	done
 	exposure=$(systemd-analyze security --offline=yes "$real/lib/systemd/system/tp-fcgi.service" 2>/dev/null |

@@ -9,7 +9,7 @@ out=$("$E2E_ROOT/deploy/migrate" "$super_url" 2>&1)
 is "$?" 0 "migrate on an up-to-date database succeeds"
 case $out in *"0 applied now"*) pass "and applies nothing" ;; *) fail "and applies nothing" "$out" ;; esac
 is "$(sql "SELECT version || ' ' || name || ' ' || length(checksum) FROM schema_migrations ORDER BY version" | tr '\n' ',')" \
-    "001 training_progress 64,002 job_states 64,003 notify 64,004 harden 64,005 history 64,006 history_cheaper 64," "schema_migrations records each migration with its checksum"
+    "001 training_progress 64,002 job_states 64,003 notify 64,004 harden 64,005 history 64,006 history_cheaper 64,007 change_feed 64," "schema_migrations records each migration with its checksum"
 out=$("$E2E_ROOT/deploy/migrate" --status "$super_url" 2>&1)
 case $out in *"applied 001 training_progress"*) pass "--status lists what is applied" ;; *) fail "--status lists what is applied" "$out" ;; esac
 
@@ -178,3 +178,15 @@ case $out in *"contents changed"*) pass "and says why" ;; *) fail "and says why"
 out=$("$E2E_ROOT/deploy/migrate" "postgresql://postgres@/nosuchdb?host=/nonexistent" 2>&1)
 is "$?" 1 "an unreachable database: non-zero exit"
 case $out in *"cannot connect"*) pass "an unreachable database: a clear message" ;; *) fail "an unreachable database: a clear message" "$out" ;; esac
+
+# 007: the change feed.  Writers send no notification any more (the trigger
+# is gone); the publication carries the table; tp_notify may replicate.
+is "$(sql "SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'training_progress_notify%'")" 0 \
+    "007: no notification trigger on training_progress"
+is "$(sql "SELECT string_agg(tablename, ',') FROM pg_publication_tables WHERE pubname = 'trainprog_feed'")" \
+    training_progress "007: the publication trainprog_feed carries training_progress"
+is "$(sql "SELECT rolreplication AND rolcanlogin FROM pg_roles WHERE rolname = 'tp_notify'")" t \
+    "007: tp_notify logs in and may replicate"
+is "$(sql "SELECT has_table_privilege('tp_notify', 'training_progress', 'SELECT'),
+           has_table_privilege('tp_notify', 'training_progress', 'UPDATE')")" "t|f" \
+    "007: tp_notify reads training_progress and cannot write it"

@@ -411,3 +411,15 @@ Test(render, a_history_page)
 	    "\"has_more\":false}");
 	free(out);
 }
+
+Test(render, a_channel_is_the_job_ids_sha256)
+{
+	char	 c[RENDER_CHANNEL_MAX];
+
+	/* The pool redirects here, tp-notify publishes here: one rule. */
+	render_channel_id("abc123-def456", c);
+	cr_assert_str_eq(c, "ef65bd7806ca176102d05919b90e9db6");
+	render_channel_id("a/b?c%", c);
+	cr_assert_str_eq(c, "93a6ed8b4588798dbeee69299781b215", "no escaping needed");
+	cr_assert_eq(strlen(c) + 1, RENDER_CHANNEL_MAX);
+}

@@ -214,3 +214,20 @@ Test(router, the_history)
 	cr_assert_eq(get(P "%01/progress/history"), ROUTE_BAD_REQUEST);
 	cr_assert_str_eq(rt.rt_error, "invalid_job_id");
 }
+
+Test(router, the_stream)
+{
+	cr_assert_eq(get(P "a%2Fb/progress/stream"), ROUTE_OK);
+	cr_assert_eq(rt.rt_id, ROUTE_STREAM);
+	cr_assert_str_eq(rt.rt_job_id, "a/b");
+	cr_assert_eq(get(P "j/progress/stream?last_event_id=1:2"), ROUTE_OK);
+	cr_assert_eq(rt.rt_id, ROUTE_STREAM);
+	cr_assert_eq(route_match("HEAD", P "j/progress/stream", &rt), ROUTE_METHOD_NOT_ALLOWED);
+	cr_assert_str_eq(rt.rt_allow, "GET");
+	cr_assert_eq(route_match("POST", P "j/progress/stream", &rt), ROUTE_METHOD_NOT_ALLOWED);
+	cr_assert_eq(get(P "j/progress/streams"), ROUTE_NOT_FOUND);
+	cr_assert_eq(get(P "j/cancel/stream"), ROUTE_NOT_FOUND);
+	cr_assert_eq(get(P "j/progress/stream/"), ROUTE_NOT_FOUND);
+	cr_assert_eq(get(P "%01/progress/stream"), ROUTE_BAD_REQUEST);
+	cr_assert_str_eq(rt.rt_error, "invalid_job_id");
+}

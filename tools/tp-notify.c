@@ -1,0 +1,982 @@
+/*
+ * tp-notify.c: the change feed.  Reads every committed change of
+ * training_progress from a logical replication slot (pgoutput, publication
+ * trainprog_feed, schema/007), and for each:
+ *
+ *  - renders the job's document with the code GET uses (store.c decodes the
+ *    row, render.c renders it) and publishes it to nchan's publisher
+ *    (conf/nginx/trainprog-stream-http.conf), on the job's channel
+ *    (render_channel_id()), where the live streams of the job get it; a
+ *    job that ends gets its final document, then its channel is deleted,
+ *    which ends its streams;
+ *  - tells the pools' read caches that something changed: one NOTIFY on
+ *    trainprog_progress per batch of commits, sent from this process's own
+ *    connection, so that writers never queue on the notification lock.
+ *
+ * Only after a commit's documents are published does tp-notify confirm its
+ * position to the slot: the slot keeps whatever tp-notify has not handled
+ * while it is down or failing, and a new tp-notify starts there.  A
+ * document already published may be published again after a crash (the
+ * same seq, the same bytes); none is lost.
+ *
+ * nginx loses its channels when it restarts.  tp-notify keeps a mark
+ * channel, looks at it every second, and when it is gone publishes the
+ * document of every job not ended, then the mark again.
+ *
+ * A supervisor process restarts the worker that does all this when it dies
+ * (after 0.25 s, doubling to 10 s while it keeps dying young); any trouble
+ * with PostgreSQL or nginx makes the worker start over after a pause.
+ */
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <libpq-fe.h>
+
+#include "../lib/internal.h"
+#include "../lib/pgoutput.h"
+
+#define EXIT_USAGE		2
+
+#define TABLE			"training_progress"
+#define CACHE_CHANNEL		"trainprog_progress"	/* the pools LISTEN (fcgi/db.c) */
+#define MARK_EVERY_MS		1000
+#define STATUS_EVERY_MS		10000
+#define DB_TIMEOUT_MS		10000
+#define HTTP_TIMEOUT_MS		5000L
+#define BACKOFF_MIN_MS		250
+#define BACKOFF_MAX_MS		10000
+/* A worker that lived this long was healthy: its death restarts it at once. */
+#define HEALTHY_MS		30000
+/* More columns than training_progress will ever have. */
+#define MAX_COLS		256
+
+struct options {
+	const char	*db_url;
+	const char	*nchan;		/* a unix socket path, or an http:// base URL */
+	const char	*slot;
+	const char	*publication;
+	const char	*pid_file;
+	bool		 push;
+};
+
+/* What was last published on a channel: to skip repeats and stale rows. */
+struct seen {
+	char		 s_chan[RENDER_CHANNEL_MAX];	/* "" : a free slot */
+	bool		 s_dead;			/* a tombstone */
+	int64_t		 s_seq;
+	char		 s_etag[RENDER_ETAG_MAX];
+};
+
+/* One document of the transaction being read, published at its commit. */
+struct pending {
+	char		 p_chan[RENDER_CHANNEL_MAX];
+	char		*p_job_id;	/* set when the row must be read (p_doc NULL) */
+	char		*p_doc;
+	size_t		 p_len;
+	int64_t		 p_seq;
+	bool		 p_finished;
+};
+
+struct feed {
+	const struct options	*f_opt;
+	PGconn			*f_db;		/* reads rows, sends the NOTIFY */
+	PGconn			*f_repl;	/* the replication session */
+	CURL			*f_curl;
+	char			 f_base[512];	/* the publisher's URL, up to "/pub" */
+	struct pgo_relations	*f_rels;
+	struct seen		*f_seen;
+	size_t			 f_nseen, f_used;
+	struct pending		*f_tx;
+	size_t			 f_ntx, f_txcap;
+	bool			 f_in_tx;
+	bool			 f_dirty;	/* a document changed since the last NOTIFY */
+	uint64_t		 f_done;	/* LSN handled: what the slot may forget */
+	uint64_t		 f_reported;
+	int64_t			 f_next_status, f_next_mark;
+	long			 f_published;
+};
+
+static const char		*progname = "tp-notify";
+static volatile sig_atomic_t	 stopping;
+static pid_t			 worker_pid;
+
+static void say(const char *level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+say(const char *level, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	 when[32];
+	time_t	 now = time(NULL);
+	struct tm tm;
+
+	gmtime_r(&now, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	fprintf(stderr, "%s %s[%d] %s: ", when, progname, (int)getpid(), level);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static void
+usage(FILE *fp)
+{
+	fprintf(fp,
+	    "usage: %s [--database-url URL] [--nchan SOCKET|URL | --no-push]\n"
+	    "           [--slot NAME] [--publication NAME] [--pid-file FILE]\n"
+	    "\n"
+	    "Turns committed changes of training_progress into live stream messages\n"
+	    "(nchan) and read-cache invalidations (NOTIFY " CACHE_CHANNEL ").\n"
+	    "--database-url  a role with REPLICATION and SELECT on " TABLE " (tp_notify);\n"
+	    "                defaults to $DATABASE_URL, then libpq's PG* variables\n"
+	    "--nchan         nchan's publisher: the unix socket of trainprog-stream-http.conf\n"
+	    "                (default /run/trainprog/nchan.sock) or http://HOST:PORT\n"
+	    "--no-push       only invalidate the read caches (no nginx with nchan)\n"
+	    "--slot          the logical replication slot (default trainprog_feed;\n"
+	    "                made on the first start; needs wal_level = logical)\n"
+	    "--publication   the publication (default trainprog_feed, schema/007)\n"
+	    "Runs until SIGTERM or SIGINT.  Exit status: 0 stopped, 1 could not start,\n"
+	    "2 bad usage.\n", progname);
+}
+
+/* Slot and publication names go into replication commands: plain names only. */
+static bool
+plain_name(const char *s)
+{
+	size_t	 i, n = strlen(s);
+
+	if (n == 0 || n > 63)
+		return false;
+	for (i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') ||
+		    s[i] == '_'))
+			return false;
+	return true;
+}
+
+/* --- the channels' memory ------------------------------------------------ */
+
+static uint64_t
+chan_hash(const char *chan)
+{
+	uint64_t	 h = 0;
+	int		 i;
+
+	/* The channel is already a hash: its first 16 hex digits will do. */
+	for (i = 0; i < 16; i++)
+		h = h << 4 | (uint64_t)(chan[i] <= '9' ? chan[i] - '0' : chan[i] - 'a' + 10);
+	return h;
+}
+
+/* The slot of chan, or where it would go (NULL: out of memory). */
+static struct seen *
+seen_find(struct feed *f, const char *chan, bool add)
+{
+	struct seen	*old = f->f_seen, *tomb = NULL, *s;
+	size_t		 n = f->f_nseen, i, j;
+
+	if (add && (f->f_used + 1) * 2 > f->f_nseen) {
+		/* Grow (or rebuild without tombstones) at half full. */
+		size_t	 nn = n == 0 ? 1024 : n * 2;
+
+		if ((f->f_seen = calloc(nn, sizeof(*s))) == NULL) {
+			f->f_seen = old;
+			return NULL;
+		}
+		f->f_nseen = nn;
+		f->f_used = 0;
+		for (i = 0; i < n; i++)
+			if (old[i].s_chan[0] != '\0' && !old[i].s_dead) {
+				for (j = chan_hash(old[i].s_chan) & (nn - 1);
+				    f->f_seen[j].s_chan[0] != '\0'; j = (j + 1) & (nn - 1))
+					;
+				f->f_seen[j] = old[i];
+				f->f_used++;
+			}
+		free(old);
+	}
+	if (f->f_nseen == 0)
+		return NULL;
+	for (i = chan_hash(chan) & (f->f_nseen - 1);; i = (i + 1) & (f->f_nseen - 1)) {
+		s = &f->f_seen[i];
+		if (s->s_chan[0] == '\0')
+			break;
+		if (s->s_dead) {
+			if (tomb == NULL)
+				tomb = s;
+		} else if (strcmp(s->s_chan, chan) == 0)
+			return s;
+	}
+	if (!add)
+		return NULL;
+	if (tomb != NULL)
+		s = tomb;
+	else
+		f->f_used++;
+	memset(s, 0, sizeof(*s));
+	memcpy(s->s_chan, chan, RENDER_CHANNEL_MAX);
+	s->s_seq = -1;
+	return s;
+}
+
+static void
+seen_forget(struct feed *f, const char *chan)
+{
+	struct seen	*s = seen_find(f, chan, false);
+
+	if (s != NULL)
+		s->s_dead = true;
+}
+
+static void
+seen_clear(struct feed *f)
+{
+	free(f->f_seen);
+	f->f_seen = NULL;
+	f->f_nseen = f->f_used = 0;
+}
+
+/* --- nchan's publisher --------------------------------------------------- */
+
+static size_t
+discard(char *p, size_t size, size_t n, void *arg)
+{
+	(void)p;
+	(void)arg;
+	return size * n;
+}
+
+/*
+ * One request to the publisher: method on /pub/<path> with body (NULL:
+ * none).  The HTTP status, or -1 when nginx could not be reached.
+ */
+static long
+nchan(struct feed *f, const char *method, const char *path, const char *body, size_t len)
+{
+	char		 url[700];
+	long		 status = -1;
+	CURLcode	 rc;
+
+	snprintf(url, sizeof(url), "%s/%s", f->f_base, path);
+	curl_easy_setopt(f->f_curl, CURLOPT_URL, url);
+	if (body != NULL) {
+		/* A POST of exactly these bytes. */
+		curl_easy_setopt(f->f_curl, CURLOPT_CUSTOMREQUEST, NULL);
+		curl_easy_setopt(f->f_curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+		curl_easy_setopt(f->f_curl, CURLOPT_POSTFIELDS, body);
+	} else {
+		/* GET, or GET's shape under another method (DELETE). */
+		curl_easy_setopt(f->f_curl, CURLOPT_HTTPGET, 1L);
+		curl_easy_setopt(f->f_curl, CURLOPT_CUSTOMREQUEST,
+		    strcmp(method, "GET") == 0 ? NULL : method);
+	}
+	if ((rc = curl_easy_perform(f->f_curl)) != CURLE_OK) {
+		say("warning", "nchan %s %s: %s", method, url, curl_easy_strerror(rc));
+		return -1;
+	}
+	curl_easy_getinfo(f->f_curl, CURLINFO_RESPONSE_CODE, &status);
+	return status;
+}
+
+static int
+publish(struct feed *f, const char *group, const char *chan, const char *doc, size_t len)
+{
+	char	 path[64];
+	long	 st;
+
+	snprintf(path, sizeof(path), "%s/%s", group, chan);
+	if ((st = nchan(f, "POST", path, doc, len)) < 200 || st > 299) {
+		if (st != -1)
+			say("warning", "nchan refused a document for %s/%s: HTTP %ld",
+			    group, chan, st);
+		return -1;
+	}
+	f->f_published++;
+	return 0;
+}
+
+/*
+ * A job's document on its way out: skipped when the channel has it (the
+ * same seq and bytes) or has a newer one; a job that ended also leaves its
+ * final document for late WebSocket clients, and its channel is deleted,
+ * which ends the streams on it once they have the document.
+ */
+static int
+deliver(struct feed *f, const char *chan, const char *doc, size_t len, int64_t seq,
+    bool finished)
+{
+	struct seen	*s;
+	char		 etag[RENDER_ETAG_MAX], path[64];
+	long		 st;
+
+	render_etag(doc, len, etag);
+	if ((s = seen_find(f, chan, true)) == NULL) {
+		say("error", "out of memory");
+		return -1;
+	}
+	if (seq < s->s_seq || (seq == s->s_seq && strcmp(etag, s->s_etag) == 0))
+		return 0;
+	f->f_dirty = true;
+	if (f->f_opt->push) {
+		if (publish(f, "live", chan, doc, len) == -1)
+			return -1;
+		if (finished) {
+			snprintf(path, sizeof(path), "live/%s", chan);
+			if (publish(f, "final", chan, doc, len) == -1 ||
+			    ((st = nchan(f, "DELETE", path, NULL, 0)) != 200 && st != 404)) {
+				say("warning", "nchan could not end the streams of %s", chan);
+				return -1;
+			}
+		}
+	}
+	if (finished)
+		seen_forget(f, chan);
+	else {
+		s->s_seq = seq;
+		memcpy(s->s_etag, etag, sizeof(etag));
+	}
+	return 0;
+}
+
+/* Renders row 0 of a STMT_GET-shaped result and delivers it. */
+static int
+deliver_row(struct feed *f, PGresult *res, int row)
+{
+	struct progress_row	 pr;
+	char			 chan[RENDER_CHANNEL_MAX], *doc;
+	size_t			 len = 0;
+	int			 rc;
+
+	if (store_decode_progress(res, row, &pr) == -1) {
+		say("error", TABLE " does not have the columns this build expects: "
+		    "run deploy/migrate");
+		return -1;
+	}
+	if ((doc = render_progress(&pr, &len)) == NULL) {
+		say("error", "could not render the progress of a job");
+		return -1;
+	}
+	render_channel_id(pr.pr_job_id, chan);
+	rc = deliver(f, chan, doc, len, pr.pr_seq, pr.pr_is_complete);
+	free(doc);
+	return rc;
+}
+
+/* Every job not ended, again: nginx has lost its channels. */
+static int
+resync(struct feed *f)
+{
+	char		 after[TP_JOB_ID_MAX + 1] = "";
+	const char	*params[2] = { after, NULL };
+	PGresult	*res;
+	int		 i, n, total = 0;
+
+	seen_clear(f);
+	do {
+		if (conn_exec_stmt(f->f_db, STMT_RUNNING, params, 1,
+		    mono_ms() + DB_TIMEOUT_MS, &res) != CONN_OK) {
+			say("warning", "reading the running jobs failed: %s",
+			    PQerrorMessage(f->f_db));
+			PQclear(res);
+			return -1;
+		}
+		n = PQntuples(res);
+		for (i = 0; i < n; i++)
+			if (deliver_row(f, res, i) == -1) {
+				PQclear(res);
+				return -1;
+			}
+		if (n > 0)
+			snprintf(after, sizeof(after), "%s", PQgetvalue(res, n - 1, 0));
+		total += n;
+		PQclear(res);
+	} while (n == 500);
+	if (nchan(f, "POST", "mark", "tp-notify", 9) < 200) {
+		say("warning", "nchan refused tp-notify's mark");
+		return -1;
+	}
+	say("info", "published the documents of %d running jobs", total);
+	return 0;
+}
+
+/* Is nginx's memory of the channels still the one tp-notify filled? */
+static int
+check_mark(struct feed *f)
+{
+	long	 st;
+
+	if (!f->f_opt->push)
+		return 0;
+	if ((st = nchan(f, "GET", "mark", NULL, 0)) == 200)
+		return 0;
+	if (st != 404) {
+		if (st != -1)
+			say("warning", "nchan answered HTTP %ld for the mark", st);
+		return -1;
+	}
+	say("info", "nginx has no channels yet (it started, or restarted)");
+	return resync(f);
+}
+
+/* --- the replication stream ---------------------------------------------- */
+
+static void
+tx_clear(struct feed *f)
+{
+	size_t	 i;
+
+	for (i = 0; i < f->f_ntx; i++) {
+		free(f->f_tx[i].p_doc);
+		free(f->f_tx[i].p_job_id);
+	}
+	f->f_ntx = 0;
+}
+
+static struct pending *
+tx_add(struct feed *f)
+{
+	struct pending	*p;
+
+	if (f->f_ntx == f->f_txcap) {
+		size_t	 n = f->f_txcap == 0 ? 64 : f->f_txcap * 2;
+
+		if ((p = realloc(f->f_tx, n * sizeof(*p))) == NULL)
+			return NULL;
+		f->f_tx = p;
+		f->f_txcap = n;
+	}
+	p = &f->f_tx[f->f_ntx++];
+	memset(p, 0, sizeof(*p));
+	return p;
+}
+
+/*
+ * A row of training_progress as the change carries it: rendered now, or
+ * (a TOASTed value the change left out) read at commit.
+ */
+static int
+take_row(struct feed *f, const struct pgo_relation *rel, const struct pgo_tuple *t)
+{
+	const char		*names[MAX_COLS], *values[MAX_COLS];
+	Oid			 types[MAX_COLS];
+	int			 lens[MAX_COLS], i, n = t->ncols, job = -1;
+	bool			 unknown[MAX_COLS];
+	struct progress_row	 pr;
+	struct pending		*p;
+	PGresult		*res;
+
+	if (n != rel->ncols || n > MAX_COLS) {
+		say("error", "a change of " TABLE " has %d columns, its table %d", n,
+		    rel->ncols);
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		names[i] = rel->cols[i].name;
+		types[i] = rel->cols[i].type_oid;
+		values[i] = t->vals[i].kind == 'b' ? (const char *)t->vals[i].data : NULL;
+		lens[i] = (int)t->vals[i].len;
+		unknown[i] = t->vals[i].kind == 'u' || t->vals[i].kind == 't';
+		if (strcmp(names[i], "job_id") == 0)
+			job = i;
+	}
+	if (job == -1 || t->vals[job].kind != 'b') {
+		say("error", "a change of " TABLE " has no job_id");
+		return -1;
+	}
+	if ((p = tx_add(f)) == NULL)
+		goto oom;
+	res = store_progress_result(n, names, types, values, lens, unknown);
+	if (res != NULL && store_decode_progress(res, 0, &pr) == 0) {
+		render_channel_id(pr.pr_job_id, p->p_chan);
+		p->p_seq = pr.pr_seq;
+		p->p_finished = pr.pr_is_complete;
+		if ((p->p_doc = render_progress(&pr, &p->p_len)) == NULL) {
+			PQclear(res);
+			goto oom;
+		}
+	} else if ((p->p_job_id = strndup((const char *)t->vals[job].data,
+	    t->vals[job].len)) == NULL) {
+		PQclear(res);
+		goto oom;
+	}
+	PQclear(res);
+	return 0;
+oom:
+	say("error", "out of memory");
+	return -1;
+}
+
+/* A commit: its documents go out, in order, then the slot may move on. */
+static int
+commit(struct feed *f, uint64_t end_lsn)
+{
+	struct pending	*p;
+	const char	*params[2];
+	PGresult	*res;
+	size_t		 i;
+	int		 rc;
+
+	for (i = 0; i < f->f_ntx; i++) {
+		p = &f->f_tx[i];
+		if (p->p_doc != NULL) {
+			if (deliver(f, p->p_chan, p->p_doc, p->p_len, p->p_seq,
+			    p->p_finished) == -1)
+				return -1;
+			continue;
+		}
+		params[0] = p->p_job_id;
+		params[1] = NULL;
+		if (conn_exec_stmt(f->f_db, STMT_GET, params, 1, mono_ms() + DB_TIMEOUT_MS,
+		    &res) != CONN_OK) {
+			say("warning", "reading a job failed: %s", PQerrorMessage(f->f_db));
+			PQclear(res);
+			return -1;
+		}
+		rc = PQntuples(res) == 1 ? deliver_row(f, res, 0) : 0;
+		PQclear(res);
+		if (rc == -1)
+			return -1;
+	}
+	tx_clear(f);
+	f->f_in_tx = false;
+	if (end_lsn > f->f_done)
+		f->f_done = end_lsn;
+	return 0;
+}
+
+static int
+on_message(struct feed *f, const unsigned char *data, size_t len)
+{
+	struct pgo_msg			 m;
+	const struct pgo_relation	*rel;
+	int				 rc = 0;
+
+	if (pgo_parse(data, len, &m) == -1) {
+		say("error", "a malformed message in the replication stream");
+		pgo_msg_clear(&m);
+		return -1;
+	}
+	switch (m.type) {
+	case 'B':
+		tx_clear(f);
+		f->f_in_tx = true;
+		break;
+	case 'C':
+		rc = commit(f, m.end_lsn);
+		break;
+	case 'R':
+		if (pgo_relations_put(f->f_rels, &m.rel) == -1) {
+			say("error", "out of memory");
+			rc = -1;
+		}
+		break;
+	case 'I':
+	case 'U':
+		if ((rel = pgo_relations_get(f->f_rels, m.rel_oid)) == NULL) {
+			say("error", "a change to a table the stream did not describe");
+			rc = -1;
+		} else if (strcmp(rel->relname, TABLE) == 0)
+			rc = take_row(f, rel, &m.new);
+		break;
+	case 'D':
+	case 'T':
+		/* A job deleted by hand: the caches must forget it. */
+		f->f_dirty = true;
+		break;
+	default:
+		break;
+	}
+	pgo_msg_clear(&m);
+	return rc;
+}
+
+static int
+send_status(struct feed *f, bool reply)
+{
+	unsigned char	 buf[REPL_STATUS_LEN];
+	int64_t		 now = wall_us() - PG_EPOCH_OFFSET_US;
+
+	repl_status_encode(buf, f->f_done, f->f_done, f->f_done, now, reply);
+	if (PQputCopyData(f->f_repl, (const char *)buf, sizeof(buf)) != 1 ||
+	    PQflush(f->f_repl) == -1) {
+		say("warning", "sending the slot its position failed: %s",
+		    PQerrorMessage(f->f_repl));
+		return -1;
+	}
+	f->f_reported = f->f_done;
+	f->f_next_status = mono_ms() + STATUS_EVERY_MS;
+	return 0;
+}
+
+/* One NOTIFY for all the documents that changed since the last one. */
+static int
+notify_caches(struct feed *f)
+{
+	PGresult	*res;
+	enum conn_trip	 trip;
+
+	if (!f->f_dirty)
+		return 0;
+	trip = conn_exec_params(f->f_db, "SELECT pg_notify('" CACHE_CHANNEL "', '')", 0,
+	    NULL, 0, mono_ms() + DB_TIMEOUT_MS, &res);
+	PQclear(res);
+	if (trip != CONN_OK) {
+		say("warning", "NOTIFY failed: %s", PQerrorMessage(f->f_db));
+		return -1;
+	}
+	f->f_dirty = false;
+	return 0;
+}
+
+/* Reads what the stream has, handles it.  0, or -1: start over. */
+static int
+drain(struct feed *f, bool *reply)
+{
+	struct repl_frame	 fr;
+	char			*buf;
+	int			 n, rc;
+	PGresult		*res;
+
+	if (!PQconsumeInput(f->f_repl)) {
+		say("warning", "the replication stream broke: %s", PQerrorMessage(f->f_repl));
+		return -1;
+	}
+	while ((n = PQgetCopyData(f->f_repl, &buf, 1)) > 0) {
+		rc = repl_frame_parse((const unsigned char *)buf, (size_t)n, &fr);
+		if (rc == 0 && fr.kind == 'w')
+			rc = on_message(f, fr.data, fr.len);
+		else if (rc == 0 && fr.kind == 'k') {
+			/*
+			 * The server has sent everything up to wal_end: outside a
+			 * transaction nothing before it is still to come.
+			 */
+			if (!f->f_in_tx && fr.wal_end > f->f_done)
+				f->f_done = fr.wal_end;
+			*reply |= fr.reply;
+		} else
+			say("error", "a malformed frame in the replication stream");
+		PQfreemem(buf);
+		if (rc == -1)
+			return -1;
+	}
+	if (n == -2 || n == -1) {
+		res = PQgetResult(f->f_repl);
+		say("warning", "the replication stream ended: %s",
+		    res != NULL && PQresultErrorMessage(res)[0] != '\0' ?
+		    PQresultErrorMessage(res) : PQerrorMessage(f->f_repl));
+		PQclear(res);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+ensure_slot(struct feed *f, bool *made)
+{
+	const char	*params[1] = { f->f_opt->slot };
+	char		 cmd[160];
+	PGresult	*res;
+	bool		 exists;
+
+	*made = false;
+	if (conn_exec_params(f->f_db, "SELECT 1 FROM pg_replication_slots WHERE slot_name = $1",
+	    1, params, 0, mono_ms() + DB_TIMEOUT_MS, &res) != CONN_OK) {
+		say("warning", "looking for the slot failed: %s", PQerrorMessage(f->f_db));
+		PQclear(res);
+		return -1;
+	}
+	exists = PQntuples(res) > 0;
+	PQclear(res);
+	if (exists)
+		return 0;
+	snprintf(cmd, sizeof(cmd), "CREATE_REPLICATION_SLOT %s LOGICAL pgoutput",
+	    f->f_opt->slot);
+	res = PQexec(f->f_repl, cmd);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		say("error", "creating the replication slot %s failed: %s"
+		    "(it needs wal_level = logical, and a role with REPLICATION)",
+		    f->f_opt->slot, PQresultErrorMessage(res));
+		PQclear(res);
+		return -1;
+	}
+	PQclear(res);
+	say("info", "made the replication slot %s", f->f_opt->slot);
+	*made = true;
+	return 0;
+}
+
+static int
+start_stream(struct feed *f)
+{
+	char		 cmd[256];
+	PGresult	*res;
+
+	snprintf(cmd, sizeof(cmd), "START_REPLICATION SLOT %s LOGICAL 0/0 (proto_version '1',"
+	    " publication_names '%s', binary 'true')", f->f_opt->slot, f->f_opt->publication);
+	res = PQexec(f->f_repl, cmd);
+	if (PQresultStatus(res) != PGRES_COPY_BOTH) {
+		say("warning", "starting the replication stream failed: %s",
+		    PQresultErrorMessage(res));
+		PQclear(res);
+		return -1;
+	}
+	PQclear(res);
+	return 0;
+}
+
+static void
+feed_close(struct feed *f)
+{
+	tx_clear(f);
+	f->f_in_tx = false;
+	if (f->f_repl != NULL)
+		PQfinish(f->f_repl);
+	if (f->f_db != NULL)
+		PQfinish(f->f_db);
+	f->f_repl = f->f_db = NULL;
+	pgo_relations_free(f->f_rels);
+	f->f_rels = NULL;
+}
+
+/* Connects, and streams until something fails or a signal comes. */
+static int
+feed_run(struct feed *f)
+{
+	struct conn_setup	 db = { .cs_app_name = "tp-notify",
+				    .cs_conninfo = f->f_opt->db_url, .cs_roles = ROLE_NOTIFY,
+				    .cs_statement_timeout_ms = DB_TIMEOUT_MS };
+	struct conn_setup	 repl = { .cs_app_name = "tp-notify feed",
+				    .cs_conninfo = f->f_opt->db_url, .cs_replication = true };
+	char			 err[512];
+	struct pollfd		 pfd;
+	bool			 made, reply;
+	int64_t			 now;
+
+	if ((f->f_db = conn_connect(&db, mono_ms() + DB_TIMEOUT_MS, err, sizeof(err))) == NULL ||
+	    (f->f_repl = conn_connect(&repl, mono_ms() + DB_TIMEOUT_MS, err,
+	    sizeof(err))) == NULL) {
+		say("warning", "connecting to PostgreSQL failed: %s", err);
+		return -1;
+	}
+	/* PQexec and the status updates block; the stream is read with poll(). */
+	PQsetnonblocking(f->f_repl, 0);
+	if ((f->f_rels = pgo_relations_new()) == NULL) {
+		say("error", "out of memory");
+		return -1;
+	}
+	if (ensure_slot(f, &made) == -1)
+		return -1;
+	/* A new slot holds only what comes after it: everything else, now. */
+	if (made && f->f_opt->push && resync(f) == -1)
+		return -1;
+	if (check_mark(f) == -1 || start_stream(f) == -1)
+		return -1;
+	say("info", "streaming changes from slot %s", f->f_opt->slot);
+	f->f_next_mark = mono_ms() + MARK_EVERY_MS;
+	f->f_next_status = mono_ms() + STATUS_EVERY_MS;
+	f->f_reported = 0;
+	while (!stopping) {
+		pfd = (struct pollfd){ .fd = PQsocket(f->f_repl), .events = POLLIN };
+		if (poll(&pfd, 1, 200) == -1 && errno != EINTR) {
+			say("error", "poll: %s", strerror(errno));
+			return -1;
+		}
+		reply = false;
+		if (drain(f, &reply) == -1 || notify_caches(f) == -1)
+			return -1;
+		now = mono_ms();
+		if ((reply || f->f_done != f->f_reported || now >= f->f_next_status) &&
+		    send_status(f, false) == -1)
+			return -1;
+		if (now >= f->f_next_mark && !f->f_in_tx) {
+			if (check_mark(f) == -1)
+				return -1;
+			f->f_next_mark = now + MARK_EVERY_MS;
+		}
+	}
+	return 0;
+}
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	stopping = 1;
+}
+
+static int
+worker(const struct options *opt)
+{
+	struct feed	 f;
+	int		 pause = BACKOFF_MIN_MS;
+	int64_t		 until;
+
+	memset(&f, 0, sizeof(f));
+	f.f_opt = opt;
+	if (opt->nchan[0] == '/')
+		snprintf(f.f_base, sizeof(f.f_base), "http://nchan/pub");
+	else
+		snprintf(f.f_base, sizeof(f.f_base), "%s/pub", opt->nchan);
+	if ((f.f_curl = curl_easy_init()) == NULL) {
+		say("error", "curl_easy_init failed");
+		return 1;
+	}
+	if (opt->nchan[0] == '/')
+		curl_easy_setopt(f.f_curl, CURLOPT_UNIX_SOCKET_PATH, opt->nchan);
+	curl_easy_setopt(f.f_curl, CURLOPT_TIMEOUT_MS, HTTP_TIMEOUT_MS);
+	curl_easy_setopt(f.f_curl, CURLOPT_CONNECTTIMEOUT_MS, HTTP_TIMEOUT_MS);
+	curl_easy_setopt(f.f_curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(f.f_curl, CURLOPT_WRITEFUNCTION, discard);
+	while (!stopping) {
+		if (feed_run(&f) == 0)
+			break;
+		feed_close(&f);
+		/* Start over after a pause that grows while the trouble lasts. */
+		for (until = mono_ms() + pause; !stopping && mono_ms() < until;)
+			usleep(50000);
+		pause = pause * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : pause * 2;
+	}
+	feed_close(&f);
+	seen_clear(&f);
+	free(f.f_tx);
+	curl_easy_cleanup(f.f_curl);
+	say("info", "stopped (%ld documents published)", f.f_published);
+	return 0;
+}
+
+static void
+forward(int sig)
+{
+	stopping = 1;
+	if (worker_pid > 0)
+		kill(worker_pid, sig);
+}
+
+/* Keeps one worker running until told to stop. */
+static int
+supervise(const struct options *opt)
+{
+	struct sigaction sa;
+	int		 st, pause = BACKOFF_MIN_MS;
+	int64_t		 born;
+	pid_t		 pid;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = forward;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	while (!stopping) {
+		born = mono_ms();
+		if ((pid = fork()) == -1) {
+			say("error", "fork: %s", strerror(errno));
+			return 1;
+		}
+		if (pid == 0) {
+			sa.sa_handler = on_signal;
+			sigaction(SIGTERM, &sa, NULL);
+			sigaction(SIGINT, &sa, NULL);
+			_exit(worker(opt));
+		}
+		worker_pid = pid;
+		while (waitpid(pid, &st, 0) == -1 && errno == EINTR)
+			;
+		worker_pid = 0;
+		if (stopping)
+			break;
+		if (WIFSIGNALED(st))
+			say("error", "the worker (pid %d) died of signal %d: starting another",
+			    (int)pid, WTERMSIG(st));
+		else
+			say("error", "the worker (pid %d) exited with %d: starting another",
+			    (int)pid, WEXITSTATUS(st));
+		if (mono_ms() - born >= HEALTHY_MS)
+			pause = BACKOFF_MIN_MS;
+		usleep((useconds_t)pause * 1000);
+		pause = pause * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : pause * 2;
+	}
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "database-url", required_argument, NULL, 'd' },
+		{ "nchan", required_argument, NULL, 'n' },
+		{ "no-push", no_argument, NULL, 'N' },
+		{ "slot", required_argument, NULL, 's' },
+		{ "publication", required_argument, NULL, 'p' },
+		{ "pid-file", required_argument, NULL, 'P' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct options	 opt = { .db_url = getenv("DATABASE_URL"),
+			    .nchan = "/run/trainprog/nchan.sock", .slot = "trainprog_feed",
+			    .publication = "trainprog_feed", .push = true };
+	FILE		*fp;
+	int		 c, rc;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd': opt.db_url = optarg; break;
+		case 'n': opt.nchan = optarg; break;
+		case 'N': opt.push = false; break;
+		case 's': opt.slot = optarg; break;
+		case 'p': opt.publication = optarg; break;
+		case 'P': opt.pid_file = optarg; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return EXIT_USAGE;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (!plain_name(opt.slot) || !plain_name(opt.publication)) {
+		fprintf(stderr, "%s: --slot and --publication take 1 to 63 of a-z, 0-9 and _\n",
+		    progname);
+		return EXIT_USAGE;
+	}
+	if (opt.nchan[0] != '/' && strncmp(opt.nchan, "http://", 7) != 0) {
+		fprintf(stderr, "%s: --nchan takes a socket's absolute path or an http:// URL\n",
+		    progname);
+		return EXIT_USAGE;
+	}
+	if (strlen(opt.nchan) > 400) {
+		fprintf(stderr, "%s: --nchan is too long\n", progname);
+		return EXIT_USAGE;
+	}
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		fprintf(stderr, "%s: libcurl would not start\n", progname);
+		return 1;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	if (opt.pid_file != NULL) {
+		if ((fp = fopen(opt.pid_file, "w")) == NULL) {
+			fprintf(stderr, "%s: %s: %s\n", progname, opt.pid_file, strerror(errno));
+			return 1;
+		}
+		fprintf(fp, "%d\n", (int)getpid());
+		fclose(fp);
+	}
+	say("info", "starting (slot %s, %s)", opt.slot,
+	    opt.push ? opt.nchan : "no push: read caches only");
+	rc = supervise(&opt);
+	if (opt.pid_file != NULL)
+		unlink(opt.pid_file);
+	curl_global_cleanup();
+	return rc;
+}
