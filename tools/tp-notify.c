@@ -87,6 +87,7 @@ struct pending {
 	size_t		 p_len;
 	int64_t		 p_seq;
 	bool		 p_finished;
+	bool		 p_inserted;	/* an INSERT: the row is new */
 };
 
 struct feed {
@@ -291,60 +292,92 @@ nchan(struct feed *f, const char *method, const char *path, const char *body, si
 	return status;
 }
 
+/*
+ * One request to nchan about a channel.  0 done; 1 refused (nginx answered
+ * otherwise: out of shared memory, say), which is logged and passed over,
+ * for a feed stuck on one document would hold every stream back; -1 nginx
+ * could not be reached: start over from the slot.
+ */
 static int
-publish(struct feed *f, const char *group, const char *chan, const char *doc, size_t len)
+channel(struct feed *f, const char *method, const char *group, const char *chan,
+    const char *doc, size_t len)
 {
 	char	 path[64];
 	long	 st;
 
 	snprintf(path, sizeof(path), "%s/%s", group, chan);
-	if ((st = nchan(f, "POST", path, doc, len)) < 200 || st > 299) {
-		if (st != -1)
-			say("warning", "nchan refused a document for %s/%s: HTTP %ld",
-			    group, chan, st);
+	if ((st = nchan(f, method, path, doc, len)) == -1)
 		return -1;
+	if (st >= 200 && st <= 299) {
+		f->f_published += doc != NULL;
+		return 0;
 	}
-	f->f_published++;
-	return 0;
+	if (!(strcmp(method, "DELETE") == 0 && st == 404))
+		say("warning", "nchan refused %s %s/%s: HTTP %ld", method, group, chan, st);
+	return 1;
+}
+
+/* Does nchan hold a channel for the job (subscribers, or messages)? */
+static int
+live_channel(struct feed *f, const char *chan)
+{
+	char	 path[64];
+	long	 st;
+
+	snprintf(path, sizeof(path), "live/%s", chan);
+	if ((st = nchan(f, "GET", path, NULL, 0)) == -1)
+		return -1;
+	return st == 200;
 }
 
 /*
  * A job's document on its way out: skipped when the channel has it (the
- * same seq and bytes) or has a newer one; a job that ended also leaves its
+ * same seq and bytes) or has a newer one.  A job that ended leaves its
  * final document for late WebSocket clients, and its channel is deleted,
- * which ends the streams on it once they have the document.
+ * which ends the streams on it once they have the document.  `inserted`:
+ * the row is new, so no stream can be open on it (the pool answers 404
+ * until the row exists), and an ended one needs no push at all: a bulk
+ * load of finished jobs costs nginx nothing.
  */
 static int
 deliver(struct feed *f, const char *chan, const char *doc, size_t len, int64_t seq,
-    bool finished)
+    bool finished, bool inserted)
 {
 	struct seen	*s;
-	char		 etag[RENDER_ETAG_MAX], path[64];
-	long		 st;
+	char		 etag[RENDER_ETAG_MAX];
+	int		 rc;
 
 	render_etag(doc, len, etag);
-	if ((s = seen_find(f, chan, true)) == NULL) {
-		say("error", "out of memory");
-		return -1;
-	}
-	if (seq < s->s_seq || (seq == s->s_seq && strcmp(etag, s->s_etag) == 0))
+	s = seen_find(f, chan, false);
+	/* A heartbeat changes the row, not the document: nobody needs to know. */
+	if (s != NULL && (seq < s->s_seq || (seq == s->s_seq && strcmp(etag, s->s_etag) == 0)))
 		return 0;
 	f->f_dirty = true;
-	if (f->f_opt->push) {
-		if (publish(f, "live", chan, doc, len) == -1)
+	if ((finished && inserted) || !f->f_opt->push)
+		goto done;
+	if (finished) {
+		/*
+		 * An ended job not followed since this process started: a row
+		 * changed long after its end, or the end of a job followed by
+		 * a previous tp-notify.  Only a channel nchan holds needs it.
+		 */
+		if (s == NULL && (rc = live_channel(f, chan)) != 1)
+			return rc;
+		if ((rc = channel(f, "POST", "live", chan, doc, len)) == -1 ||
+		    channel(f, "POST", "final", chan, doc, len) == -1 ||
+		    channel(f, "DELETE", "live", chan, NULL, 0) == -1)
 			return -1;
-		if (finished) {
-			snprintf(path, sizeof(path), "live/%s", chan);
-			if (publish(f, "final", chan, doc, len) == -1 ||
-			    ((st = nchan(f, "DELETE", path, NULL, 0)) != 200 && st != 404)) {
-				say("warning", "nchan could not end the streams of %s", chan);
-				return -1;
-			}
+	} else if (channel(f, "POST", "live", chan, doc, len) == -1)
+		return -1;
+done:
+	if (finished) {
+		if (s != NULL)
+			seen_forget(f, chan);
+	} else {
+		if (s == NULL && (s = seen_find(f, chan, true)) == NULL) {
+			say("error", "out of memory");
+			return -1;
 		}
-	}
-	if (finished)
-		seen_forget(f, chan);
-	else {
 		s->s_seq = seq;
 		memcpy(s->s_etag, etag, sizeof(etag));
 	}
@@ -370,7 +403,7 @@ deliver_row(struct feed *f, PGresult *res, int row)
 		return -1;
 	}
 	render_channel_id(pr.pr_job_id, chan);
-	rc = deliver(f, chan, doc, len, pr.pr_seq, pr.pr_is_complete);
+	rc = deliver(f, chan, doc, len, pr.pr_seq, pr.pr_is_complete, false);
 	free(doc);
 	return rc;
 }
@@ -468,7 +501,8 @@ tx_add(struct feed *f)
  * (a TOASTed value the change left out) read at commit.
  */
 static int
-take_row(struct feed *f, const struct pgo_relation *rel, const struct pgo_tuple *t)
+take_row(struct feed *f, const struct pgo_relation *rel, const struct pgo_tuple *t,
+    bool inserted)
 {
 	const char		*names[MAX_COLS], *values[MAX_COLS];
 	Oid			 types[MAX_COLS];
@@ -498,6 +532,7 @@ take_row(struct feed *f, const struct pgo_relation *rel, const struct pgo_tuple 
 	}
 	if ((p = tx_add(f)) == NULL)
 		goto oom;
+	p->p_inserted = inserted;
 	res = store_progress_result(n, names, types, values, lens, unknown);
 	if (res != NULL && store_decode_progress(res, 0, &pr) == 0) {
 		render_channel_id(pr.pr_job_id, p->p_chan);
@@ -533,7 +568,7 @@ commit(struct feed *f, uint64_t end_lsn)
 		p = &f->f_tx[i];
 		if (p->p_doc != NULL) {
 			if (deliver(f, p->p_chan, p->p_doc, p->p_len, p->p_seq,
-			    p->p_finished) == -1)
+			    p->p_finished, p->p_inserted) == -1)
 				return -1;
 			continue;
 		}
@@ -589,7 +624,7 @@ on_message(struct feed *f, const unsigned char *data, size_t len)
 			say("error", "a change to a table the stream did not describe");
 			rc = -1;
 		} else if (strcmp(rel->relname, TABLE) == 0)
-			rc = take_row(f, rel, &m.new);
+			rc = take_row(f, rel, &m.new, m.type == 'I');
 		break;
 	case 'D':
 	case 'T':
