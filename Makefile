@@ -159,7 +159,8 @@ e2e: all $(INTEGRATION_BIN) $(TEST_TOOLS)
 # behaviour fail the run.
 check-san:
 	$(MAKE) SANITIZE=address,undefined all unit build/san/t/it_tracker build/san/t/httpload \
-	    build/san/t/fcgi-raw build/san/t/activate build/san/t/clockshift.so build/san/t/store-sql
+	    build/san/t/fcgi-raw build/san/t/activate build/san/t/clockshift.so build/san/t/store-sql \
+	    build/san/t/subload
 	t/e2e/run --bin-dir build/san/bin --sanitized
 
 # The tracker's threads under ThreadSanitizer (which cannot be combined with
@@ -185,11 +186,11 @@ run: deps
 # checks in a few seconds that all of it works, and asserts no timing.
 bench: deps
 	deploy/install-deps --bench
-	$(MAKE) all $(B)/bench/bench_tracker
+	$(MAKE) all $(B)/bench/bench_tracker $(B)/t/subload
 	bench/run
 
 bench-smoke: deps
-	$(MAKE) all $(B)/bench/bench_tracker
+	$(MAKE) all $(B)/bench/bench_tracker $(B)/t/subload
 	bench/run --smoke
 
 install: deps
@@ -215,6 +216,8 @@ install: deps
 	install -m 0644 conf/tp-fcgi.conf $(DESTDIR)$(PREFIX)/share/trainprog/tp-fcgi.conf.example
 	install -m 0755 deploy/migrate $(DESTDIR)$(PREFIX)/share/trainprog/deploy/
 	install -m 0644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/trainprog/
+	install -d $(DESTDIR)$(PREFIX)/lib/tmpfiles.d
+	install -m 0644 deploy/systemd/trainprog-feed.tmpfiles $(DESTDIR)$(PREFIX)/lib/tmpfiles.d/trainprog-feed.conf
 	for u in tp-fcgi.service tp-fcgi.socket tp-notify.service; do \
 	    sed -e 's#@PREFIX@#$(PREFIX)#g' -e 's#@SYSCONFDIR@#$(SYSCONFDIR)#g' deploy/systemd/$$u.in \
 	        >$(DESTDIR)$(SYSTEMDUNITDIR)/$$u; done

@@ -17,7 +17,110 @@ TARGETS = {
     "p99_ms": 10.0,    # p99 at most 10 ms
     "drop": 0.10,      # 10,000 -> 1,000,000 rows: at most 10 % fewer requests/s
     "rss_kib": 4096,   # each worker under 4 MiB
+    "writers": 0.9,    # upserts/s with the change feed at least 0.9x without it
+    "push_p99_ms": 250.0,  # write to subscriber, p99
+    "push_cpu": 0.2,   # push's server CPU per watcher-second at most 1/5 of polling's
 }
+
+
+def push_section(path, m, w):
+    """Section 6: the change feed's cost to writers, push, push against polling."""
+    writers, watch = {}, {}
+    try:
+        lines = open(path).read().splitlines()
+    except (OSError, TypeError):
+        return
+    for line in lines:
+        f = line.split("\t")
+        if f[0] == "writers" and len(f) == 4:
+            writers.setdefault(f[1], []).append(float(f[3]))
+        elif f[0] == "watch" and len(f) == 4:
+            watch.setdefault(f[1], {})[f[2]] = f[3]
+    if not writers and not watch:
+        return
+    n = int(m.get("push_watchers", "0") or 0)
+    secs = float(m.get("push_secs", "0") or 0)
+    checks = []
+
+    def check(name, ok, got):
+        checks.append([name, got, "met" if ok else "**not met**"])
+
+    def med(xs):
+        xs = sorted(xs)
+        return xs[len(xs) // 2] if xs else 0.0
+
+    def num(d, k, default=0.0):
+        try:
+            return float(d.get(k, "").split()[0])
+        except (ValueError, IndexError):
+            return default
+
+    w("## Live streams (section 6)")
+    w("")
+    if writers:
+        on, off, trig = med(writers.get("on", [])), med(writers.get("off", [])), \
+            med(writers.get("trigger", []))
+        if off > 0:
+            check(">= 0.9x the writers' upserts/s with the change feed on (32 clients)",
+                  on / off >= TARGETS["writers"], "%.2fx (%.0f vs %.0f)" % (on / off, on, off))
+        w("**6a, writers.** pgbench, 32 clients upserting at random among %s jobs "
+          "(`bench/pgbench-upsert.sql`, asynchronous commit), %s s a run, the three modes in "
+          "turn, %d rounds, medians. *on*: tp-notify reads the slot, publishes each change to "
+          "nchan and notifies the pools; *off*: no feed (tp-notify stopped, its slot dropped); "
+          "*trigger*: the NOTIFY trigger that schema/007 removed, put back."
+          % (format(int(m.get("writers_jobs", "0") or 0), ","), m.get("writers_secs", "?"),
+             len(writers.get("on", []))))
+        w("")
+        body = []
+        for mode in ("off", "on", "trigger"):
+            xs = writers.get(mode, [])
+            if xs:
+                body.append([mode, "%.0f" % med(xs), " ".join("%.0f" % x for x in xs),
+                             "%.2f" % (med(xs) / off) if off else ""])
+        w(table(["feed", "upserts/s (median)", "rounds", "of off"], body))
+        w("")
+    sse, poll = watch.get("sse", {}), watch.get("poll", {})
+    if sse:
+        lat = sse.get("latency_ms", "").split()
+        latd = dict(zip(lat[0::2], lat[1::2]))
+        p99 = float(latd["p99"]) if latd.get("p99", "-") != "-" else None
+        msgs, gaps, reord = num(sse, "messages"), num(sse, "gaps"), num(sse, "reordered")
+        behind = num(sse, "behind")
+        check("every subscriber gets every update, in order", gaps == 0 and reord == 0 and
+              behind == 0 and msgs > 0,
+              "%.0f messages to %.0f subscribers; %.0f lost, %.0f reordered, %.0f behind at the end"
+              % (msgs, num(sse, "connected"), gaps, reord, behind))
+        if p99 is not None:
+            check("write to subscriber p99 <= 250 ms", p99 <= TARGETS["push_p99_ms"],
+                  "p50 %s ms, p99 %s ms, max %s ms" % (latd.get("p50"), latd.get("p99"),
+                                                    latd.get("max")))
+        rss = num(sse, "rss_kb")
+        w("**6b, push.** %s subscribers (Server-Sent Events, `t/tools/subload`) over %s jobs, "
+          "each job updated twice a second on average (`bench/pgbench-push.sql` at %s updates/s, "
+          "jobs picked at random) for %.0f s: %.0f updates written, %.0f messages received. "
+          "Latency is from the write's `clock_timestamp()` (its `updated_at`) to the document's "
+          "arrival: commit, logical decoding, tp-notify, nchan, the subscriber's socket. nginx's "
+          "workers grew by %.0f KiB for the subscribers: %.1f KiB each."
+          % (format(n, ","), m.get("push_jobs"), 2 * int(m.get("push_jobs", "0") or 0), secs,
+             num(sse, "updates"), msgs, rss, rss / n if n else 0))
+        w("")
+    if sse and poll and n and secs:
+        a = num(sse, "cpu_s") / (n * secs)
+        b = num(poll, "cpu_s") / (n * secs)
+        if b > 0:
+            check("push's server CPU per watcher-second <= 1/5 of polling's",
+                  a / b <= TARGETS["push_cpu"],
+                  "%.2f vs %.2f us: %.3fx" % (a * 1e6, b * 1e6, a / b))
+        w("**6c, push against polling.** The same watchers as 2-s pollers with `If-None-Match` "
+          "(%.0f requests; statuses %s), the same writer. Server CPU is nginx, tp-notify, the "
+          "pool and PostgreSQL (utime + stime of all their processes) during the writer's "
+          "%.0f s: push %.1f s, polling %.1f s."
+          % (num(poll, "requests"), ", ".join("%s: %s" % (k[7:], v) for k, v in sorted(poll.items())
+                                               if k.startswith("status_")) or "-",
+             secs, num(sse, "cpu_s"), num(poll, "cpu_s")))
+        w("")
+    w(table(["target", "measured", ""], checks) if checks else "")
+    w("")
 
 
 def load(path):
@@ -191,6 +294,7 @@ def main():
     ap.add_argument("--meta", required=True)
     ap.add_argument("--publisher")
     ap.add_argument("--profile")
+    ap.add_argument("--push")
     ap.add_argument("--notes")
     ap.add_argument("--chart", required=True)
     a = ap.parse_args()
@@ -394,6 +498,8 @@ def main():
           "*active-50*: `?active=true`; *failed-200*: `?status=failed&limit=200`; *deep-page*: a "
           "page 80 % of the way down the completed jobs, by cursor.")
         w("")
+
+    push_section(a.push, m, w)
 
     for path, title in ((a.publisher, "The publisher path (libtrainprog)"),
                         (a.profile, "Profiles of the workers (64 connections)")):

@@ -107,6 +107,8 @@ struct feed {
 	uint64_t		 f_reported;
 	int64_t			 f_next_status, f_next_mark;
 	long			 f_published;
+	long			 f_refused;	/* documents nchan would not take */
+	int64_t			 f_next_refusal_log;
 };
 
 static const char		*progname = "tp-notify";
@@ -144,7 +146,7 @@ usage(FILE *fp)
 	    "--database-url  a role with REPLICATION and SELECT on " TABLE " (tp_notify);\n"
 	    "                defaults to $DATABASE_URL, then libpq's PG* variables\n"
 	    "--nchan         nchan's publisher: the unix socket of trainprog-stream-http.conf\n"
-	    "                (default /run/trainprog/nchan.sock) or http://HOST:PORT\n"
+	    "                (default /run/trainprog-feed/nchan.sock) or http://HOST:PORT\n"
 	    "--no-push       only invalidate the read caches (no nginx with nchan)\n"
 	    "--slot          the logical replication slot (default trainprog_feed;\n"
 	    "                made on the first start; needs wal_level = logical)\n"
@@ -312,8 +314,16 @@ channel(struct feed *f, const char *method, const char *group, const char *chan,
 		f->f_published += doc != NULL;
 		return 0;
 	}
-	if (!(strcmp(method, "DELETE") == 0 && st == 404))
-		say("warning", "nchan refused %s %s/%s: HTTP %ld", method, group, chan, st);
+	if (!(strcmp(method, "DELETE") == 0 && st == 404)) {
+		/* Once a second at most: a full nchan refuses every document. */
+		f->f_refused++;
+		if (mono_ms() >= f->f_next_refusal_log) {
+			say("warning", "nchan refused %s %s/%s: HTTP %ld (%ld refusals so far;"
+			    " is nchan_shared_memory_size too small?)", method, group, chan, st,
+			    f->f_refused);
+			f->f_next_refusal_log = mono_ms() + 1000;
+		}
+	}
 	return 1;
 }
 
@@ -888,7 +898,7 @@ worker(const struct options *opt)
 	seen_clear(&f);
 	free(f.f_tx);
 	curl_easy_cleanup(f.f_curl);
-	say("info", "stopped (%ld documents published)", f.f_published);
+	say("info", "stopped (%ld documents published, %ld refused)", f.f_published, f.f_refused);
 	return 0;
 }
 
@@ -959,7 +969,7 @@ main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	struct options	 opt = { .db_url = getenv("DATABASE_URL"),
-			    .nchan = "/run/trainprog/nchan.sock", .slot = "trainprog_feed",
+			    .nchan = "/run/trainprog-feed/nchan.sock", .slot = "trainprog_feed",
 			    .publication = "trainprog_feed", .push = true };
 	FILE		*fp;
 	int		 c, rc;

@@ -184,14 +184,41 @@ j=nginx-$$
 post $j '{"seq": 1, "event": "start", "step": "data_collection"}'
 post $j '{"seq": 2, "event": "update", "step_percentage": 70}'
 "$DEV_STACK" nginx-restart >/dev/null
+channel_ready() {
+	[ "$(curl -s -o /dev/null -w '%{http_code}' --unix-socket "$NCHAN" \
+	    "http://nchan/pub/live/$(chan "$1")")" = 200 ]
+}
+ok wait_until 10 channel_ready $j -- "nginx restarted: tp-notify publishes the running job again"
 sse $j "$S/n"
 pid=$!
 got_one() { [ -n "$(seqs "$S/n")" ]; }
-ok wait_until 10 got_one -- "after nginx restarted, a new subscriber gets a document"
-is "$(seqs "$S/n")" 2 "the current one (tp-notify published it again)"
+ok wait_until 10 got_one -- "a new subscriber gets a document"
+is "$(seqs "$S/n")" 2 "the current one"
 post $j '{"seq": 3, "event": "complete"}'
 ok wait_until 10 ended $pid -- "and the rest, to the end"
 is "$(seqs "$S/n")" "2 3" "in order"
+
+# --- a channel not there yet: come back in a second ------------------------------
+# (A job created while tp-notify is frozen has no channel: a subscriber must
+# not wait on an empty one, which nchan 1.3.6 does not survive.)
+j=early-$$
+notify_pause
+post $j '{"seq": 1, "event": "start", "step": "data_collection"}'
+http GET "$P/$j/progress/stream" -H 'Accept: text/event-stream'
+is "$STATUS" 200 "a stream whose channel is not there yet: 200"
+is "$(tr -d '\r' <"$BODY_FILE" | head -n 1)" "retry: 1000" "an empty stream that says: come back in a second"
+http GET "$P/$j/progress/stream" -H 'Upgrade: websocket' -H 'Connection: Upgrade' \
+    -H 'Sec-WebSocket-Version: 13' -H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=='
+is "$STATUS $(header Retry-After)" "503 1" "a WebSocket: 503, Retry-After: 1"
+json_is .error '"stream_not_ready"' "stream_not_ready, in JSON"
+"$SUBLOAD" -q -p "$(http_port)" -u "$P/$j/progress/stream" -n 20 -e -d 60 >"$S/early.out" 2>&1 &
+pid=$!
+notify_resume
+post $j '{"seq": 2, "event": "complete"}'
+ok wait_until 30 ended $pid -- "subscribers that came early: served once tp-notify caught up"
+wait $pid 2>/dev/null
+is "$(awk '$1 == "terminal_seen" || $1 == "ended" {printf "%s ", $2}' "$S/early.out")" "20 20 " \
+    "each saw the end"
 
 # --- 1,000 subscribers on one job ---------------------------------------------------------
 j=many-$$

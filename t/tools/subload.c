@@ -4,7 +4,7 @@
  *
  *   subload -p PORT [-H ADDRESS] -u PATH -n CONNECTIONS [-j JOBS]
  *           [-m sse|ws|poll] [-i POLL_MS] [-d SECONDS] [-e] [-N]
- *           [-r CONNECTS_PER_SEC] [-S SOURCES] [-L LAST_EVENT_ID]
+ *           [-r CONNECTS_PER_SEC] [-S SOURCES] [-L LAST_EVENT_ID] [-F]
  *           [-o FILE] [-q]
  *   subload --self-test
  *
@@ -43,7 +43,8 @@
  * and last seq, gaps (seqs skipped), reordered (a seq not above the last),
  * and whether a terminal document came (status completed, failed or
  * cancelled, or is_complete true).  Latency is the wall clock at receipt
- * minus updated_at.
+ * minus updated_at; with -F, not for a connection's first message (the
+ * state of the job when the stream opened, written at any time before).
  *
  * The run ends after SECONDS (fractions allowed), on SIGINT or SIGTERM,
  * or with -e once every connection has ended: a stream closed by the
@@ -227,6 +228,7 @@ static int64_t		 lat_max_us;
 
 /* The self-test's view of the first message a connection dispatched. */
 static int		 capture;
+static int		 skip_first;	/* -F: no latency for a connection's first message */
 static char		 captured[512];
 
 static int	 feed(struct conn *, const char *, size_t);
@@ -1133,7 +1135,8 @@ on_message(struct conn *c, const char *p, size_t n)
 		c->reordered++;
 	if (d.terminal)
 		c->terminal = 1;
-	if (d.has_time)
+	/* The first is the job's state when the stream opened, written whenever. */
+	if (d.has_time && !(skip_first && c->messages == 1))
 		hist_add(wall_us() - d.time_us);
 }
 
@@ -2472,7 +2475,7 @@ usage(void)
 {
 	fprintf(stderr, "usage: subload -p PORT [-H ADDRESS] -u PATH -n CONNECTIONS [-j JOBS]\n"
 	    "               [-m sse|ws|poll] [-i POLL_MS] [-d SECONDS] [-e] [-N]\n"
-	    "               [-r CONNECTS_PER_SEC] [-S SOURCES] [-L LAST_EVENT_ID]\n"
+	    "               [-r CONNECTS_PER_SEC] [-S SOURCES] [-L LAST_EVENT_ID] [-F]\n"
 	    "               [-o FILE] [-q]\n"
 	    "       subload --self-test\n");
 }
@@ -2488,7 +2491,7 @@ main(int argc, char **argv)
 
 	if (argc == 2 && strcmp(argv[1], "--self-test") == 0)
 		return self_test();
-	while ((ch = getopt(argc, argv, "p:H:u:n:j:m:i:d:eNr:S:L:o:q")) != -1)
+	while ((ch = getopt(argc, argv, "p:H:u:n:j:m:i:d:eFNr:S:L:o:q")) != -1)
 		switch (ch) {
 		case 'p':
 			if (num(optarg, 1, 65535, &port) == -1)
@@ -2533,6 +2536,9 @@ main(int argc, char **argv)
 			break;
 		case 'N':
 			noreconnect = 1;
+			break;
+		case 'F':
+			skip_first = 1;
 			break;
 		case 'r':
 			if (num(optarg, 0, 10000000, &rate) == -1)
