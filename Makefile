@@ -26,7 +26,6 @@ PKG_CFLAGS = $(call lazy,PKG_CFLAGS,pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(call lazy,PKG_LIBS,pkg-config --libs $(PKGS) 2>/dev/null)
 LIB_PKG_LIBS = $(call lazy,LIB_PKG_LIBS,pkg-config --libs libpq libcjson 2>/dev/null)
 LIB_LIBS   = $(LIB_PKG_LIBS) -lpthread -lm
-CURL_LIBS  = $(call lazy,CURL_LIBS,pkg-config --libs libcurl 2>/dev/null)
 
 WARN	:= -Wall -Wextra -Wstrict-prototypes -Wmissing-prototypes -Wshadow \
 	   -Wpointer-arith -Wsign-compare -Wformat=2 -Wundef -Wvla
@@ -46,7 +45,8 @@ FCGI_SRC := fcgi/auth.c fcgi/cache.c fcgi/config.c fcgi/db.c fcgi/body.c fcgi/gu
 	    fcgi/log.c fcgi/master.c fcgi/priv.c fcgi/query.c fcgi/router.c \
 	    fcgi/scoreboard.c fcgi/serve.c fcgi/status.c fcgi/worker.c
 UNIT_TESTS := test_progress test_eta test_render test_store test_router test_config test_guard \
-	      test_token test_body test_cache test_query test_http test_publisher test_pgoutput
+	      test_token test_body test_cache test_query test_http test_publisher test_pgoutput \
+	      test_pubhttp
 
 LIB_OBJ	 := $(LIB_SRC:%.c=$(B)/obj/%.o)
 FCGI_OBJ := $(FCGI_SRC:%.c=$(B)/obj/%.o)
@@ -101,10 +101,10 @@ $(B)/bin/tp-admin: $(B)/obj/tools/tp-admin.o $(B)/lib/libtrainprog.a
 	@mkdir -p $(dir $@)
 	$(CC) $(XLDFLAGS) -o $@ $^ $(LIB_LIBS)
 
-# The change feed: the library's internals, and libcurl to reach nchan.
-$(B)/bin/tp-notify: $(B)/obj/tools/tp-notify.o $(B)/lib/libtrainprog.a
+# The change feed: the library's internals, and its own HTTP client for nchan.
+$(B)/bin/tp-notify: $(B)/obj/tools/tp-notify.o $(B)/obj/tools/pubhttp.o $(B)/lib/libtrainprog.a
 	@mkdir -p $(dir $@)
-	$(CC) $(XLDFLAGS) -o $@ $^ $(LIB_LIBS) $(CURL_LIBS)
+	$(CC) $(XLDFLAGS) -o $@ $^ $(LIB_LIBS)
 
 # The example trainer links the shared library, as a trainer would.
 $(B)/bin/tp-trainer: $(B)/obj/tools/tp-trainer.o $(B)/lib/libtrainprog.so
@@ -116,6 +116,11 @@ $(B)/t/test_%: $(B)/obj/t/unit/test_%.o $(B)/obj/t/unit/fake_pg.o $(FCGI_OBJ) \
     $(B)/lib/libtrainprog.a
 	@mkdir -p $(dir $@)
 	$(CC) $(XLDFLAGS) -o $@ $^ $(PKG_LIBS) -lcriterion -lpthread -lm
+
+# tp-notify's HTTP client, alone.
+$(B)/t/test_pubhttp: $(B)/obj/t/unit/test_pubhttp.o $(B)/obj/tools/pubhttp.o $(B)/lib/libtrainprog.a
+	@mkdir -p $(dir $@)
+	$(CC) $(XLDFLAGS) -o $@ $^ $(LIB_LIBS) -lcriterion
 
 # Integration tests: Criterion against a real stack (run by t/e2e/test_*.sh).
 $(B)/t/it_%: $(B)/obj/t/integration/test_%.o $(B)/lib/libtrainprog.a

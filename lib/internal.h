@@ -367,17 +367,26 @@ extern const struct store_statement store_statements[STMT_COUNT];
  */
 int	 store_decode_progress(const PGresult *res, int row, struct progress_row *out);
 
+/* How many columns STMT_GET's rows have. */
+#define STORE_PROGRESS_COLS	20
+
 /*
- * A one-row result with STMT_GET's columns, made from a row of
- * training_progress as logical decoding delivers it (tp-notify): n
- * columns named names[i] of type types[i], values[i] the binary value of
- * lens[i] bytes (NULL: SQL NULL).  store_decode_progress() then reads it as
- * it reads a GET's, and render_progress() renders the same document.
- * Columns the document does not use are ignored.  NULL when a column the
- * document uses is missing or unknown[i] (a TOASTed value the change did
- * not carry): the caller reads the row instead.
+ * Where each of STMT_GET's columns is among the n columns of a table whose
+ * columns are named names[0..n) (training_progress as logical decoding
+ * describes it, in its own order): map[i] for STMT_GET's column i.  0, or
+ * -1 when one is missing.  Done once per description, not per row.
  */
-PGresult *store_progress_result(int n, const char *const *names, const Oid *types,
+int	 store_progress_map(int n, const char *const *names, int map[STORE_PROGRESS_COLS]);
+/*
+ * A one-row result with STMT_GET's columns, made from such a row
+ * (tp-notify): types[i] and values[i] (binary, lens[i] bytes; NULL: SQL
+ * NULL) of the table's column i, picked through map.  store_decode_progress()
+ * then reads it as it reads a GET's, and render_progress() renders the same
+ * document.  NULL when a column the document uses is unknown[i] (a TOASTed
+ * value the change did not carry: the caller reads the row instead), or
+ * when memory runs out.
+ */
+PGresult *store_progress_result(const int map[STORE_PROGRESS_COLS], const Oid *types,
 	    const char *const *values, const int *lens, const bool *unknown);
 
 /* Decodes row `row` of a jobs list result.  0, or -1 (schema mismatch). */

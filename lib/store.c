@@ -268,21 +268,36 @@ static const char *const col_names[COL_COUNT] = {
 	[COL_SEQ] = "seq", [COL_STATUS] = "status", [COL_STEP_STARTED_AT] = "step_started_at",
 };
 
+_Static_assert(STORE_PROGRESS_COLS == COL_COUNT, "STORE_PROGRESS_COLS is STMT_GET's width");
+
+int
+store_progress_map(int n, const char *const *names, int map[STORE_PROGRESS_COLS])
+{
+	int	 col, i;
+
+	for (col = 0; col < COL_COUNT; col++) {
+		for (map[col] = -1, i = 0; i < n; i++)
+			if (strcmp(names[i], col_names[col]) == 0) {
+				map[col] = i;
+				break;
+			}
+		if (map[col] == -1)
+			return -1;
+	}
+	return 0;
+}
+
 PGresult *
-store_progress_result(int n, const char *const *names, const Oid *types,
+store_progress_result(const int map[STORE_PROGRESS_COLS], const Oid *types,
     const char *const *values, const int *lens, const bool *unknown)
 {
 	PGresAttDesc	 attrs[COL_COUNT];
 	PGresult	*res;
-	int		 col, i, from[COL_COUNT];
+	int		 col, i;
+	const int	*from = map;
 
 	for (col = 0; col < COL_COUNT; col++) {
-		for (from[col] = -1, i = 0; i < n; i++)
-			if (strcmp(names[i], col_names[col]) == 0) {
-				from[col] = i;
-				break;
-			}
-		if (from[col] == -1 || unknown[from[col]])
+		if (unknown[from[col]])
 			return NULL;
 		attrs[col] = (PGresAttDesc){ .name = (char *)col_names[col],
 		    .format = 1, .typid = types[from[col]], .typlen = -1, .atttypmod = -1 };

@@ -41,11 +41,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
 #include <libpq-fe.h>
 
 #include "../lib/internal.h"
 #include "../lib/pgoutput.h"
+#include "pubhttp.h"
 
 #define EXIT_USAGE		2
 
@@ -68,6 +68,7 @@ struct options {
 	const char	*slot;
 	const char	*publication;
 	const char	*pid_file;
+	const char	*ready_file;	/* exists while a worker streams */
 	bool		 push;
 };
 
@@ -76,7 +77,7 @@ struct seen {
 	char		 s_chan[RENDER_CHANNEL_MAX];	/* "" : a free slot */
 	bool		 s_dead;			/* a tombstone */
 	int64_t		 s_seq;
-	char		 s_etag[RENDER_ETAG_MAX];
+	uint64_t	 s_hash;	/* of the document's bytes (FNV-1a) */
 };
 
 /* One document of the transaction being read, published at its commit. */
@@ -94,9 +95,10 @@ struct feed {
 	const struct options	*f_opt;
 	PGconn			*f_db;		/* reads rows, sends the NOTIFY */
 	PGconn			*f_repl;	/* the replication session */
-	CURL			*f_curl;
-	char			 f_base[512];	/* the publisher's URL, up to "/pub" */
+	struct pub		 f_pub;		/* nchan's publisher, pipelined */
 	struct pgo_relations	*f_rels;
+	int			 f_map[STORE_PROGRESS_COLS];	/* GET's columns in the table */
+	bool			 f_map_ok;
 	struct seen		*f_seen;
 	size_t			 f_nseen, f_used;
 	struct pending		*f_tx;
@@ -104,6 +106,7 @@ struct feed {
 	bool			 f_in_tx;
 	bool			 f_dirty;	/* a document changed since the last NOTIFY */
 	uint64_t		 f_done;	/* LSN handled: what the slot may forget */
+	uint64_t		 f_pending_lsn;	/* handled once the queued publishes are answered */
 	uint64_t		 f_reported;
 	int64_t			 f_next_status, f_next_mark;
 	long			 f_published;
@@ -140,6 +143,7 @@ usage(FILE *fp)
 	fprintf(fp,
 	    "usage: %s [--database-url URL] [--nchan SOCKET|URL | --no-push]\n"
 	    "           [--slot NAME] [--publication NAME] [--pid-file FILE]\n"
+	    "           [--ready-file FILE]\n"
 	    "\n"
 	    "Turns committed changes of training_progress into live stream messages\n"
 	    "(nchan) and read-cache invalidations (NOTIFY " CACHE_CHANNEL ").\n"
@@ -151,6 +155,8 @@ usage(FILE *fp)
 	    "--slot          the logical replication slot (default trainprog_feed;\n"
 	    "                made on the first start; needs wal_level = logical)\n"
 	    "--publication   the publication (default trainprog_feed, schema/007)\n"
+	    "--ready-file    made (with the worker's pid) once changes stream, after any\n"
+	    "                republishing; removed when the worker stops\n"
 	    "Runs until SIGTERM or SIGINT.  Exit status: 0 stopped, 1 could not start,\n"
 	    "2 bad usage.\n", progname);
 }
@@ -171,6 +177,23 @@ plain_name(const char *s)
 }
 
 /* --- the channels' memory ------------------------------------------------ */
+
+/*
+ * A document's fingerprint, to tell a repeat from a change of the same seq
+ * (a cancel): FNV-1a, 64 bits, much cheaper than the SHA-256 of its ETag.
+ */
+static uint64_t
+fnv1a(const char *s, size_t len)
+{
+	uint64_t	 h = UINT64_C(14695981039346656037);
+	size_t		 i;
+
+	for (i = 0; i < len; i++) {
+		h ^= (unsigned char)s[i];
+		h *= UINT64_C(1099511628211);
+	}
+	return h;
+}
 
 static uint64_t
 chan_hash(const char *chan)
@@ -254,88 +277,92 @@ seen_clear(struct feed *f)
 
 /* --- nchan's publisher --------------------------------------------------- */
 
-static size_t
-discard(char *p, size_t size, size_t n, void *arg)
+/*
+ * Sends what is queued for nchan and reads the answers: a refusal (out of
+ * shared memory, say) is counted and logged, and passed over, for a feed
+ * stuck on one document would hold every stream back.  0, or -1 when nginx
+ * could not be reached: start over from the slot.  Then the slot may
+ * forget what was published.
+ */
+static int
+flush_pub(struct feed *f)
 {
-	(void)p;
-	(void)arg;
-	return size * n;
+	const struct pub_answer	*a;
+	int			 i;
+
+	if (pub_queued(&f->f_pub) > 0) {
+		if (pub_flush(&f->f_pub, HTTP_TIMEOUT_MS) == -1) {
+			say("warning", "publishing to nchan failed: %s", f->f_pub.p_err);
+			pub_reset(&f->f_pub);
+			return -1;
+		}
+		for (i = 0; (a = pub_answer(&f->f_pub, i)) != NULL; i++) {
+			if (a->pa_status >= 200 && a->pa_status <= 299) {
+				f->f_published += strcmp(a->pa_method, "POST") == 0;
+				continue;
+			}
+			if (strcmp(a->pa_method, "DELETE") == 0 && a->pa_status == 404)
+				continue;
+			/* Once a second at most: a full nchan refuses every document. */
+			f->f_refused++;
+			if (mono_ms() >= f->f_next_refusal_log) {
+				say("warning", "nchan refused %s %s: HTTP %d (%ld refusals so far;"
+				    " is nchan_shared_memory_size too small?)", a->pa_method,
+				    a->pa_path, a->pa_status, f->f_refused);
+				f->f_next_refusal_log = mono_ms() + 1000;
+			}
+		}
+		pub_reset(&f->f_pub);
+	}
+	if (f->f_pending_lsn > f->f_done)
+		f->f_done = f->f_pending_lsn;
+	return 0;
 }
 
-/*
- * One request to the publisher: method on /pub/<path> with body (NULL:
- * none).  The HTTP status, or -1 when nginx could not be reached.
- */
-static long
-nchan(struct feed *f, const char *method, const char *path, const char *body, size_t len)
-{
-	char		 url[700];
-	long		 status = -1;
-	CURLcode	 rc;
-
-	snprintf(url, sizeof(url), "%s/%s", f->f_base, path);
-	curl_easy_setopt(f->f_curl, CURLOPT_URL, url);
-	if (body != NULL) {
-		/* A POST of exactly these bytes. */
-		curl_easy_setopt(f->f_curl, CURLOPT_CUSTOMREQUEST, NULL);
-		curl_easy_setopt(f->f_curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-		curl_easy_setopt(f->f_curl, CURLOPT_POSTFIELDS, body);
-	} else {
-		/* GET, or GET's shape under another method (DELETE). */
-		curl_easy_setopt(f->f_curl, CURLOPT_HTTPGET, 1L);
-		curl_easy_setopt(f->f_curl, CURLOPT_CUSTOMREQUEST,
-		    strcmp(method, "GET") == 0 ? NULL : method);
-	}
-	if ((rc = curl_easy_perform(f->f_curl)) != CURLE_OK) {
-		say("warning", "nchan %s %s: %s", method, url, curl_easy_strerror(rc));
-		return -1;
-	}
-	curl_easy_getinfo(f->f_curl, CURLINFO_RESPONSE_CODE, &status);
-	return status;
-}
-
-/*
- * One request to nchan about a channel.  0 done; 1 refused (nginx answered
- * otherwise: out of shared memory, say), which is logged and passed over,
- * for a feed stuck on one document would hold every stream back; -1 nginx
- * could not be reached: start over from the slot.
- */
+/* Queues a request to nchan (flushing first when the queue is full). */
 static int
 channel(struct feed *f, const char *method, const char *group, const char *chan,
     const char *doc, size_t len)
 {
 	char	 path[64];
-	long	 st;
 
-	snprintf(path, sizeof(path), "%s/%s", group, chan);
-	if ((st = nchan(f, method, path, doc, len)) == -1)
+	if ((pub_queued(&f->f_pub) >= PUB_MAX_QUEUED - 1 ||
+	    f->f_pub.p_outlen >= PUB_MAX_OUT) && flush_pub(f) == -1)
 		return -1;
-	if (st >= 200 && st <= 299) {
-		f->f_published += doc != NULL;
-		return 0;
+	snprintf(path, sizeof(path), "%s%s%s", group, chan[0] != '\0' ? "/" : "", chan);
+	if (pub_queue(&f->f_pub, method, path, doc, len) == -1) {
+		say("error", "out of memory");
+		return -1;
 	}
-	if (!(strcmp(method, "DELETE") == 0 && st == 404)) {
-		/* Once a second at most: a full nchan refuses every document. */
-		f->f_refused++;
-		if (mono_ms() >= f->f_next_refusal_log) {
-			say("warning", "nchan refused %s %s/%s: HTTP %ld (%ld refusals so far;"
-			    " is nchan_shared_memory_size too small?)", method, group, chan, st,
-			    f->f_refused);
-			f->f_next_refusal_log = mono_ms() + 1000;
-		}
+	return 0;
+}
+
+/* One request whose answer is needed now: its HTTP status, or -1. */
+static int
+ask(struct feed *f, const char *method, const char *group, const char *chan,
+    const char *body, size_t len)
+{
+	int	 st;
+
+	if (flush_pub(f) == -1 || channel(f, method, group, chan, body, len) == -1)
+		return -1;
+	if (pub_flush(&f->f_pub, HTTP_TIMEOUT_MS) == -1) {
+		say("warning", "asking nchan failed: %s", f->f_pub.p_err);
+		pub_reset(&f->f_pub);
+		return -1;
 	}
-	return 1;
+	st = pub_answer(&f->f_pub, 0)->pa_status;
+	pub_reset(&f->f_pub);
+	return st;
 }
 
 /* Does nchan hold a channel for the job (subscribers, or messages)? */
 static int
 live_channel(struct feed *f, const char *chan)
 {
-	char	 path[64];
-	long	 st;
+	int	 st;
 
-	snprintf(path, sizeof(path), "live/%s", chan);
-	if ((st = nchan(f, "GET", path, NULL, 0)) == -1)
+	if ((st = ask(f, "GET", "live", chan, NULL, 0)) == -1)
 		return -1;
 	return st == 200;
 }
@@ -354,13 +381,12 @@ deliver(struct feed *f, const char *chan, const char *doc, size_t len, int64_t s
     bool finished, bool inserted)
 {
 	struct seen	*s;
-	char		 etag[RENDER_ETAG_MAX];
+	uint64_t	 hash = fnv1a(doc, len);
 	int		 rc;
 
-	render_etag(doc, len, etag);
 	s = seen_find(f, chan, false);
 	/* A heartbeat changes the row, not the document: nobody needs to know. */
-	if (s != NULL && (seq < s->s_seq || (seq == s->s_seq && strcmp(etag, s->s_etag) == 0)))
+	if (s != NULL && (seq < s->s_seq || (seq == s->s_seq && hash == s->s_hash)))
 		return 0;
 	f->f_dirty = true;
 	if ((finished && inserted) || !f->f_opt->push)
@@ -373,7 +399,7 @@ deliver(struct feed *f, const char *chan, const char *doc, size_t len, int64_t s
 		 */
 		if (s == NULL && (rc = live_channel(f, chan)) != 1)
 			return rc;
-		if ((rc = channel(f, "POST", "live", chan, doc, len)) == -1 ||
+		if (channel(f, "POST", "live", chan, doc, len) == -1 ||
 		    channel(f, "POST", "final", chan, doc, len) == -1 ||
 		    channel(f, "DELETE", "live", chan, NULL, 0) == -1)
 			return -1;
@@ -389,7 +415,7 @@ done:
 			return -1;
 		}
 		s->s_seq = seq;
-		memcpy(s->s_etag, etag, sizeof(etag));
+		s->s_hash = hash;
 	}
 	return 0;
 }
@@ -425,7 +451,7 @@ resync(struct feed *f)
 	char		 after[TP_JOB_ID_MAX + 1] = "";
 	const char	*params[2] = { after, NULL };
 	PGresult	*res;
-	int		 i, n, total = 0;
+	int		 i, n, rc, total = 0;
 
 	seen_clear(f);
 	do {
@@ -447,7 +473,9 @@ resync(struct feed *f)
 		total += n;
 		PQclear(res);
 	} while (n == 500);
-	if (nchan(f, "POST", "mark", "tp-notify", 9) < 200) {
+	if (flush_pub(f) == -1)
+		return -1;
+	if ((rc = ask(f, "POST", "mark", "", "tp-notify", 9)) < 200 || rc > 299) {
 		say("warning", "nchan refused tp-notify's mark");
 		return -1;
 	}
@@ -459,15 +487,15 @@ resync(struct feed *f)
 static int
 check_mark(struct feed *f)
 {
-	long	 st;
+	int	 st;
 
 	if (!f->f_opt->push)
 		return 0;
-	if ((st = nchan(f, "GET", "mark", NULL, 0)) == 200)
+	if ((st = ask(f, "GET", "mark", "", NULL, 0)) == 200)
 		return 0;
 	if (st != 404) {
 		if (st != -1)
-			say("warning", "nchan answered HTTP %ld for the mark", st);
+			say("warning", "nchan answered HTTP %d for the mark", st);
 		return -1;
 	}
 	say("info", "nginx has no channels yet (it started, or restarted)");
@@ -516,7 +544,7 @@ take_row(struct feed *f, const struct pgo_relation *rel, const struct pgo_tuple 
 {
 	const char		*names[MAX_COLS], *values[MAX_COLS];
 	Oid			 types[MAX_COLS];
-	int			 lens[MAX_COLS], i, n = t->ncols, job = -1;
+	int			 lens[MAX_COLS], i, n = t->ncols, job;
 	bool			 unknown[MAX_COLS];
 	struct progress_row	 pr;
 	struct pending		*p;
@@ -527,23 +555,32 @@ take_row(struct feed *f, const struct pgo_relation *rel, const struct pgo_tuple 
 		    rel->ncols);
 		return -1;
 	}
+	/* Where GET's columns are in the table: once per description of it. */
+	if (!f->f_map_ok) {
+		for (i = 0; i < n; i++)
+			names[i] = rel->cols[i].name;
+		if (store_progress_map(n, names, f->f_map) == -1) {
+			say("error", TABLE " lacks a column this build reads: run deploy/migrate");
+			return -1;
+		}
+		f->f_map_ok = true;
+	}
 	for (i = 0; i < n; i++) {
-		names[i] = rel->cols[i].name;
 		types[i] = rel->cols[i].type_oid;
 		values[i] = t->vals[i].kind == 'b' ? (const char *)t->vals[i].data : NULL;
 		lens[i] = (int)t->vals[i].len;
 		unknown[i] = t->vals[i].kind == 'u' || t->vals[i].kind == 't';
-		if (strcmp(names[i], "job_id") == 0)
-			job = i;
 	}
-	if (job == -1 || t->vals[job].kind != 'b') {
+	/* GET's first column is the job id. */
+	job = f->f_map[0];
+	if (t->vals[job].kind != 'b') {
 		say("error", "a change of " TABLE " has no job_id");
 		return -1;
 	}
 	if ((p = tx_add(f)) == NULL)
 		goto oom;
 	p->p_inserted = inserted;
-	res = store_progress_result(n, names, types, values, lens, unknown);
+	res = store_progress_result(f->f_map, types, values, lens, unknown);
 	if (res != NULL && store_decode_progress(res, 0, &pr) == 0) {
 		render_channel_id(pr.pr_job_id, p->p_chan);
 		p->p_seq = pr.pr_seq;
@@ -597,8 +634,9 @@ commit(struct feed *f, uint64_t end_lsn)
 	}
 	tx_clear(f);
 	f->f_in_tx = false;
-	if (end_lsn > f->f_done)
-		f->f_done = end_lsn;
+	/* The slot may forget it once nchan has answered for its documents. */
+	if (end_lsn > f->f_pending_lsn)
+		f->f_pending_lsn = end_lsn;
 	return 0;
 }
 
@@ -623,6 +661,9 @@ on_message(struct feed *f, const unsigned char *data, size_t len)
 		rc = commit(f, m.end_lsn);
 		break;
 	case 'R':
+		/* The table may have changed: find GET's columns in it again. */
+		if (m.rel.relname != NULL && strcmp(m.rel.relname, TABLE) == 0)
+			f->f_map_ok = false;
 		if (pgo_relations_put(f->f_rels, &m.rel) == -1) {
 			say("error", "out of memory");
 			rc = -1;
@@ -708,8 +749,8 @@ drain(struct feed *f, bool *reply)
 			 * The server has sent everything up to wal_end: outside a
 			 * transaction nothing before it is still to come.
 			 */
-			if (!f->f_in_tx && fr.wal_end > f->f_done)
-				f->f_done = fr.wal_end;
+			if (!f->f_in_tx && fr.wal_end > f->f_pending_lsn)
+				f->f_pending_lsn = fr.wal_end;
 			*reply |= fr.reply;
 		} else
 			say("error", "a malformed frame in the replication stream");
@@ -793,6 +834,7 @@ feed_close(struct feed *f)
 		PQfinish(f->f_db);
 	f->f_repl = f->f_db = NULL;
 	pgo_relations_free(f->f_rels);
+	f->f_map_ok = false;
 	f->f_rels = NULL;
 }
 
@@ -807,6 +849,7 @@ feed_run(struct feed *f)
 				    .cs_conninfo = f->f_opt->db_url, .cs_replication = true };
 	char			 err[512];
 	struct pollfd		 pfd;
+	FILE			*fp;
 	bool			 made, reply;
 	int64_t			 now;
 
@@ -830,6 +873,10 @@ feed_run(struct feed *f)
 	if (check_mark(f) == -1 || start_stream(f) == -1)
 		return -1;
 	say("info", "streaming changes from slot %s", f->f_opt->slot);
+	if (f->f_opt->ready_file != NULL && (fp = fopen(f->f_opt->ready_file, "w")) != NULL) {
+		fprintf(fp, "%d\n", (int)getpid());
+		fclose(fp);
+	}
 	f->f_next_mark = mono_ms() + MARK_EVERY_MS;
 	f->f_next_status = mono_ms() + STATUS_EVERY_MS;
 	f->f_reported = 0;
@@ -840,7 +887,7 @@ feed_run(struct feed *f)
 			return -1;
 		}
 		reply = false;
-		if (drain(f, &reply) == -1 || notify_caches(f) == -1)
+		if (drain(f, &reply) == -1 || flush_pub(f) == -1 || notify_caches(f) == -1)
 			return -1;
 		now = mono_ms();
 		if ((reply || f->f_done != f->f_reported || now >= f->f_next_status) &&
@@ -867,29 +914,38 @@ worker(const struct options *opt)
 {
 	struct feed	 f;
 	int		 pause = BACKOFF_MIN_MS;
-	int64_t		 until;
+	int64_t		 until, began;
 
 	memset(&f, 0, sizeof(f));
 	f.f_opt = opt;
-	if (opt->nchan[0] == '/')
-		snprintf(f.f_base, sizeof(f.f_base), "http://nchan/pub");
-	else
-		snprintf(f.f_base, sizeof(f.f_base), "%s/pub", opt->nchan);
-	if ((f.f_curl = curl_easy_init()) == NULL) {
-		say("error", "curl_easy_init failed");
+	if (pub_init(&f.f_pub, opt->nchan) == -1) {
+		say("error", "--nchan %s: not a socket's path nor http://HOST:PORT", opt->nchan);
 		return 1;
 	}
-	if (opt->nchan[0] == '/')
-		curl_easy_setopt(f.f_curl, CURLOPT_UNIX_SOCKET_PATH, opt->nchan);
-	curl_easy_setopt(f.f_curl, CURLOPT_TIMEOUT_MS, HTTP_TIMEOUT_MS);
-	curl_easy_setopt(f.f_curl, CURLOPT_CONNECTTIMEOUT_MS, HTTP_TIMEOUT_MS);
-	curl_easy_setopt(f.f_curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(f.f_curl, CURLOPT_WRITEFUNCTION, discard);
 	while (!stopping) {
+		began = mono_ms();
 		if (feed_run(&f) == 0)
 			break;
+		if (opt->ready_file != NULL)
+			unlink(opt->ready_file);
 		feed_close(&f);
+		/*
+		 * Documents of committed changes still queued for nchan (the
+		 * database failed mid-batch) go out now.  If nginx is what
+		 * failed, they may or may not have been published: nothing may
+		 * count as sent, and the slot gives them again.  (What was
+		 * published stays known: the slot may give it again too, as
+		 * PostgreSQL 15 does not keep a slot's confirmed position
+		 * across its own restart.)
+		 */
+		if (flush_pub(&f) == -1) {
+			pub_close(&f.f_pub);
+			seen_clear(&f);
+		}
+		f.f_pending_lsn = f.f_done;
 		/* Start over after a pause that grows while the trouble lasts. */
+		if (mono_ms() - began >= HEALTHY_MS)
+			pause = BACKOFF_MIN_MS;
 		for (until = mono_ms() + pause; !stopping && mono_ms() < until;)
 			usleep(50000);
 		pause = pause * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : pause * 2;
@@ -897,7 +953,7 @@ worker(const struct options *opt)
 	feed_close(&f);
 	seen_clear(&f);
 	free(f.f_tx);
-	curl_easy_cleanup(f.f_curl);
+	pub_close(&f.f_pub);
 	say("info", "stopped (%ld documents published, %ld refused)", f.f_published, f.f_refused);
 	return 0;
 }
@@ -939,6 +995,8 @@ supervise(const struct options *opt)
 		while (waitpid(pid, &st, 0) == -1 && errno == EINTR)
 			;
 		worker_pid = 0;
+		if (opt->ready_file != NULL)
+			unlink(opt->ready_file);
 		if (stopping)
 			break;
 		if (WIFSIGNALED(st))
@@ -965,6 +1023,7 @@ main(int argc, char **argv)
 		{ "slot", required_argument, NULL, 's' },
 		{ "publication", required_argument, NULL, 'p' },
 		{ "pid-file", required_argument, NULL, 'P' },
+		{ "ready-file", required_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -982,6 +1041,7 @@ main(int argc, char **argv)
 		case 's': opt.slot = optarg; break;
 		case 'p': opt.publication = optarg; break;
 		case 'P': opt.pid_file = optarg; break;
+		case 'R': opt.ready_file = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return EXIT_USAGE;
 		}
@@ -1004,10 +1064,6 @@ main(int argc, char **argv)
 		fprintf(stderr, "%s: --nchan is too long\n", progname);
 		return EXIT_USAGE;
 	}
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-		fprintf(stderr, "%s: libcurl would not start\n", progname);
-		return 1;
-	}
 	signal(SIGPIPE, SIG_IGN);
 	if (opt.pid_file != NULL) {
 		if ((fp = fopen(opt.pid_file, "w")) == NULL) {
@@ -1019,9 +1075,12 @@ main(int argc, char **argv)
 	}
 	say("info", "starting (slot %s, %s)", opt.slot,
 	    opt.push ? opt.nchan : "no push: read caches only");
+	if (opt.ready_file != NULL)
+		unlink(opt.ready_file);
 	rc = supervise(&opt);
 	if (opt.pid_file != NULL)
 		unlink(opt.pid_file);
-	curl_global_cleanup();
+	if (opt.ready_file != NULL)
+		unlink(opt.ready_file);
 	return rc;
 }

@@ -371,6 +371,7 @@ Test(feed, a_decoded_change_reads_as_a_get)
 	Oid			 types[FAKE_PROGRESS_COLS + 2];
 	int			 lens[FAKE_PROGRESS_COLS + 2], i, j;
 	bool			 unknown[FAKE_PROGRESS_COLS + 2] = { false };
+	int			 map[STORE_PROGRESS_COLS];
 	struct progress_row	 a, b;
 	char			*da, *db;
 
@@ -391,7 +392,8 @@ Test(feed, a_decoded_change_reads_as_a_get)
 	values[FAKE_PROGRESS_COLS + 1] = NULL;
 	lens[FAKE_PROGRESS_COLS + 1] = 0;
 
-	res = store_progress_result(FAKE_PROGRESS_COLS + 2, names, types, values, lens, unknown);
+	cr_assert_eq(store_progress_map(FAKE_PROGRESS_COLS + 2, names, map), 0);
+	res = store_progress_result(map, types, values, lens, unknown);
 	cr_assert_not_null(res);
 	cr_assert_eq(store_decode_progress(res, 0, &a), 0);
 	cr_assert_eq(store_decode_progress(get, 0, &b), 0);
@@ -403,16 +405,15 @@ Test(feed, a_decoded_change_reads_as_a_get)
 	PQclear(res);
 
 	/* A value the change left out (TOASTed, unchanged): read the row instead. */
-	unknown[3] = true;
-	cr_assert_null(store_progress_result(FAKE_PROGRESS_COLS + 2, names, types, values,
-	    lens, unknown));
-	unknown[3] = false;
-	/* A column missing: the same. */
-	cr_assert_null(store_progress_result(FAKE_PROGRESS_COLS, names, types, values,
-	    lens, unknown));
+	unknown[FAKE_PROGRESS_COLS - 3] = true;
+	cr_assert_null(store_progress_result(map, types, values, lens, unknown));
+	unknown[FAKE_PROGRESS_COLS - 3] = false;
+	/* A column missing: no map. */
+	cr_assert_eq(store_progress_map(FAKE_PROGRESS_COLS, names, map), -1);
+	cr_assert_eq(store_progress_map(FAKE_PROGRESS_COLS + 2, names, map), 0);
 	/* A column of another type: the decoder refuses it, as it refuses GET's. */
 	types[FAKE_PROGRESS_COLS] = 25;
-	res = store_progress_result(FAKE_PROGRESS_COLS + 2, names, types, values, lens, unknown);
+	res = store_progress_result(map, types, values, lens, unknown);
 	cr_assert_not_null(res);
 	cr_assert_eq(store_decode_progress(res, 0, &a), -1);
 	PQclear(res);
