@@ -120,6 +120,9 @@ contract() {
 	error_or_status_is 400 invalid_job_id "a job id that is not UTF-8 (%FF)"
 	http GET "$P/web%2Fservers/progress"
 	is "$STATUS $(jq -r .job_id "$BODY_FILE" 2>/dev/null)" "200 web/servers" "a job id with %2F round-trips"
+	# No nchan here: a stream is refused at once, with what to do instead.
+	http GET $P/abc123-def456/progress/stream -H 'Accept: text/event-stream'
+	error_is 501 streams_unavailable "a stream, where there is no nchan: 501"
 	http GET "$P?limit=5&active=true"
 	is "$STATUS" 200 "the list, with a query string: 200"
 	json_is '[(.jobs | type), (.counts | type), (.counts.total > 0)]' '["array","object",true]' \
