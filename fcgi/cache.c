@@ -26,20 +26,6 @@
 
 #include "pool.h"
 
-/* FNV-1a, 64 bits. */
-static uint64_t
-hash(const char *s, size_t len)
-{
-	uint64_t	 h = UINT64_C(14695981039346656037);
-	size_t		 i;
-
-	for (i = 0; i < len; i++) {
-		h ^= (unsigned char)s[i];
-		h *= UINT64_C(1099511628211);
-	}
-	return h;
-}
-
 int
 cache_init(struct cache *c, int entries, int ttl_ms)
 {
@@ -106,7 +92,7 @@ cache_get(struct cache *c, const char *job, size_t jlen, uint64_t shared_gen, in
 
 	if (c->c_n == 0)
 		return NULL;
-	h = hash(job, jlen);
+	h = fnv1a64(job, jlen);
 	e = &c->c_slots[h % (uint64_t)c->c_n];
 	if (e->ce_data == NULL || e->ce_hash != h || e->ce_jlen != jlen ||
 	    e->ce_gen != c->c_gen || e->ce_shared_gen != shared_gen ||
@@ -130,7 +116,7 @@ cache_put(struct cache *c, const char *job, size_t jlen, const char *body, size_
 
 	if (c->c_n == 0 || blen > CACHE_DOC_MAX)
 		return;
-	h = hash(job, jlen);
+	h = fnv1a64(job, jlen);
 	e = &c->c_slots[h % (uint64_t)c->c_n];
 	/* One buffer per slot: the job id, then the document; grown, never shrunk. */
 	if (jlen + blen > e->ce_cap) {

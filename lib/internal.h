@@ -293,6 +293,11 @@ struct timespec mono_after_ms(int64_t ms);
 
 /* out = SHA-256 of data[0..len). */
 void	 sha256(const void *data, size_t len, unsigned char out[32]);
+/*
+ * FNV-1a, 64 bits: a fast hash, not a digest (no secrecy, collisions
+ * findable), for tables and for telling documents apart cheaply.
+ */
+uint64_t fnv1a64(const void *data, size_t len);
 /* Compares len bytes in a time that does not depend on where they differ. */
 bool	 equal_ct(const void *a, const void *b, size_t len);
 

@@ -82,3 +82,17 @@ equal_ct(const void *a, const void *b, size_t len)
 		diff |= x[i] ^ y[i];
 	return diff == 0;
 }
+
+uint64_t
+fnv1a64(const void *data, size_t len)
+{
+	const unsigned char	*p = data;
+	uint64_t		 h = UINT64_C(14695981039346656037);
+	size_t			 i;
+
+	for (i = 0; i < len; i++) {
+		h ^= p[i];
+		h *= UINT64_C(1099511628211);
+	}
+	return h;
+}

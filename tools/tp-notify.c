@@ -178,22 +178,6 @@ plain_name(const char *s)
 
 /* --- the channels' memory ------------------------------------------------ */
 
-/*
- * A document's fingerprint, to tell a repeat from a change of the same seq
- * (a cancel): FNV-1a, 64 bits, much cheaper than the SHA-256 of its ETag.
- */
-static uint64_t
-fnv1a(const char *s, size_t len)
-{
-	uint64_t	 h = UINT64_C(14695981039346656037);
-	size_t		 i;
-
-	for (i = 0; i < len; i++) {
-		h ^= (unsigned char)s[i];
-		h *= UINT64_C(1099511628211);
-	}
-	return h;
-}
 
 static uint64_t
 chan_hash(const char *chan)
@@ -381,7 +365,8 @@ deliver(struct feed *f, const char *chan, const char *doc, size_t len, int64_t s
     bool finished, bool inserted)
 {
 	struct seen	*s;
-	uint64_t	 hash = fnv1a(doc, len);
+	/* A repeat, or a change of the same seq (a cancel)?  FNV-1a is enough. */
+	uint64_t	 hash = fnv1a64(doc, len);
 	int		 rc;
 
 	s = seen_find(f, chan, false);

@@ -155,6 +155,21 @@ proc_alive() {
 }
 
 pool_master_pid() { head -n 1 "$TP_STATE_DIR/tp-fcgi.pid"; }
+# feed_sync: waits (10 s at most) until tp-notify has handled everything
+# committed so far, and so has told the pools' read caches (schema/007:
+# writes made outside the pool reach the caches through tp-notify, a few
+# milliseconds after they commit).  Call it between such a write and a GET
+# that must see it.  (The insert position, not the write position: an
+# asynchronous commit is decoded once it is flushed.)
+feed_sync() {
+	local lsn
+	lsn=$(sql "SELECT pg_current_wal_insert_lsn()") || return 1
+	wait_until 10 feed_past "$lsn"
+}
+feed_past() {
+	[ "$(sql "SELECT confirmed_flush_lsn >= '$1' FROM pg_replication_slots
+	    WHERE slot_name = 'trainprog_feed'")" = t ]
+}
 # tp-notify's supervisor, and its worker (the one that streams changes).
 notify_pid() { head -n 1 "$TP_STATE_DIR/tp-notify.pid"; }
 notify_worker_pid() { pgrep -P "$(notify_pid)" | head -n 1; }

@@ -2,7 +2,14 @@
 
 main_stack || return 0
 P=/api/v2/training/jobs
-pub() { "$E2E_BIN/tp-publish" "$@" 2>"$E2E_TMP/pub.err"; }
+# tp-publish writes to PostgreSQL directly: the pools' caches learn of it
+# through tp-notify, which feed_sync waits for.
+pub() {
+	local rc=0
+	"$E2E_BIN/tp-publish" "$@" 2>"$E2E_TMP/pub.err" || rc=$?
+	feed_sync
+	return $rc
+}
 FIX=$E2E_ROOT/t/e2e/fixtures
 
 # matches FIXTURE: every field of the spec's snippet (but the time-dependent

@@ -84,6 +84,45 @@ open_tracker(const char *id, struct fake_clock *fc, struct tp_publisher *pub)
 	return t;
 }
 
+/*
+ * Waits until tp-notify has handled everything committed so far: the
+ * tracker writes to PostgreSQL directly, and the pools' read caches learn
+ * of it through tp-notify (schema/007), a few milliseconds later.
+ */
+static void
+feed_sync(void)
+{
+	static PGconn	*db;
+	const char	*params[1];
+	char		 lsn[64];
+	PGresult	*res;
+	bool		 done;
+	int		 i;
+
+	if (db == NULL || PQstatus(db) != CONNECTION_OK) {
+		if (db != NULL)
+			PQfinish(db);
+		db = PQconnectdb(env("DATABASE_URL"));
+	}
+	res = PQexec(db, "SELECT pg_current_wal_insert_lsn()::text");
+	cr_assert_eq(PQresultStatus(res), PGRES_TUPLES_OK, "%s", PQerrorMessage(db));
+	snprintf(lsn, sizeof(lsn), "%s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	params[0] = lsn;
+	for (i = 0; i < 100; i++) {
+		res = PQexecParams(db, "SELECT confirmed_flush_lsn >= $1::pg_lsn"
+		    " FROM pg_replication_slots WHERE slot_name = 'trainprog_feed'",
+		    1, NULL, params, NULL, NULL, 0);
+		done = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
+		    strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+		PQclear(res);
+		if (done)
+			return;
+		usleep(100000);
+	}
+	cr_assert_fail("tp-notify did not read the feed up to %s within 10 s", lsn);
+}
+
 /* GET the job's progress document through nginx; NULL on 404. */
 static cJSON *
 get_doc(const char *id)
@@ -93,6 +132,7 @@ get_doc(const char *id)
 	size_t	 n;
 	cJSON	*doc;
 
+	feed_sync();
 	snprintf(cmd, sizeof(cmd), "curl -s -w '\\n%%{http_code}' '%s/api/v2/training/jobs/%s/progress'",
 	    env("TP_BASE_URL"), id);
 	cr_assert_not_null(fp = popen(cmd, "r"));
