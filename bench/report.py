@@ -119,6 +119,18 @@ def push_section(path, m, w):
                                                if k.startswith("status_")) or "-",
              secs, num(sse, "cpu_s"), num(poll, "cpu_s")))
         w("")
+        ss, ps = watch.get("sse-slow", {}), watch.get("poll-slow", {})
+        if ss and ps and num(ps, "cpu_s") > 0:
+            w("**6c', the same at one update per job every 2 s** (the pollers' own rate, "
+              "%.0f updates): push %.1f s (%.0f messages, %.0f lost, %.0f reordered), polling "
+              "%.1f s (%.0f requests): push's CPU per watcher-second is %.3fx polling's. "
+              "Push's cost follows the updates it delivers (%.1f us of server CPU a message "
+              "at 2 a second); polling's follows the watchers."
+              % (num(ss, "updates"), num(ss, "cpu_s"), num(ss, "messages"), num(ss, "gaps"),
+                 num(ss, "reordered"), num(ps, "cpu_s"), num(ps, "requests"),
+                 num(ss, "cpu_s") / num(ps, "cpu_s"),
+                 1e6 * num(sse, "cpu_s") / max(num(sse, "messages"), 1)))
+            w("")
     w(table(["target", "measured", ""], checks) if checks else "")
     w("")
 
