@@ -23,28 +23,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "pool.h"
-
-/* Does the comma-separated header value list contain token (any case)? */
-static bool
-header_has(const char *value, const char *token)
-{
-	size_t	 n = strlen(token);
-	const char *p;
-
-	for (p = value; p != NULL && *p != '\0'; p++) {
-		while (*p == ' ' || *p == '\t' || *p == ',')
-			p++;
-		if (strncasecmp(p, token, n) == 0 &&
-		    (p[n] == '\0' || p[n] == ',' || p[n] == ';' || p[n] == ' ' || p[n] == '\t'))
-			return true;
-		if ((p = strchr(p, ',')) == NULL)
-			break;
-	}
-	return false;
-}
 
 static void
 redirect(struct request *rq, const char *location, const char *kind, const char *job_id)
@@ -120,8 +100,8 @@ handle_stream(struct request *rq)
 		    "If-None-Match instead", NULL);
 		return;
 	}
-	ws = header_has(http_param(rq, "HTTP_UPGRADE"), "websocket");
-	sse = header_has(http_param(rq, "HTTP_ACCEPT"), "text/event-stream");
+	ws = header_lists(http_param(rq, "HTTP_UPGRADE"), "websocket");
+	sse = header_lists(http_param(rq, "HTTP_ACCEPT"), "text/event-stream");
 	if (!ws && !sse) {
 		http_reply_error(rq, 406, "not_acceptable",
 		    "the stream speaks Server-Sent Events (Accept: text/event-stream) "

@@ -740,6 +740,12 @@ int	 jobs_cursor_decode(const char *cursor, int64_t *activity_us, char *job_id,
  * it?  A malformed value matches nothing: the full response is sent.
  */
 bool	 etag_matches(const char *if_none_match, const char *etag);
+/*
+ * Does a comma-separated header value (Accept, Upgrade; NULL: absent) list
+ * token, in any case, as an element of its own (parameters after ";"
+ * allowed, "text/event-streams" not)?
+ */
+bool	 header_lists(const char *value, const char *token);
 
 /* handler_jobs.c */
 

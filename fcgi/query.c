@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "pool.h"
 
@@ -333,3 +334,22 @@ etag_matches(const char *header, const char *etag)
 			return false;
 	}
 }
+
+bool
+header_lists(const char *value, const char *token)
+{
+	size_t		 n = strlen(token);
+	const char	*p = value;
+
+	while (p != NULL && *p != '\0') {
+		while (*p == ' ' || *p == '\t' || *p == ',')
+			p++;
+		if (strncasecmp(p, token, n) == 0 && (p[n] == '\0' || p[n] == ',' ||
+		    p[n] == ';' || p[n] == ' ' || p[n] == '\t'))
+			return true;
+		if ((p = strchr(p, ',')) != NULL)
+			p++;
+	}
+	return false;
+}
+

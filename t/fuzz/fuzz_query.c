@@ -1,4 +1,4 @@
-/* fuzz_query.c: libFuzzer target for jobs_query_parse(), the cursors and etag_matches() (fcgi/query.c). */
+/* fuzz_query.c: libFuzzer target for jobs_query_parse(), the cursors, etag_matches() and header_lists() (fcgi/query.c). */
 #include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -190,6 +190,43 @@ check_etag(const char *h)
 		    (int)etag_matches(h, tags[i]), ref_etag_matches(h, tags[i]));
 }
 
+/*
+ * The reference for header_lists(): split at every comma, trim spaces and
+ * tabs, cut at ";", compare whole, ignoring ASCII case.
+ */
+static int
+ref_header_lists(const char *h, const char *token)
+{
+	const char	*p = h, *e, *end;
+	size_t		 n;
+
+	for (;;) {
+		end = strchr(p, ',');
+		e = end != NULL ? end : p + strlen(p);
+		while (p < e && (*p == ' ' || *p == '\t'))
+			p++;
+		for (n = 0; p + n < e && p[n] != ';' && p[n] != ' ' && p[n] != '\t'; n++)
+			;
+		if (n == strlen(token) && strncasecmp(p, token, n) == 0)
+			return 1;
+		if (end == NULL)
+			return 0;
+		p = end + 1;
+	}
+}
+
+static void
+check_header(const char *h)
+{
+	static const char *const tokens[] = { "text/event-stream", "websocket" };
+	size_t	 i;
+
+	for (i = 0; i < sizeof(tokens) / sizeof(tokens[0]); i++)
+		CHECK("header-ref", (int)header_lists(h, tokens[i]) == ref_header_lists(h, tokens[i]),
+		    "\"%s\" lists %s: %d, the reference %d", h, tokens[i],
+		    (int)header_lists(h, tokens[i]), ref_header_lists(h, tokens[i]));
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -200,6 +237,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_query(s);
 	check_decode(s);
 	check_etag(s);
+	check_header(s);
 	check_history(s);
 	if (size >= 9) {
 		memcpy(&us, data, sizeof(us));

@@ -443,3 +443,20 @@ Test(history_query, refusals_say_why)
 	history_refused("limit=1%00", "malformed percent-encoding");
 	history_refused("lim%zzit=1", "name is malformed");
 }
+
+Test(query, a_header_lists_a_token)
+{
+	cr_assert(header_lists("text/event-stream", "text/event-stream"));
+	cr_assert(header_lists("text/html, Text/Event-Stream;q=0.9", "text/event-stream"));
+	cr_assert(header_lists(" websocket", "websocket"));
+	cr_assert(header_lists("h2c,WebSocket", "websocket"), "any case");
+	cr_assert(header_lists("a,,\twebsocket\t,b", "websocket"));
+	cr_assert_not(header_lists(NULL, "websocket"), "absent");
+	cr_assert_not(header_lists("", "websocket"));
+	cr_assert_not(header_lists("text/event-streams", "text/event-stream"), "a longer token");
+	cr_assert_not(header_lists("xwebsocket", "websocket"));
+	cr_assert_not(header_lists("text/html;x=text/event-stream", "text/event-stream"),
+	    "inside another element's parameters");
+	cr_assert_not(header_lists("*/*", "text/event-stream"), "no wildcard: streams are asked for");
+}
+
