@@ -41,15 +41,21 @@ LIB_SRC	 := lib/clock.c lib/conn.c lib/eta.c lib/pgoutput.c lib/progress.c lib/p
 	    lib/render.c lib/sha256.c lib/store.c lib/threads.c lib/token.c lib/tracker.c
 FCGI_SRC := fcgi/auth.c fcgi/cache.c fcgi/config.c fcgi/db.c fcgi/body.c fcgi/guard.c \
 	    fcgi/handler_cancel.c fcgi/handler_history.c fcgi/handler_jobs.c fcgi/handler_ping.c \
-	    fcgi/handler_progress.c fcgi/handler_publish.c fcgi/handler_stream.c fcgi/http.c fcgi/listen.c \
+	    fcgi/handler_progress.c fcgi/handler_publish.c fcgi/handler_stream.c fcgi/handler_submit.c \
+	    fcgi/http.c fcgi/listen.c \
 	    fcgi/log.c fcgi/master.c fcgi/priv.c fcgi/query.c fcgi/router.c \
 	    fcgi/scoreboard.c fcgi/serve.c fcgi/status.c fcgi/worker.c
+# The reference trainer's engine (tools/train/train.h): tp-trainer, tp-ohlcv,
+# and POST /jobs's request parser in tp-fcgi.
+TRAIN_SRC := tools/train/backtest.c tools/train/candles.c tools/train/jobreq.c \
+	     tools/train/optimize.c tools/train/walkforward.c
 UNIT_TESTS := test_progress test_eta test_render test_store test_router test_config test_guard \
 	      test_token test_body test_cache test_query test_http test_publisher test_pgoutput \
-	      test_pubhttp
+	      test_pubhttp test_train test_jobreq
 
 LIB_OBJ	 := $(LIB_SRC:%.c=$(B)/obj/%.o)
 FCGI_OBJ := $(FCGI_SRC:%.c=$(B)/obj/%.o)
+TRAIN_OBJ := $(TRAIN_SRC:%.c=$(B)/obj/%.o)
 UNIT_BIN := $(UNIT_TESTS:%=$(B)/t/%)
 
 .PHONY: all deps run test unit e2e check-san check-tsan bench bench-smoke clean install help
@@ -87,7 +93,12 @@ $(B)/lib/libtrainprog.so.0: $(LIB_OBJ)
 $(B)/lib/libtrainprog.so: $(B)/lib/libtrainprog.so.0
 	ln -sf libtrainprog.so.0 $@
 
-$(B)/bin/tp-fcgi: $(B)/obj/fcgi/main.o $(FCGI_OBJ) $(B)/lib/libtrainprog.a
+$(B)/lib/libtptrain.a: $(TRAIN_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	ar rcs $@ $^
+
+$(B)/bin/tp-fcgi: $(B)/obj/fcgi/main.o $(FCGI_OBJ) $(B)/lib/libtptrain.a $(B)/lib/libtrainprog.a
 	@mkdir -p $(dir $@)
 	$(CC) $(XLDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread -lm
 
@@ -106,14 +117,16 @@ $(B)/bin/tp-notify: $(B)/obj/tools/tp-notify.o $(B)/obj/tools/pubhttp.o $(B)/lib
 	@mkdir -p $(dir $@)
 	$(CC) $(XLDFLAGS) -o $@ $^ $(LIB_LIBS)
 
-# The example trainer links the shared library, as a trainer would.
-$(B)/bin/tp-trainer: $(B)/obj/tools/tp-trainer.o $(B)/lib/libtrainprog.so
+# The reference trainer publishes through the shared library, as any
+# trainer would; its engine and its own queries are its own.
+$(B)/bin/tp-trainer: $(B)/obj/tools/tp-trainer.o $(B)/lib/libtptrain.a $(B)/lib/libtrainprog.so
 	@mkdir -p $(dir $@)
-	$(CC) $(XLDFLAGS) -o $@ $< -L$(B)/lib -ltrainprog -Wl,-rpath,'$$ORIGIN/../lib'
+	$(CC) $(XLDFLAGS) -o $@ $< $(B)/lib/libtptrain.a -L$(B)/lib -ltrainprog \
+	    -Wl,-rpath,'$$ORIGIN/../lib' $(LIB_PKG_LIBS) -lm
 
 # Unit tests: Criterion, one binary per source file under test.
 $(B)/t/test_%: $(B)/obj/t/unit/test_%.o $(B)/obj/t/unit/fake_pg.o $(FCGI_OBJ) \
-    $(B)/lib/libtrainprog.a
+    $(B)/lib/libtptrain.a $(B)/lib/libtrainprog.a
 	@mkdir -p $(dir $@)
 	$(CC) $(XLDFLAGS) -o $@ $^ $(PKG_LIBS) -lcriterion -lpthread -lm
 
@@ -150,6 +163,10 @@ $(B)/t/clockshift.so: t/tools/clockshift.c
 $(B)/bench/bench_tracker: $(B)/obj/bench/bench_tracker.o $(B)/lib/libtrainprog.a
 	@mkdir -p $(dir $@)
 	$(CC) $(XLDFLAGS) -o $@ $^ $(LIB_LIBS)
+
+$(B)/bench/bench_backtest: $(B)/obj/bench/bench_backtest.o $(B)/lib/libtptrain.a
+	@mkdir -p $(dir $@)
+	$(CC) $(XLDFLAGS) -o $@ $^ $(LIB_PKG_LIBS) -lm
 
 deps:
 	@deploy/install-deps
@@ -191,11 +208,11 @@ run: deps
 # checks in a few seconds that all of it works, and asserts no timing.
 bench: deps
 	deploy/install-deps --bench
-	$(MAKE) all $(B)/bench/bench_tracker $(B)/t/subload
+	$(MAKE) all $(B)/bench/bench_tracker $(B)/bench/bench_backtest $(B)/t/subload
 	bench/run
 
 bench-smoke: deps
-	$(MAKE) all $(B)/bench/bench_tracker $(B)/t/subload
+	$(MAKE) all $(B)/bench/bench_tracker $(B)/bench/bench_backtest $(B)/t/subload
 	bench/run --smoke
 
 install: deps
@@ -246,11 +263,13 @@ clean:
 FUZZ_CC		?= clang
 FUZZ_SECS	?= 60
 FUZZ_JOBS	?= 1
-FUZZ_ALL	:= fuzz_guard fuzz_router fuzz_query fuzz_event fuzz_json fuzz_pgoutput
+FUZZ_ALL	:= fuzz_guard fuzz_router fuzz_query fuzz_event fuzz_json fuzz_pgoutput \
+		   fuzz_csv fuzz_jobreq
 FUZZ_TARGETS	?= $(FUZZ_ALL)
 FUZZ_SANFLAGS	:= -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_CFLAGS	:= -std=c11 $(WARN) -O1 -g $(FUZZ_SANFLAGS) $(CFLAGS)
-FUZZ_OBJ	:= $(LIB_SRC:%.c=build/fuzz/obj/%.o) $(FCGI_SRC:%.c=build/fuzz/obj/%.o)
+FUZZ_OBJ	:= $(LIB_SRC:%.c=build/fuzz/obj/%.o) $(FCGI_SRC:%.c=build/fuzz/obj/%.o) \
+		   $(TRAIN_SRC:%.c=build/fuzz/obj/%.o)
 FUZZ_BIN	:= $(FUZZ_ALL:%=build/fuzz/%)
 
 .PHONY: fuzz fuzz-smoke fuzz-replay fuzz-build

@@ -58,8 +58,21 @@ auth_require(struct request *rq, struct db *db, const char *scope)
 		snprintf(message, sizeof(message), "the token may not %s: it lacks the \"%s\" scope",
 		    scope, scope);
 		http_reply_error(rq, 403, "forbidden", message, NULL);
-	} else
+	} else {
+		memcpy(rq->rq_token_id, id, sizeof(rq->rq_token_id));
 		ok = true;
+	}
 	PQclear(res);
 	return ok;
+}
+
+bool
+auth_require_writer(struct request *rq, struct db *db, const char *scope)
+{
+	if (!db_configured(db)) {
+		http_reply_error(rq, 403, "writes_disabled",
+		    "this server does not take writes (database_write_url is not set)", NULL);
+		return false;
+	}
+	return auth_require(rq, db, scope);
 }

@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "pool.h"
 
@@ -30,22 +29,6 @@ struct publish {
 	int			 p_answer;	/* 200: reply with the stored job */
 };
 
-/* Is the request's body JSON (application/json, or a +json type)? */
-static bool
-json_content_type(const char *ct)
-{
-	size_t	 n;
-
-	if (ct == NULL)
-		return false;
-	n = strcspn(ct, "; \t");
-	if (n == 16 && strncasecmp(ct, "application/json", 16) == 0)
-		return true;
-	/* application/vnd.something+json */
-	return n > 17 && strncasecmp(ct, "application/", 12) == 0 &&
-	    strncasecmp(ct + n - 5, "+json", 5) == 0;
-}
-
 /* A database step that did not answer DB_OK: 503, or 500 saying `what` failed. */
 static bool
 db_failed(struct publish *p, enum db_status st, const char *what)
@@ -61,12 +44,7 @@ db_failed(struct publish *p, enum db_status st, const char *what)
 static bool
 authorise(struct publish *p)
 {
-	if (!db_configured(p->p_db)) {
-		http_reply_error(p->p_rq, 403, "writes_disabled",
-		    "this server does not take writes (database_write_url is not set)", NULL);
-		return false;
-	}
-	return auth_require(p->p_rq, p->p_db, "publish");
+	return auth_require_writer(p->p_rq, p->p_db, "publish");
 }
 
 /* The body, as an event.  Otherwise 415 or 400 is sent. */
@@ -76,17 +54,8 @@ parse(struct publish *p)
 	struct request	*rq = p->p_rq;
 	long		 len;
 
-	if (!json_content_type(http_param(rq, "CONTENT_TYPE"))) {
-		http_reply_error(rq, 415, "unsupported_media_type",
-		    "the body must be JSON: Content-Type: application/json", NULL);
+	if ((len = http_read_json_body(rq, &p->p_body)) < 0)
 		return false;
-	}
-	if ((len = http_read_body(rq, (size_t)rq->rq_cf->cf_max_body_size, &p->p_body)) < 0) {
-		/* The guard refuses longer bodies before this; a short one is left. */
-		http_reply_error(rq, 400, "invalid_body",
-		    "the body does not match its Content-Length", NULL);
-		return false;
-	}
 	if (body_parse(p->p_body, (size_t)len, &p->p_event) == -1) {
 		http_reply_field_error(rq, 400, p->p_event.pe_field != NULL ? "invalid_field" :
 		    "invalid_body", p->p_event.pe_problem, p->p_event.pe_field, NULL);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "pool.h"
 
@@ -61,6 +62,42 @@ http_read_body(struct request *rq, size_t max, char **out)
 	return want;
 }
 
+/* Is the request's body JSON (application/json, or a +json type)? */
+static bool
+json_content_type(const char *ct)
+{
+	size_t	 n;
+
+	if (ct == NULL)
+		return false;
+	n = strcspn(ct, "; \t");
+	if (n == 16 && strncasecmp(ct, "application/json", 16) == 0)
+		return true;
+	/* application/vnd.something+json */
+	return n > 17 && strncasecmp(ct, "application/", 12) == 0 &&
+	    strncasecmp(ct + n - 5, "+json", 5) == 0;
+}
+
+long
+http_read_json_body(struct request *rq, char **out)
+{
+	long	 len;
+
+	*out = NULL;
+	if (!json_content_type(http_param(rq, "CONTENT_TYPE"))) {
+		http_reply_error(rq, 415, "unsupported_media_type",
+		    "the body must be JSON: Content-Type: application/json", NULL);
+		return -1;
+	}
+	if ((len = http_read_body(rq, (size_t)rq->rq_cf->cf_max_body_size, out)) < 0) {
+		/* The guard refuses longer bodies before this; a short one is left. */
+		http_reply_error(rq, 400, "invalid_body",
+		    "the body does not match its Content-Length", NULL);
+		return -1;
+	}
+	return len;
+}
+
 void
 http_reply_unavailable(struct request *rq, const struct db *db)
 {
@@ -92,6 +129,7 @@ http_reason(int status)
 {
 	switch (status) {
 	case 200: return "OK";
+	case 201: return "Created";
 	case 202: return "Accepted";
 	case 204: return "No Content";
 	case 304: return "Not Modified";
@@ -116,7 +154,8 @@ void
 http_reply_json(struct request *rq, int status, const char *body, size_t len,
     const char *extra_headers)
 {
-	char	 head[512];
+	/* Room for a Location naming a job id of 255 bytes, each percent-encoded. */
+	char	 head[1536];
 	int	 n;
 
 	n = snprintf(head, sizeof(head),

@@ -497,6 +497,7 @@ enum route_id {
 	ROUTE_HISTORY,		/* GET, HEAD /api/v2/training/jobs/{job_id}/progress/history */
 	ROUTE_STREAM,		/* GET /api/v2/training/jobs/{job_id}/progress/stream */
 	ROUTE_JOBS,		/* GET, HEAD /api/v2/training/jobs */
+	ROUTE_SUBMIT,		/* POST /api/v2/training/jobs: start a job */
 	ROUTE_PING		/* GET, HEAD /_trainprog/ping */
 };
 
@@ -543,6 +544,7 @@ struct request {
 	struct route		 rq_route;
 	int			 rq_status;	/* what was sent, for the log */
 	int64_t			 rq_started;	/* mono_ms() at accept */
+	char			 rq_token_id[TOKEN_ID_LEN + 1];	/* auth_require() passed it; "" */
 };
 
 /* Clears *rq for a new request on fcgi, started now. */
@@ -557,6 +559,14 @@ int64_t	 http_db_deadline(const struct request *rq);
  * longer than max, or shorter than announced).
  */
 long	 http_read_body(struct request *rq, size_t max, char **out);
+/*
+ * The body of a write, declared JSON (application/json, with or without
+ * parameters, or application/...+json) and read whole into a buffer the
+ * caller frees, NUL-terminated.  Its length, or -1 after sending 415
+ * unsupported_media_type or 400 invalid_body (a length that is not its
+ * Content-Length).
+ */
+long	 http_read_json_body(struct request *rq, char **out);
 /*
  * Sends a complete response: status, JSON body (not sent for HEAD, but
  * counted in Content-Length) and any extra header lines ("Allow: GET\r\n").
@@ -681,6 +691,12 @@ void	 cache_put(struct cache *c, const char *job, size_t jlen, const char *body,
  * otherwise the error (401, 403, 503) has been sent.
  */
 bool	 auth_require(struct request *rq, struct db *db, const char *scope);
+/*
+ * For a write: 403 writes_disabled when the pool has no database_write_url,
+ * then auth_require() on the writer.  True when it may go on, with the
+ * token's id in rq_token_id.
+ */
+bool	 auth_require_writer(struct request *rq, struct db *db, const char *scope);
 
 /* handler_ping.c */
 
@@ -784,6 +800,11 @@ void	 body_free(struct posted_event *pe);
 
 /* POST /api/v2/training/jobs/{job_id}/progress: an event from a publisher. */
 void	 handle_publish(struct request *rq);
+
+/* handler_submit.c */
+
+/* POST /api/v2/training/jobs: starts a training job (queued, for a trainer to take). */
+void	 handle_submit(struct request *rq);
 
 /* handler_history.c */
 

@@ -134,10 +134,15 @@ route_match(const char *method, const char *uri, struct route *rt)
 	if (!segment_is(&seg[0], "jobs"))
 		return ROUTE_NOT_FOUND;
 	if (nseg == 1) {
-		rt->rt_id = ROUTE_JOBS;
-		rt->rt_allow = "GET, HEAD";
-		return rt->rt_head || strcmp(method, "GET") == 0 ? ROUTE_OK :
-		    ROUTE_METHOD_NOT_ALLOWED;
+		/* The list, and starting a job. */
+		rt->rt_allow = "GET, HEAD, POST";
+		if (rt->rt_head || strcmp(method, "GET") == 0)
+			rt->rt_id = ROUTE_JOBS;
+		else if (strcmp(method, "POST") == 0)
+			rt->rt_id = ROUTE_SUBMIT;
+		else
+			return ROUTE_METHOD_NOT_ALLOWED;
+		return ROUTE_OK;
 	}
 	if (nseg == 4) {
 		if (!segment_is(&seg[2], "progress"))

@@ -48,6 +48,9 @@ worker_dispatch(struct request *rq, void *arg)
 		case ROUTE_JOBS:
 			handle_jobs(rq);
 			break;
+		case ROUTE_SUBMIT:
+			handle_submit(rq);
+			break;
 		case ROUTE_HISTORY:
 			handle_history(rq);
 			break;

@@ -344,6 +344,8 @@ enum store_stmt {
 	STMT_HISTORY,		/* $1 job, $2 after seq, $3 limit: snapshots (a NULL row: none) */
 	STMT_PRUNE_HISTORY,	/* $1 at most: snapshots older than max_age deleted */
 	STMT_RUNNING,		/* $1 after job, $2 stall s: a page of the jobs not ended */
+	STMT_JOB_INSERT,	/* $1 job, $2 request, $3 its SHA-256, $4 token: a job to train (a row: new) */
+	STMT_JOB_HASH,		/* $1 job: the stored request's SHA-256 (bytea) */
 	STMT_COUNT
 };
 

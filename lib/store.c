@@ -624,6 +624,22 @@ static const char prune_history_sql[] =
     " (SELECT max_age FROM progress_history_settings) LIMIT $1::int4))"
     " RETURNING job_id";
 
+/*
+ * A job started over the API (POST /jobs): its request, with every default
+ * filled in ($2, jsonb), the SHA-256 of that text ($3, bytea as "\\x..."
+ * text) and the token that asked ($4).  A job id already taken inserts
+ * nothing and returns no row; the caller then compares STMT_JOB_HASH.
+ * Its queued progress row is the same transaction's STMT_PUT.
+ */
+static const char job_insert_sql[] =
+    "INSERT INTO training_jobs (job_id, request, request_sha256, token_id)"
+    " VALUES ($1, $2::jsonb, $3::bytea, $4) ON CONFLICT (job_id) DO NOTHING"
+    " RETURNING job_id";
+
+/* The SHA-256 of the request stored under a job id (no row: none). */
+static const char job_hash_sql[] =
+    "SELECT request_sha256 FROM training_jobs WHERE job_id = $1";
+
 const struct store_statement store_statements[STMT_COUNT] = {
 	[STMT_GET] = { "tp_progress_get", progress_get_sql, 2,
 	    ROLE_READER | ROLE_WRITER | ROLE_NOTIFY, false },
@@ -643,6 +659,9 @@ const struct store_statement store_statements[STMT_COUNT] = {
 	/* It writes the history, not a progress document: no read cache forgets. */
 	[STMT_PRUNE_HISTORY] = { "tp_prune_history", prune_history_sql, 1, ROLE_WRITER, false },
 	[STMT_RUNNING] = { "tp_running", running_sql, 2, ROLE_NOTIFY, false },
+	/* They write training_jobs, not a progress document: the PUT beside them does. */
+	[STMT_JOB_INSERT] = { "tp_job_insert", job_insert_sql, 4, ROLE_WRITER, false },
+	[STMT_JOB_HASH] = { "tp_job_hash", job_hash_sql, 1, ROLE_WRITER, false },
 };
 
 /* Column order of the UPSERT's RETURNING. */

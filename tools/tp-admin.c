@@ -2,7 +2,7 @@
  * tp-admin.c: administration of a trainprog database: the API's bearer
  * tokens.  Run as a role that owns api_tokens (the one deploy/migrate uses).
  *
- *	tp-admin token create --scope publish[,cancel,read] [--name TEXT]
+ *	tp-admin token create --scope publish[,cancel,read,train] [--name TEXT]
  *	tp-admin token list
  *	tp-admin token revoke ID|TOKEN
  *
@@ -35,7 +35,8 @@ usage(FILE *fp)
 	    "       %s [--database-url URL] token revoke ID|TOKEN\n"
 	    "\n"
 	    "SCOPES is a comma-separated list of publish (POST .../progress), cancel\n"
-	    "(POST .../cancel) and read (GETs, when the pool has read_token_required);\n"
+	    "(POST .../cancel), read (GETs, when the pool has read_token_required) and\n"
+	    "train (POST /api/v2/training/jobs: start training jobs);\n"
 	    "--scope may be given more than once.  create prints the token once, on\n"
 	    "standard output: store it where the publisher reads it.  --database-url\n"
 	    "defaults to $DATABASE_URL, then libpq's PG* variables.\n"
@@ -102,7 +103,7 @@ exec(PGconn *conn, const char *sql, int n, const char *const *params)
 static int
 add_scopes(const char *list, char *buf, size_t size, unsigned *seen)
 {
-	static const char *const known[] = { "publish", "cancel", "read" };
+	static const char *const known[] = { "publish", "cancel", "read", "train" };
 	const char	*p = list, *end;
 	size_t		 n, i, used;
 	int		 w;
@@ -110,11 +111,11 @@ add_scopes(const char *list, char *buf, size_t size, unsigned *seen)
 	for (;;) {
 		end = strchr(p, ',');
 		n = end != NULL ? (size_t)(end - p) : strlen(p);
-		for (i = 0; i < 3; i++)
+		for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
 			if (strlen(known[i]) == n && strncmp(known[i], p, n) == 0)
 				break;
-		if (i == 3)
-			return fail(-1, "unknown scope \"%.*s\": use publish, cancel or read",
+		if (i == sizeof(known) / sizeof(known[0]))
+			return fail(-1, "unknown scope \"%.*s\": use publish, cancel, read or train",
 			    (int)n, p);
 		if (!(*seen & (1u << i))) {
 			*seen |= 1u << i;
@@ -168,7 +169,7 @@ token_create(PGconn *conn, int argc, char **argv)
 	if (optind != argc)
 		return fail(EXIT_USAGE, "token create: unexpected argument \"%s\"", argv[optind]);
 	if (seen == 0)
-		return fail(EXIT_USAGE, "token create needs --scope (publish, cancel, read)");
+		return fail(EXIT_USAGE, "token create needs --scope (publish, cancel, read, train)");
 	used = strlen(scopes);
 	w = snprintf(scopes + used, sizeof(scopes) - used, "}");
 	if (w < 0 || (size_t)w >= sizeof(scopes) - used)

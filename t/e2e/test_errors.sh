@@ -42,10 +42,10 @@ for m in PUT DELETE PATCH OPTIONS; do
 	is "$(header Allow)" "POST" "$m on cancel: Allow: POST"
 	http $m /api/v2/training/jobs
 	error_is 405 method_not_allowed "$m on the list"
-	is "$(header Allow)" "GET, HEAD" "$m on the list: Allow: GET, HEAD"
+	is "$(header Allow)" "GET, HEAD, POST" "$m on the list: Allow: GET, HEAD, POST"
 done
-for path in /api/v2/training/jobs $P/abc123-def456/cancel; do
-	[ "$path" = /api/v2/training/jobs ] && m=POST allow="GET, HEAD" || m=GET allow=POST
+for path in $P/abc123-def456/progress/history $P/abc123-def456/cancel; do
+	[ "$path" = $P/abc123-def456/cancel ] && m=GET allow=POST || m=POST allow="GET, HEAD"
 	http $m "$path"
 	error_is 405 method_not_allowed "$m $path (from the pool)"
 	is "$(header Allow)" "$allow" "$m $path: Allow: $allow"

@@ -108,7 +108,7 @@ ref_route(const char *method, const char *uri, char *id, size_t *idlen)
 	if (!decodes_to(seg[0], len[0], "jobs"))
 		return ROUTE_NONE;
 	if (nseg == 1)
-		return get ? ROUTE_JOBS : ROUTE_NONE;
+		return get ? ROUTE_JOBS : post ? ROUTE_SUBMIT : ROUTE_NONE;
 	if (nseg != 3 && nseg != 4)
 		return ROUTE_NONE;
 	n = ref_decode((const unsigned char *)seg[1], len[1], id, false, &before);

@@ -151,10 +151,9 @@ Test(router, other_methods_are_405_with_allow)
 		cr_assert_str_eq(rt.rt_allow, "POST");
 		cr_assert_eq(route_match(methods[i], "/api/v2/training/jobs", &rt),
 		    ROUTE_METHOD_NOT_ALLOWED, "%s", methods[i]);
-		cr_assert_str_eq(rt.rt_allow, "GET, HEAD");
+		cr_assert_str_eq(rt.rt_allow, "GET, HEAD, POST");
 	}
 	cr_assert_eq(route_match("GET", P "j/cancel", &rt), ROUTE_METHOD_NOT_ALLOWED);
-	cr_assert_eq(route_match("POST", "/api/v2/training/jobs", &rt), ROUTE_METHOD_NOT_ALLOWED);
 	/* Unknown paths stay 404 whatever the method. */
 	cr_assert_eq(route_match("DELETE", "/api/v2/training/nope", &rt), ROUTE_NOT_FOUND);
 }
@@ -230,4 +229,31 @@ Test(router, the_stream)
 	cr_assert_eq(get(P "j/progress/stream/"), ROUTE_NOT_FOUND);
 	cr_assert_eq(get(P "%01/progress/stream"), ROUTE_BAD_REQUEST);
 	cr_assert_str_eq(rt.rt_error, "invalid_job_id");
+}
+
+Test(router, starting_a_job)
+{
+	cr_assert_eq(route_match("POST", "/api/v2/training/jobs", &rt), ROUTE_OK);
+	cr_assert_eq(rt.rt_id, ROUTE_SUBMIT);
+	cr_assert_str_eq(rt.rt_allow, "GET, HEAD, POST");
+	cr_assert_eq(rt.rt_job_id_len, 0, "the job id is in the body, not the path");
+	cr_assert_not(rt.rt_head);
+	cr_assert_eq(route_match("POST", "/api/v2/training/jobs?dry_run=1", &rt), ROUTE_OK);
+	cr_assert_eq(rt.rt_id, ROUTE_SUBMIT, "a query string is ignored");
+	cr_assert_eq(route_match("POST", "/api/v2/training/%6Aobs", &rt), ROUTE_OK);
+	cr_assert_eq(rt.rt_id, ROUTE_SUBMIT);
+	/* The list stays the list. */
+	cr_assert_eq(route_match("GET", "/api/v2/training/jobs", &rt), ROUTE_OK);
+	cr_assert_eq(rt.rt_id, ROUTE_JOBS);
+	cr_assert_eq(route_match("HEAD", "/api/v2/training/jobs", &rt), ROUTE_OK);
+	cr_assert_eq(rt.rt_id, ROUTE_JOBS);
+	/* Not another path, nor another method. */
+	cr_assert_eq(route_match("POST", "/api/v2/training/jobs/", &rt), ROUTE_NOT_FOUND);
+	cr_assert_eq(route_match("POST", "/api/v2/training/job", &rt), ROUTE_NOT_FOUND);
+	cr_assert_eq(route_match("POST", "/api/v2/training/jobs/j", &rt), ROUTE_NOT_FOUND);
+	cr_assert_eq(route_match("PUT", "/api/v2/training/jobs", &rt), ROUTE_METHOD_NOT_ALLOWED);
+	cr_assert_str_eq(rt.rt_allow, "GET, HEAD, POST");
+	cr_assert_eq(route_match("post", "/api/v2/training/jobs", &rt), ROUTE_METHOD_NOT_ALLOWED,
+	    "methods are case-sensitive");
+	cr_assert_eq(route_match("POST", "/api/v2/training/jo%zzbs", &rt), ROUTE_BAD_REQUEST);
 }
