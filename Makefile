@@ -51,17 +51,18 @@ TRAIN_SRC := tools/train/backtest.c tools/train/candles.c tools/train/jobreq.c \
 	     tools/train/optimize.c tools/train/walkforward.c
 UNIT_TESTS := test_progress test_eta test_render test_store test_router test_config test_guard \
 	      test_token test_body test_cache test_query test_http test_publisher test_pgoutput \
-	      test_pubhttp test_train test_jobreq
+	      test_pubhttp test_train test_jobreq test_sse
 
 LIB_OBJ	 := $(LIB_SRC:%.c=$(B)/obj/%.o)
 FCGI_OBJ := $(FCGI_SRC:%.c=$(B)/obj/%.o)
 TRAIN_OBJ := $(TRAIN_SRC:%.c=$(B)/obj/%.o)
+CURL_LIBS = $(call lazy,CURL_LIBS,pkg-config --libs libcurl 2>/dev/null)
 UNIT_BIN := $(UNIT_TESTS:%=$(B)/t/%)
 
 .PHONY: all deps run test unit e2e check-san check-tsan bench bench-smoke clean install help
 
 all: $(B)/bin/tp-fcgi $(B)/bin/tp-publish $(B)/bin/tp-admin $(B)/bin/tp-trainer $(B)/bin/tp-notify \
-     $(B)/lib/libtrainprog.a $(B)/lib/libtrainprog.so
+     $(B)/bin/tp-watch $(B)/lib/libtrainprog.a $(B)/lib/libtrainprog.so
 
 help:
 	@echo "make run        install what is missing, build, start the local stack (Ctrl-C stops it)"
@@ -124,6 +125,11 @@ $(B)/bin/tp-trainer: $(B)/obj/tools/tp-trainer.o $(B)/lib/libtptrain.a $(B)/lib/
 	$(CC) $(XLDFLAGS) -o $@ $< $(B)/lib/libtptrain.a -L$(B)/lib -ltrainprog \
 	    -Wl,-rpath,'$$ORIGIN/../lib' $(LIB_PKG_LIBS) -lm
 
+# The spec's test client: libcurl, and its own Server-Sent Events parser.
+$(B)/bin/tp-watch: $(B)/obj/tools/tp-watch.o $(B)/obj/tools/sse.o
+	@mkdir -p $(dir $@)
+	$(CC) $(XLDFLAGS) -o $@ $^ $(CURL_LIBS) $(LIB_PKG_LIBS) -lm
+
 # Unit tests: Criterion, one binary per source file under test.
 $(B)/t/test_%: $(B)/obj/t/unit/test_%.o $(B)/obj/t/unit/fake_pg.o $(FCGI_OBJ) \
     $(B)/lib/libtptrain.a $(B)/lib/libtrainprog.a
@@ -134,6 +140,11 @@ $(B)/t/test_%: $(B)/obj/t/unit/test_%.o $(B)/obj/t/unit/fake_pg.o $(FCGI_OBJ) \
 $(B)/t/test_pubhttp: $(B)/obj/t/unit/test_pubhttp.o $(B)/obj/tools/pubhttp.o $(B)/lib/libtrainprog.a
 	@mkdir -p $(dir $@)
 	$(CC) $(XLDFLAGS) -o $@ $^ $(LIB_LIBS) -lcriterion
+
+# tp-watch's event-stream parser, alone.
+$(B)/t/test_sse: $(B)/obj/t/unit/test_sse.o $(B)/obj/tools/sse.o
+	@mkdir -p $(dir $@)
+	$(CC) $(XLDFLAGS) -o $@ $^ -lcriterion
 
 # Integration tests: Criterion against a real stack (run by t/e2e/test_*.sh).
 $(B)/t/it_%: $(B)/obj/t/integration/test_%.o $(B)/lib/libtrainprog.a
@@ -224,7 +235,7 @@ install: deps
 	    $(DESTDIR)$(PREFIX)/share/doc/trainprog $(DESTDIR)$(SYSCONFDIR)/trainprog \
 	    $(DESTDIR)$(SYSTEMDUNITDIR)
 	install -m 0755 $(B)/bin/tp-fcgi $(B)/bin/tp-publish $(B)/bin/tp-admin $(B)/bin/tp-trainer \
-	    $(B)/bin/tp-notify $(DESTDIR)$(PREFIX)/bin/
+	    $(B)/bin/tp-notify $(B)/bin/tp-watch $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 $(B)/lib/libtrainprog.a $(DESTDIR)$(PREFIX)/lib/
 	install -m 0755 $(B)/lib/libtrainprog.so.0 $(DESTDIR)$(PREFIX)/lib/
 	ln -sf libtrainprog.so.0 $(DESTDIR)$(PREFIX)/lib/libtrainprog.so
@@ -264,12 +275,12 @@ FUZZ_CC		?= clang
 FUZZ_SECS	?= 60
 FUZZ_JOBS	?= 1
 FUZZ_ALL	:= fuzz_guard fuzz_router fuzz_query fuzz_event fuzz_json fuzz_pgoutput \
-		   fuzz_csv fuzz_jobreq
+		   fuzz_csv fuzz_jobreq fuzz_sse
 FUZZ_TARGETS	?= $(FUZZ_ALL)
 FUZZ_SANFLAGS	:= -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_CFLAGS	:= -std=c11 $(WARN) -O1 -g $(FUZZ_SANFLAGS) $(CFLAGS)
 FUZZ_OBJ	:= $(LIB_SRC:%.c=build/fuzz/obj/%.o) $(FCGI_SRC:%.c=build/fuzz/obj/%.o) \
-		   $(TRAIN_SRC:%.c=build/fuzz/obj/%.o)
+		   $(TRAIN_SRC:%.c=build/fuzz/obj/%.o) build/fuzz/obj/tools/sse.o
 FUZZ_BIN	:= $(FUZZ_ALL:%=build/fuzz/%)
 
 .PHONY: fuzz fuzz-smoke fuzz-replay fuzz-build
