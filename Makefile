@@ -62,7 +62,7 @@ UNIT_BIN := $(UNIT_TESTS:%=$(B)/t/%)
 .PHONY: all deps run test unit e2e check-san check-tsan bench bench-smoke clean install help
 
 all: $(B)/bin/tp-fcgi $(B)/bin/tp-publish $(B)/bin/tp-admin $(B)/bin/tp-trainer $(B)/bin/tp-notify \
-     $(B)/bin/tp-watch $(B)/lib/libtrainprog.a $(B)/lib/libtrainprog.so
+     $(B)/bin/tp-ohlcv $(B)/bin/tp-watch $(B)/lib/libtrainprog.a $(B)/lib/libtrainprog.so
 
 help:
 	@echo "make run        install what is missing, build, start the local stack (Ctrl-C stops it)"
@@ -125,6 +125,12 @@ $(B)/bin/tp-trainer: $(B)/obj/tools/tp-trainer.o $(B)/lib/libtptrain.a $(B)/lib/
 	$(CC) $(XLDFLAGS) -o $@ $< $(B)/lib/libtptrain.a -L$(B)/lib -ltrainprog \
 	    -Wl,-rpath,'$$ORIGIN/../lib' $(LIB_PKG_LIBS) -lm
 
+# tp-ohlcv checks markets with jobreq.c, which checks job ids with the
+# library's tp_job_id_problem(). job ids with the library's tp_job_id_problem().
+$(B)/bin/tp-ohlcv: $(B)/obj/tools/tp-ohlcv.o $(B)/lib/libtptrain.a $(B)/lib/libtrainprog.a
+	@mkdir -p $(dir $@)
+	$(CC) $(XLDFLAGS) -o $@ $^ $(LIB_LIBS)
+
 # The spec's test client: libcurl, and its own Server-Sent Events parser.
 $(B)/bin/tp-watch: $(B)/obj/tools/tp-watch.o $(B)/obj/tools/sse.o
 	@mkdir -p $(dir $@)
@@ -179,6 +185,11 @@ $(B)/bench/bench_backtest: $(B)/obj/bench/bench_backtest.o $(B)/lib/libtptrain.a
 	@mkdir -p $(dir $@)
 	$(CC) $(XLDFLAGS) -o $@ $^ $(LIB_PKG_LIBS) -lm
 
+# The trainer's loop with and without the tracker (a real database).
+$(B)/bench/bench_trainer: $(B)/obj/bench/bench_trainer.o $(B)/lib/libtptrain.a $(B)/lib/libtrainprog.a
+	@mkdir -p $(dir $@)
+	$(CC) $(XLDFLAGS) -o $@ $^ $(LIB_LIBS)
+
 deps:
 	@deploy/install-deps
 
@@ -219,11 +230,11 @@ run: deps
 # checks in a few seconds that all of it works, and asserts no timing.
 bench: deps
 	deploy/install-deps --bench
-	$(MAKE) all $(B)/bench/bench_tracker $(B)/bench/bench_backtest $(B)/t/subload
+	$(MAKE) all $(B)/bench/bench_tracker $(B)/bench/bench_backtest $(B)/bench/bench_trainer $(B)/t/subload
 	bench/run
 
 bench-smoke: deps
-	$(MAKE) all $(B)/bench/bench_tracker $(B)/bench/bench_backtest $(B)/t/subload
+	$(MAKE) all $(B)/bench/bench_tracker $(B)/bench/bench_backtest $(B)/bench/bench_trainer $(B)/t/subload
 	bench/run --smoke
 
 install: deps
@@ -235,7 +246,7 @@ install: deps
 	    $(DESTDIR)$(PREFIX)/share/doc/trainprog $(DESTDIR)$(SYSCONFDIR)/trainprog \
 	    $(DESTDIR)$(SYSTEMDUNITDIR)
 	install -m 0755 $(B)/bin/tp-fcgi $(B)/bin/tp-publish $(B)/bin/tp-admin $(B)/bin/tp-trainer \
-	    $(B)/bin/tp-notify $(B)/bin/tp-watch $(DESTDIR)$(PREFIX)/bin/
+	    $(B)/bin/tp-notify $(B)/bin/tp-ohlcv $(B)/bin/tp-watch $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 $(B)/lib/libtrainprog.a $(DESTDIR)$(PREFIX)/lib/
 	install -m 0755 $(B)/lib/libtrainprog.so.0 $(DESTDIR)$(PREFIX)/lib/
 	ln -sf libtrainprog.so.0 $(DESTDIR)$(PREFIX)/lib/libtrainprog.so
@@ -251,7 +262,7 @@ install: deps
 	install -m 0644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/trainprog/
 	install -d $(DESTDIR)$(PREFIX)/lib/tmpfiles.d
 	install -m 0644 deploy/systemd/trainprog-feed.tmpfiles $(DESTDIR)$(PREFIX)/lib/tmpfiles.d/trainprog-feed.conf
-	for u in tp-fcgi.service tp-fcgi.socket tp-notify.service; do \
+	for u in tp-fcgi.service tp-fcgi.socket tp-notify.service tp-trainer@.service; do \
 	    sed -e 's#@PREFIX@#$(PREFIX)#g' -e 's#@SYSCONFDIR@#$(SYSCONFDIR)#g' deploy/systemd/$$u.in \
 	        >$(DESTDIR)$(SYSTEMDUNITDIR)/$$u; done
 	@# An operator's configuration is never overwritten.

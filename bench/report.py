@@ -20,6 +20,7 @@ TARGETS = {
     "writers": 0.9,    # upserts/s with the change feed at least 0.9x without it
     "push_p99_ms": 250.0,  # write to subscriber, p99
     "push_cpu": 0.2,   # push's server CPU per watcher-second at most 1/5 of polling's
+    "trainer_overhead": 0.01,  # the tracker's cost to the trainer's loop: under 1 %
 }
 
 
@@ -300,6 +301,54 @@ def chart(rows, path, conns_levels):
         f.write("\n".join(parts) + "\n")
 
 
+def trainer_section(path, w):
+    """Section 7: the reference trainer's backtests and the tracker's cost to it."""
+    v = {}
+    try:
+        lines = open(path).read().splitlines()
+    except (OSError, TypeError):
+        return
+    for line in lines:
+        f = line.split("\t")
+        if len(f) == 3 and f[0] in ("backtest", "trainer"):
+            try:
+                v[f[0] + "." + f[1]] = float(f[2])
+            except ValueError:
+                pass
+    if not v:
+        return
+    w("## The reference trainer (section 7)")
+    w("")
+    rows = []
+    if "backtest.backtest_per_s" in v:
+        rows.append(["backtests a second, a year of hourly candles (8,760)",
+                     "%.0f" % v["backtest.backtest_per_s"]])
+    for k, label in (("backtest.random50_s", "a 50-call random search (s)"),
+                     ("backtest.bayesian50_s", "a 50-call Bayesian search (s)")):
+        if k in v:
+            rows.append([label, "%.3f" % v[k]])
+    if rows:
+        w(table(["tools/train (bench/bench_backtest.c)", "measured"], rows))
+        w("")
+    if "trainer.plain_s" in v and "trainer.tracked_s" in v:
+        over = v.get("trainer.overhead", v["trainer.tracked_s"] / v["trainer.plain_s"] - 1)
+        w("**The tracker's cost to a trainer** (bench/bench_trainer.c): tp-trainer's Optimization "
+          "loop (ask, backtest a year of hourly candles, tell, report) over %d iterations, "
+          "without and with a `tp_tracker_update()` per iteration against this run's "
+          "PostgreSQL, in %d alternating rounds; medians: %.4f s plain, %.4f s tracked "
+          "(%d writes a round, the rest coalesced). Once a job, outside the loop, "
+          "`tp_tracker_complete()` waits for its synchronous commit: %.1f ms."
+          % (v.get("trainer.iterations", 0), v.get("trainer.rounds", 0), v["trainer.plain_s"],
+             v["trainer.tracked_s"], v.get("trainer.writes_per_round", 0),
+             v.get("trainer.complete_ms", 0)))
+        w("")
+        ok = over < TARGETS["trainer_overhead"]
+        w(table(["target", "measured", ""],
+                [["publishing progress costs the trainer under 1 %", "%+.2f %%" % (100 * over),
+                  "met" if ok else "**not met**"]]))
+        w("")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--results", required=True)
@@ -307,6 +356,7 @@ def main():
     ap.add_argument("--publisher")
     ap.add_argument("--profile")
     ap.add_argument("--push")
+    ap.add_argument("--trainer")
     ap.add_argument("--notes")
     ap.add_argument("--chart", required=True)
     a = ap.parse_args()
@@ -512,6 +562,7 @@ def main():
         w("")
 
     push_section(a.push, m, w)
+    trainer_section(a.trainer, w)
 
     for path, title in ((a.publisher, "The publisher path (libtrainprog)"),
                         (a.profile, "Profiles of the workers (64 connections)")):

@@ -637,8 +637,15 @@ print_block(const struct watch *w, const cJSON *doc, const char *status)
 		printf("  Best Score: %.4f\n", num(doc, "best_score"));
 	if (!isnan(num(doc, "current_score")))
 		printf("  Current Score: %.4f\n", num(doc, "current_score"));
-	if ((eta = str(doc, "estimated_completion")) != NULL)
-		printf("  ETA: %s\n", eta);
+	if ((eta = str(doc, "estimated_completion")) != NULL) {
+		/* To the second, as the spec shows it: the fraction is noise to a reader. */
+		const char	*dot = strchr(eta, '.');
+
+		if (dot != NULL && eta[strlen(eta) - 1] == 'Z')
+			printf("  ETA: %.*sZ\n", (int)(dot - eta), eta);
+		else
+			printf("  ETA: %s\n", eta);
+	}
 	cells = (int)lround(fmin(fmax(pct, 0), 100) / 2);
 	fputs("  [", stdout);
 	for (i = 0; i < 50; i++)

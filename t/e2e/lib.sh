@@ -120,7 +120,7 @@ stack_up() {
 	for tries in 1 2 3; do
 		port=$(pick_port)
 		if TP_STATE_DIR=$E2E_TMP/$name TP_HTTP_PORT=$port TP_BIN_DIR=$E2E_BIN \
-		    TP_WORKERS=${E2E_WORKERS:-2} "$DEV_STACK" up >"$E2E_TMP/$name.up.log" 2>&1; then
+		    TP_WORKERS=${E2E_WORKERS:-2} TP_TRAINERS=${E2E_TRAINERS:-0} "$DEV_STACK" up >"$E2E_TMP/$name.up.log" 2>&1; then
 			stack_use "$name"
 			return 0
 		fi

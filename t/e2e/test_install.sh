@@ -8,11 +8,11 @@ if ! make -s -C "$E2E_ROOT" install DESTDIR="$d" PREFIX="$prefix" >"$E2E_TMP/ins
 	fail "make install" "$(tail -n 20 "$E2E_TMP/install.log")"
 	return 0
 fi
-for f in bin/tp-fcgi bin/tp-publish bin/tp-trainer bin/tp-notify lib/libtrainprog.so.0 lib/libtrainprog.a \
+for f in bin/tp-fcgi bin/tp-publish bin/tp-trainer bin/tp-notify bin/tp-ohlcv bin/tp-watch lib/libtrainprog.so.0 lib/libtrainprog.a \
     lib/pkgconfig/trainprog.pc include/tp/tracker.h include/tp/progress.h \
     share/trainprog/schema/001_training_progress.sql share/trainprog/nginx/trainprog-server.conf \
     share/trainprog/nginx/trainprog-stream-http.conf share/trainprog/nginx/trainprog-stream-server.conf \
-    lib/systemd/system/tp-notify.service \
+    lib/systemd/system/tp-notify.service lib/systemd/system/tp-trainer@.service \
     share/trainprog/deploy/migrate share/trainprog/tp-fcgi.conf.example \
     etc/trainprog/tp-fcgi.conf lib/systemd/system/tp-fcgi.service lib/systemd/system/tp-fcgi.socket \
     share/doc/trainprog/OPERATIONS.md; do
@@ -32,7 +32,7 @@ ok grep -q "workers = 7" "$d$prefix/etc/trainprog/tp-fcgi.conf" -- "make install
 if command -v systemd-analyze >/dev/null; then
 	real=$E2E_TMP/prefix
 	make -s -C "$E2E_ROOT" install PREFIX="$real" >/dev/null 2>&1
-	for u in tp-fcgi.service tp-fcgi.socket tp-notify.service; do
+	for u in tp-fcgi.service tp-fcgi.socket tp-notify.service tp-trainer@.service; do
 		ok systemd-analyze verify "$real/lib/systemd/system/$u" -- "systemd-analyze verify $u"
 	done
 	exposure=$(systemd-analyze security --offline=yes "$real/lib/systemd/system/tp-fcgi.service" 2>/dev/null |
@@ -47,12 +47,14 @@ fi
 others=$(nm -D --defined-only "$d$prefix/lib/libtrainprog.so.0" | awk '{print $3}' | grep -v '^tp_' || true)
 is "$others" "" "libtrainprog.so exports only tp_* symbols"
 
-# A trainer built against the installed files, as a user would build one.
+# The reference trainer built against the installed files, as a user would
+# build a trainer: its engine from the tree, the tracker from the install.
 flags=$(PKG_CONFIG_SYSROOT_DIR=$d PKG_CONFIG_PATH=$d$prefix/lib/pkgconfig pkg-config --cflags --libs trainprog)
-if cc -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror "$E2E_ROOT/tools/tp-trainer.c" $flags \
+if cc -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror "$E2E_ROOT/tools/tp-trainer.c" \
+    "$E2E_ROOT"/tools/train/*.c $flags $(pkg-config --cflags --libs libpq libcjson) -lm \
     -o "$E2E_TMP/trainer-installed" 2>"$E2E_TMP/cc.log"; then
 	pass "tools/tp-trainer.c builds with pkg-config --cflags --libs trainprog"
-	LD_LIBRARY_PATH=$d$prefix/lib "$E2E_TMP/trainer-installed" --job "installed-$$" \
+	LD_LIBRARY_PATH=$d$prefix/lib "$E2E_TMP/trainer-installed" --simulate --job "installed-$$" \
 	    --iterations 5 --iteration-ms 1 >/dev/null 2>&1
 	is "$?" 0 "and runs against the installed library"
 	http GET "/api/v2/training/jobs/installed-$$/progress"

@@ -16,7 +16,7 @@ export TSAN_OPTIONS="halt_on_error=1 exitcode=66"
 rc=$?
 is "$rc" 0 "the publisher benchmark runs clean under ThreadSanitizer"
 [ $rc = 0 ] || sed -n '1,40s/^/#   /p' "$E2E_TMP/tsan-bench.out"
-"$tsan/bin/tp-trainer" --job tsan-trainer-$$ --iterations 40 --iteration-ms 2 \
+"$tsan/bin/tp-trainer" --simulate --job tsan-trainer-$$ --iterations 40 --iteration-ms 2 \
     >"$E2E_TMP/tsan-trainer.out" 2>&1
 rc=$?
 is "$rc" 0 "the example trainer runs clean under ThreadSanitizer"

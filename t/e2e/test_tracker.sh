@@ -37,7 +37,7 @@ wait_until 10 test -S "$hole/.s.PGSQL.5432"
 shifted_asan=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0
 ASAN_OPTIONS=$shifted_asan CLOCKSHIFT_SECONDS=3600 LD_PRELOAD="$(tools_dir)/clockshift.so" \
     DATABASE_URL="host=$hole port=5432 dbname=trainprog user=tp_writer" \
-    timeout -s KILL 60 "$E2E_BIN/tp-trainer" --job clock-step --iterations 2 --iteration-ms 1 \
+    timeout -s KILL 60 "$E2E_BIN/tp-trainer" --simulate --job clock-step --iterations 2 --iteration-ms 1 \
     >"$E2E_TMP/clockshift.out" 2>&1
 rc=$?
 is "$rc" 1 "complete() gives up in bounded time while the wall clock is an hour off (not killed after 60 s)"
