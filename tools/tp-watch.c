@@ -486,6 +486,18 @@ transient(const struct resp *r)
 	return r->r_code == 502 || r->r_code == 503 || r->r_code == 504 || r->r_code == 429;
 }
 
+/*
+ * A read (GET of the progress or its stream) may also meet a 500 that
+ * passes: a web server restarting, a check it makes of the stream failing
+ * for a moment.  Reads change nothing, so they are tried again, until
+ * --give-up.
+ */
+static bool
+read_transient(const struct resp *r)
+{
+	return transient(r) || r->r_code == 500;
+}
+
 /* What went wrong with an exchange, for a note. */
 static void
 describe(const struct resp *r, char *out, size_t outsz)
@@ -789,7 +801,7 @@ poll_once(struct watch *w)
 			rc = fail(EXIT_ERROR, "the answer is larger than %d bytes", MAX_BODY);
 			break;
 		}
-		if (transient(&r)) {
+		if (read_transient(&r)) {
 			if ((rc = backoff(w, &r)) != 0)
 				break;
 			resp_free(&r);
@@ -931,7 +943,7 @@ watch_stream(struct watch *w)
 			resp_free(&r);
 			continue;
 		}
-		if (transient(&r)) {
+		if (read_transient(&r)) {
 			if ((rc = backoff(w, &r)) != 0)
 				break;
 			resp_free(&r);

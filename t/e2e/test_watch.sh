@@ -250,7 +250,12 @@ post $j '{"seq": 1, "event": "start", "step": "data_collection"}'
 watch_bg restart --follow --json $j
 ok wait_until 10 has restart '"seq":1' -- "following"
 "$DEV_STACK" nginx-restart >/dev/null
-ok wait_until 30 has_subscribers $j 1 -- "nginx restarted: the watcher is back on the job's channel"
+if wait_until 30 has_subscribers $j 1; then
+	pass "nginx restarted: the watcher is back on the job's channel"
+else
+	fail "nginx restarted: the watcher is back on the job's channel" "its stderr:" \
+	    "$(cat "$W/restart.err")"
+fi
 post $j '{"seq": 2, "event": "update", "step_percentage": 40}'
 post $j '{"seq": 3, "event": "complete"}'
 finish $WPID
