@@ -1193,6 +1193,17 @@ main(int argc, char **argv)
 	if (strncmp(base, "http://", 7) != 0 && strncmp(base, "https://", 8) != 0)
 		return fail(EXIT_ERROR, "--url must start with http:// or https://, not \"%s\"",
 		    base);
+	/* A token goes on every request: a server may want one for reads too. */
+	if (w.w_token != NULL && w.w_token[0] != '\0') {
+		for (i = 0; w.w_token[i] != '\0'; i++)
+			if ((unsigned char)w.w_token[i] <= 0x20 || w.w_token[i] == 0x7f)
+				return fail(EXIT_ERROR, "the token must not hold spaces or control "
+				    "characters");
+		if (strlen(w.w_token) > sizeof(w.w_auth) - 32)
+			return fail(EXIT_ERROR, "the token is longer than %zu bytes",
+			    sizeof(w.w_auth) - 32);
+		snprintf(w.w_auth, sizeof(w.w_auth), "Authorization: Bearer %s", w.w_token);
+	}
 	if (optind < argc) {
 		n = strlen(argv[optind]);
 		if (n == 0 || n > MAX_JOB_ID)
@@ -1212,17 +1223,6 @@ main(int argc, char **argv)
 			    "or set TP_TOKEN (or name a JOB_ID to watch)");
 		if ((body = request_body(reqarg)) == NULL)
 			return EXIT_ERROR;
-	}
-	/* A token goes on every request: a server may want one for reads too. */
-	if (w.w_token != NULL && w.w_token[0] != '\0') {
-		for (i = 0; w.w_token[i] != '\0'; i++)
-			if ((unsigned char)w.w_token[i] <= 0x20 || w.w_token[i] == 0x7f)
-				return fail(EXIT_ERROR, "the token must not hold spaces or control "
-				    "characters");
-		if (strlen(w.w_token) > sizeof(w.w_auth) - 32)
-			return fail(EXIT_ERROR, "the token is longer than %zu bytes",
-			    sizeof(w.w_auth) - 32);
-		snprintf(w.w_auth, sizeof(w.w_auth), "Authorization: Bearer %s", w.w_token);
 	}
 	if ((w.w_base = strdup(base)) == NULL)
 		return fail(EXIT_ERROR, "out of memory");
