@@ -20,12 +20,7 @@ handle_cancel(struct request *rq)
 	PGresult		*res = NULL;
 	int			 cancelled;
 
-	if (!db_configured(db)) {
-		http_reply_error(rq, 403, "writes_disabled",
-		    "this server does not take writes (database_write_url is not set)", NULL);
-		return;
-	}
-	if (!auth_require(rq, db, "cancel"))
+	if (!auth_require_writer(rq, db, "cancel"))
 		return;
 	/* A cancelling job whose trainer is gone is finished after this long. */
 	params[1] = db_stall_param(rq->rq_cf, stall, sizeof(stall));
