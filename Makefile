@@ -48,7 +48,7 @@ FCGI_SRC := fcgi/auth.c fcgi/cache.c fcgi/config.c fcgi/db.c fcgi/body.c fcgi/gu
 # The reference trainer's engine (tools/train/train.h): tp-trainer, tp-ohlcv,
 # and POST /jobs's request parser in tp-fcgi.
 TRAIN_SRC := tools/train/backtest.c tools/train/candles.c tools/train/jobreq.c \
-	     tools/train/optimize.c tools/train/walkforward.c
+	     tools/train/optimize.c tools/train/rng.c tools/train/walkforward.c
 UNIT_TESTS := test_progress test_eta test_render test_store test_router test_config test_guard \
 	      test_token test_body test_cache test_query test_http test_publisher test_pgoutput \
 	      test_pubhttp test_train test_jobreq test_sse

@@ -39,6 +39,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "rng.h"
 #include "train.h"
 
 /* Longest field read as a number or timestamp (longer is an error). */
@@ -553,54 +554,11 @@ fail:
 
 /* --- the synthetic series --------------------------------------------------- */
 
-struct rng {
-	uint64_t	 s[4];
-};
-
-/* splitmix64: one step, for seeding. */
-static uint64_t
-splitmix64(uint64_t *x)
-{
-	uint64_t	 z = (*x += UINT64_C(0x9e3779b97f4a7c15));
-
-	z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-	z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-	return z ^ (z >> 31);
-}
-
-static uint64_t
-rotl(uint64_t x, int k)
-{
-	return (x << k) | (x >> (64 - k));
-}
-
-/* xoshiro256**: the next 64 random bits. */
-static uint64_t
-rng_next(struct rng *r)
-{
-	uint64_t	 result = rotl(r->s[1] * 5, 7) * 9, t = r->s[1] << 17;
-
-	r->s[2] ^= r->s[0];
-	r->s[3] ^= r->s[1];
-	r->s[1] ^= r->s[2];
-	r->s[0] ^= r->s[3];
-	r->s[2] ^= t;
-	r->s[3] = rotl(r->s[3], 45);
-	return result;
-}
-
-/* Uniform in (0, 1), never 0. */
-static double
-rng_uniform(struct rng *r)
-{
-	return ((double)(rng_next(r) >> 11) + 0.5) / 9007199254740992.0;
-}
-
 /* Standard normal (Box-Muller, one of the pair). */
 static double
 rng_normal(struct rng *r)
 {
-	double	 u = rng_uniform(r), v = rng_uniform(r);
+	double	 u = rng_open(r), v = rng_open(r);
 
 	return sqrt(-2.0 * log(u)) * cos(2.0 * M_PI * v);
 }
@@ -670,15 +628,14 @@ candles_synth(struct series *out, const char *symbol, uint64_t seed, int tf_seco
 	}
 
 	h = fnv1a(symbol);
-	x = seed ^ rotl(h, 17);
-	for (j = 0; j < 4; j++)
-		r.s[j] = splitmix64(&x);
+	x = seed ^ rng_rotl(h, 17);
+	rng_seed(&r, &x);
 	x = h;
 	/* The start price: log-uniform on [0.5, 50000], from the symbol alone. */
-	price = 0.5 * exp(log(1e5) * (double)(splitmix64(&x) >> 11) / 9007199254740992.0);
+	price = 0.5 * exp(log(1e5) * (double)(rng_splitmix64(&x) >> 11) / 9007199254740992.0);
 	/* Base volume: larger for cheaper symbols, about 2e6 quote units an hour. */
 	vol_base = 2e6 / price * ((double)tf_seconds / 3600.0) *
-	    exp(0.5 * (double)(splitmix64(&x) >> 11) / 9007199254740992.0);
+	    exp(0.5 * (double)(rng_splitmix64(&x) >> 11) / 9007199254740992.0);
 
 	base_var = 0.007 * 0.007 * (double)tf_seconds / 3600.0;
 	omega = base_var * (1.0 - alpha - beta);
@@ -705,7 +662,7 @@ candles_synth(struct series *out, const char *symbol, uint64_t seed, int tf_seco
 		vol = vol_base * exp(0.45 * rng_normal(&r)) * sqrt(var / base_var) *
 		    (1.0 + 0.5 * fabs(ret) / sd);
 		/* Now and then, a sweep of the last 20 candles' lows or highs. */
-		if (out->s_n - n0 >= SWEEP_WINDOW && rng_uniform(&r) < 0.025) {
+		if (out->s_n - n0 >= SWEEP_WINDOW && rng_open(&r) < 0.025) {
 			from = out->s_n - SWEEP_WINDOW;
 			hv = out->s_c[from].c_high;
 			lv = out->s_c[from].c_low;
@@ -713,22 +670,22 @@ candles_synth(struct series *out, const char *symbol, uint64_t seed, int tf_seco
 				hv = fmax(hv, out->s_c[j].c_high);
 				lv = fmin(lv, out->s_c[j].c_low);
 			}
-			vol *= 3.0 + 5.0 * rng_uniform(&r);
-			if (rng_uniform(&r) < 0.5) {
-				level = lv * (1.0 - 0.001 - 0.009 * rng_uniform(&r));
+			vol *= 3.0 + 5.0 * rng_open(&r);
+			if (rng_open(&r) < 0.5) {
+				level = lv * (1.0 - 0.001 - 0.009 * rng_open(&r));
 				c.c_low = fmin(c.c_low, level);
-				if (rng_uniform(&r) < 0.7) {	/* closes back above the low */
+				if (rng_open(&r) < 0.7) {	/* closes back above the low */
 					c.c_close = fmax(c.c_close, lv * (1.0 + 0.002 *
-					    rng_uniform(&r)));
+					    rng_open(&r)));
 					kick = 0.35;
 					kick_left = 3 + (int)(rng_next(&r) % 6);
 				}
 			} else {
-				level = hv * (1.0 + 0.001 + 0.009 * rng_uniform(&r));
+				level = hv * (1.0 + 0.001 + 0.009 * rng_open(&r));
 				c.c_high = fmax(c.c_high, level);
-				if (rng_uniform(&r) < 0.7) {
+				if (rng_open(&r) < 0.7) {
 					c.c_close = fmin(c.c_close, hv * (1.0 - 0.002 *
-					    rng_uniform(&r)));
+					    rng_open(&r)));
 					kick = -0.35;
 					kick_left = 3 + (int)(rng_next(&r) % 6);
 				}

@@ -54,6 +54,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rng.h"
 #include "train.h"
 
 #define N_CALLS_MAX	100000
@@ -69,10 +70,6 @@
 
 static const double GP_SCALES[] = { 0.05, 0.1, 0.15, 0.25, 0.4, 0.6, 1.0 };
 #define N_SCALES	(sizeof(GP_SCALES) / sizeof(GP_SCALES[0]))
-
-struct rng {
-	uint64_t	 s[4];
-};
 
 struct optimizer {
 	enum opt_kind	 o_kind;
@@ -99,50 +96,11 @@ struct optimizer {
 	int		 o_since_fit;			/* asks since it was chosen */
 };
 
-/* splitmix64: one step, for seeding. */
-static uint64_t
-splitmix64(uint64_t *x)
-{
-	uint64_t	 z = (*x += UINT64_C(0x9e3779b97f4a7c15));
-
-	z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-	z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-	return z ^ (z >> 31);
-}
-
-static uint64_t
-rotl(uint64_t x, int k)
-{
-	return (x << k) | (x >> (64 - k));
-}
-
-/* xoshiro256**: the next 64 random bits. */
-static uint64_t
-rng_next(struct rng *r)
-{
-	uint64_t	 result = rotl(r->s[1] * 5, 7) * 9, t = r->s[1] << 17;
-
-	r->s[2] ^= r->s[0];
-	r->s[3] ^= r->s[1];
-	r->s[1] ^= r->s[2];
-	r->s[0] ^= r->s[3];
-	r->s[2] ^= t;
-	r->s[3] = rotl(r->s[3], 45);
-	return result;
-}
-
-/* Uniform in [0, 1). */
-static double
-rng_uniform(struct rng *r)
-{
-	return (double)(rng_next(r) >> 11) / 9007199254740992.0;
-}
-
 /* Standard normal (Box-Muller, one of the pair). */
 static double
 rng_normal(struct rng *r)
 {
-	double	 u = 1.0 - rng_uniform(r), v = rng_uniform(r);
+	double	 u = 1.0 - rng_unit(r), v = rng_unit(r);
 
 	return sqrt(-2.0 * log(u)) * cos(2.0 * M_PI * v);
 }
@@ -340,7 +298,7 @@ random_point(struct optimizer *o, double *x)
 	int	 i;
 
 	for (i = 0; i < o->o_dims; i++)
-		x[i] = snap(o, i, rng_uniform(&o->o_rng));
+		x[i] = snap(o, i, rng_unit(&o->o_rng));
 }
 
 /*
@@ -368,7 +326,7 @@ random_untried(struct optimizer *o, double *x)
 		while (was_asked(o, x));
 		return 0;
 	}
-	start = floor(rng_uniform(&o->o_rng) * o->o_size);
+	start = floor(rng_unit(&o->o_rng) * o->o_size);
 	for (t = 0; t < o->o_size; t++) {
 		rest = fmod(start + t, o->o_size);
 		for (i = 0; i < o->o_dims; i++) {
@@ -782,10 +740,10 @@ bayes_point(struct optimizer *o, double *x)
 	for (j = 0; j < dims; j++)
 		bu[j] = unit(o, j, o->o_x[(size_t)best_i * OPT_MAX_DIMS + j]);
 	for (c = 0, nc = 0; c < GP_RANDOM + GP_LOCAL; c++) {
-		scale = 0.002 * exp(log(100.0) * rng_uniform(&o->o_rng));
+		scale = 0.002 * exp(log(100.0) * rng_unit(&o->o_rng));
 		for (j = 0; j < dims; j++) {
 			if (c < GP_RANDOM)
-				u[j] = rng_uniform(&o->o_rng);
+				u[j] = rng_unit(&o->o_rng);
 			else
 				u[j] = bu[j] + scale * rng_normal(&o->o_rng);
 			cd[nc].c_x[j] = snap(o, j, u[j]);
@@ -832,7 +790,6 @@ opt_new(enum opt_kind kind, const struct opt_space *space, int n_calls, uint64_t
 {
 	struct optimizer	*o;
 	uint64_t		 x = seed;
-	int			 i;
 
 	if (kind != OPT_GRID && kind != OPT_RANDOM && kind != OPT_BAYESIAN) {
 		set_err(err, errsz, "unknown optimizer %d", (int)kind);
@@ -857,8 +814,7 @@ opt_new(enum opt_kind kind, const struct opt_space *space, int n_calls, uint64_t
 		free(o);
 		return NULL;
 	}
-	for (i = 0; i < 4; i++)
-		o->o_rng.s[i] = splitmix64(&x);
+	rng_seed(&o->o_rng, &x);
 	o->o_n_init = n_calls / 5 < 10 ? n_calls / 5 : 10;
 	if (o->o_n_init < 3)
 		o->o_n_init = 3;
