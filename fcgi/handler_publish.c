@@ -29,17 +29,6 @@ struct publish {
 	int			 p_answer;	/* 200: reply with the stored job */
 };
 
-/* A database step that did not answer DB_OK: 503, or 500 saying `what` failed. */
-static bool
-db_failed(struct publish *p, enum db_status st, const char *what)
-{
-	if (st == DB_UNAVAILABLE)
-		http_reply_unavailable(p->p_rq, p->p_db);
-	else
-		http_reply_error(p->p_rq, 500, "internal_error", what, NULL);
-	return false;
-}
-
 /* May this request write?  Otherwise the refusal is sent. */
 static bool
 authorise(struct publish *p)
@@ -78,10 +67,10 @@ load(struct publish *p)
 	bool			 ok = true;
 
 	if ((st = db_begin(p->p_db, http_db_deadline(p->p_rq))) != DB_OK)
-		return db_failed(p, st, "the write could not start");
+		return http_db_ok(p->p_rq, p->p_db, st, "the write could not start");
 	p->p_in_txn = true;
 	if ((st = db_step(p->p_db, STMT_LOCK, params, http_db_deadline(p->p_rq), &res)) != DB_OK)
-		ok = db_failed(p, st, "the write failed");
+		ok = http_db_ok(p->p_rq, p->p_db, st, "the write failed");
 	else if (PQntuples(res) == 1) {
 		if (store_decode_progress(res, 0, &row) == -1 ||
 		    job_from_row(&p->p_job, &row, &why) != TP_OK) {
@@ -190,7 +179,7 @@ store(struct publish *p)
 	}
 	if ((st = db_step(p->p_db, STMT_PUT, pb.pb_values, http_db_deadline(p->p_rq),
 	    &res)) != DB_OK) {
-		(void)db_failed(p, st, "the write failed");
+		(void)http_db_ok(p->p_rq, p->p_db, st, "the write failed");
 		goto out;
 	}
 	if (store_put_applied(res, 0, &applied) == -1) {
@@ -201,7 +190,7 @@ store(struct publish *p)
 	p->p_in_txn = false;
 	if ((st = db_commit(p->p_db, http_db_deadline(p->p_rq))) != DB_OK) {
 		/* Unavailable: committed or not, a retry with the same seq tells. */
-		(void)db_failed(p, st, "the write could not be committed");
+		(void)http_db_ok(p->p_rq, p->p_db, st, "the write could not be committed");
 		goto out;
 	}
 	if (applied.sa_cancelled && p->p_job.js_phase != JOB_CANCELLED) {

@@ -113,10 +113,7 @@ make_job_id(struct submit *s)
 static enum attempt
 db_failed(struct submit *s, enum db_status st, const char *what)
 {
-	if (st == DB_UNAVAILABLE)
-		http_reply_unavailable(s->s_rq, s->s_db);
-	else
-		http_reply_error(s->s_rq, 500, "internal_error", what, NULL);
+	(void)http_db_ok(s->s_rq, s->s_db, st, what);
 	return ATTEMPT_DONE;
 }
 
