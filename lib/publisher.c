@@ -12,6 +12,9 @@
  * doubling up to 2 s, 100 ms again after an answer.  A batch holding a
  * terminal state commits synchronously.  A job with nothing new to say is
  * said to be alive every heartbeat_ms, and learns what became of it too.
+ * A tracker's updates within a step wait until min_write_interval_ms has
+ * passed since its last write (coalescing meanwhile); a new step or status,
+ * a flush or a close do not wait.
  *
  * The database is reached only through a struct store_ops (store.c's
  * store_pg, or a test's fake), and time read only through a struct
@@ -111,11 +114,36 @@ publisher_enqueue(struct tp_tracker *t)
 	pthread_mutex_lock(&p->p_mu);
 	if (t->t_closing)
 		;
-	else if (t->t_claimed)
-		t->t_requeue = true;
-	else if (!t->t_queued)
-		queue_append(p, t);
+	else {
+		t->t_q_rush |= t->t_rush;
+		if (t->t_claimed)
+			t->t_requeue = true;
+		else if (!t->t_queued)
+			queue_append(p, t);
+		else if (t->t_rush)
+			pthread_cond_signal(&p->p_wake);
+	}
 	pthread_mutex_unlock(&p->p_mu);
+}
+
+/* The clock instant from which queued t may be written.  p_mu held. */
+static int64_t
+write_due(const struct tp_tracker *t)
+{
+	return t->t_q_rush ? 0 : t->t_write_after;
+}
+
+/* The earliest instant a queued tracker may be written, or -1: none queued.  p_mu held. */
+static int64_t
+queue_due(struct tp_publisher *p)
+{
+	struct tp_tracker	*t;
+	int64_t			 due = -1;
+
+	for (t = p->p_head; t != NULL; t = t->t_next)
+		if (due == -1 || write_due(t) < due)
+			due = write_due(t);
+	return due;
 }
 
 /*
@@ -126,17 +154,21 @@ static int
 queue_take(struct tp_publisher *p, struct tp_tracker **items)
 {
 	struct tp_tracker	*t, *next;
+	int64_t			 t_now = now(p);
 	int			 n = 0, i;
 	bool			 dup;
 
 	for (t = p->p_head; t != NULL && n < BATCH_MAX; t = next) {
 		next = t->t_next;
+		if (write_due(t) > t_now)
+			continue;
 		for (dup = false, i = 0; i < n && !dup; i++)
 			dup = strcmp(items[i]->t_job_id, t->t_job_id) == 0;
 		if (dup)
 			continue;
 		queue_remove(p, t);
 		t->t_claimed = true;
+		t->t_q_rush = false;
 		items[n++] = t;
 	}
 	return n;
@@ -233,15 +265,6 @@ deliver(struct sender *s, struct store_item *items, int n, char *problem, size_t
 
 /* --- settling outcomes (the tracker's mutex held) ---------------------------- */
 
-static void
-swap_states(struct job_state *a, struct job_state *b)
-{
-	struct job_state	 tmp = *a;
-
-	*a = *b;
-	*b = tmp;
-}
-
 /* What the stored job became says whether it was cancelled or finished by someone else. */
 static void
 learn_status(struct tp_tracker *t, const char *status)
@@ -300,14 +323,19 @@ settle(struct tp_tracker *t, const struct store_item *it, const char *problem)
 		/* FALLTHROUGH */
 	case PUT_RETRY:
 		t->t_stats.ts_failures++;
-		if (!t->t_has_pending) {
+		if (t->t_sending_end && !t->t_has_step_end) {
+			swap_states(&t->t_sending, &t->t_step_end);
+			t->t_has_step_end = true;
+		} else if (!t->t_sending_end && !t->t_has_pending) {
 			swap_states(&t->t_sending, &t->t_pending);
 			t->t_has_pending = true;
+			t->t_rush = true;	/* the pause after a failure is wait enough */
 		} else
 			t->t_stats.ts_coalesced++;
 		break;
 	}
-	if (t->t_has_pending)
+	t->t_sending_end = false;
+	if (t->t_has_pending || t->t_has_step_end)
 		publisher_enqueue(t);
 	pthread_cond_broadcast(&t->t_done);
 }
@@ -404,28 +432,29 @@ cmp_job_id(const void *a, const void *b)
 }
 
 /*
- * Waits for states to write, a heartbeat due, or the end of a pause, and
- * sends the heartbeats that are due meanwhile.  False when told to stop.
- * p_mu held.
+ * Waits for states due to be written, a heartbeat due, or the end of a
+ * pause, and sends the heartbeats that are due meanwhile.  False when told
+ * to stop.  p_mu held.
  */
 static bool
 sender_wait(struct sender *s)
 {
 	struct tp_publisher	*p = s->s_pub;
-	int64_t			 t_now, hb, wake;
+	int64_t			 t_now, hb, due, wake;
 
 	while (!p->p_stop) {
 		t_now = now(p);
 		hb = next_heartbeat(p);
+		due = queue_due(p);
 		if (t_now >= p->p_retry_at) {
-			if (p->p_head != NULL)
+			if (due != -1 && due <= t_now)
 				return true;
 			if (hb != -1 && hb <= t_now) {
 				send_heartbeats(s, t_now);
 				continue;
 			}
 		}
-		wake = p->p_head != NULL ? p->p_retry_at : -1;
+		wake = due == -1 ? -1 : due > p->p_retry_at ? due : p->p_retry_at;
 		if (hb != -1) {
 			hb = hb > p->p_retry_at ? hb : p->p_retry_at;
 			wake = wake == -1 || hb < wake ? hb : wake;
@@ -459,16 +488,27 @@ sender_main(void *arg)
 		n = queue_take(p, claimed);
 		pthread_mutex_unlock(&p->p_mu);
 
-		/* Take each one's pending state (a tracker may have none left). */
+		/*
+		 * Take each one's pending state (a tracker may have none left),
+		 * or before it the last state of the step before.
+		 */
 		for (i = k = 0; i < n; i++) {
 			t = claimed[i];
 			pthread_mutex_lock(&t->t_mu);
-			if (t->t_has_pending) {
+			if (t->t_has_step_end) {
+				swap_states(&t->t_sending, &t->t_step_end);
+				t->t_has_step_end = false;
+				t->t_sending_end = true;
+			} else if (t->t_has_pending) {
 				swap_states(&t->t_sending, &t->t_pending);
 				t->t_has_pending = false;
-				t->t_in_flight = true;
-				batch[k++] = t;
+				t->t_rush = false;
+			} else {
+				pthread_mutex_unlock(&t->t_mu);
+				continue;
 			}
+			t->t_in_flight = true;
+			batch[k++] = t;
 			pthread_mutex_unlock(&t->t_mu);
 		}
 		/* Sorted, so that two sessions lock rows in the same order. */
@@ -495,8 +535,10 @@ sender_main(void *arg)
 
 		/* Let go of every tracker taken, and queue again those that asked. */
 		pthread_mutex_lock(&p->p_mu);
-		for (i = 0; i < k; i++)
+		for (i = 0; i < k; i++) {
 			batch[i]->t_hb_due = batch[i]->t_hb_next;
+			batch[i]->t_write_after = now(p) + batch[i]->t_opts.min_write_interval_ms;
+		}
 		let_go(p, claimed, n);
 		if (failed) {
 			p->p_retry_at = now(p) + p->p_retry_ms;

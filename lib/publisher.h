@@ -4,7 +4,10 @@
  *
  * A tracker records its callers' states under its mutex (t_mu) and puts
  * the newest into a single slot, t_pending, then queues itself on its
- * publisher (publisher_enqueue()).  A sender thread of the publisher takes
+ * publisher (publisher_enqueue()).  When a step starts before the last
+ * state of the step before it was sent, that state moves to t_step_end and
+ * is written first, so that the database (and the history) sees how every
+ * step ended.  A sender thread of the publisher takes
  * the slot into t_sending, writes it through the publisher's store, and
  * settles the outcome back into the tracker under t_mu, signalling t_done,
  * on which complete(), error(), flush() and close() wait.
@@ -67,7 +70,13 @@ struct tp_tracker {
 	struct job_state t_state;		/* the newest state */
 	struct job_state t_pending;		/* the next state to write */
 	struct job_state t_sending;		/* the state being written (see above) */
+	struct job_state t_step_end;		/* the last state of a step, not yet sent
+						   when the next step started: sent first */
 	bool		 t_has_pending;
+	bool		 t_has_step_end;
+	bool		 t_sending_end;		/* t_sending came from t_step_end */
+	bool		 t_rush;		/* the pending state must not wait for
+						   min_write_interval_ms (publisher_enqueue()) */
 	bool		 t_in_flight;
 	struct eta	 t_eta;
 	bool		 t_terminal_settled;	/* the terminal write's fate is known */
@@ -85,9 +94,22 @@ struct tp_tracker {
 	bool		 t_requeue;		/* queue it when the sender lets go */
 	bool		 t_closing;		/* never queue it again */
 	int64_t		 t_hb_due;		/* clock instant of the next heartbeat; 0: none */
+	int64_t		 t_write_after;		/* clock instant before which a queued state
+						   waits, unless t_q_rush */
+	bool		 t_q_rush;		/* queued with a state that must not wait */
 	struct tp_tracker *t_next;		/* in the queue */
 	struct tp_tracker *t_all_next;		/* among all attached trackers */
 };
+
+/* Exchanges two states, buffers and all. */
+static inline void
+swap_states(struct job_state *a, struct job_state *b)
+{
+	struct job_state	 tmp = *a;
+
+	*a = *b;
+	*b = tmp;
+}
 
 /* Records the tracker's last problem (tp_tracker_problem()); its mutex held. */
 void	 tracker_problem(struct tp_tracker *t, const char *fmt, ...)
@@ -117,7 +139,11 @@ void	 publisher_attach(struct tp_publisher *p, struct tp_tracker *t);
  * else will record into t; the caller then frees t and releases its hold.
  */
 void	 publisher_detach(struct tp_tracker *t);
-/* Asks for t's pending state to be written.  Called with t's mutex held. */
+/*
+ * Asks for t's pending state to be written: at once if t_rush is set (and
+ * so until a sender takes it), else once min_write_interval_ms has passed
+ * since t's last write.  Called with t's mutex held.
+ */
 void	 publisher_enqueue(struct tp_tracker *t);
 /* Connections (sessions) opened so far.  Takes p's mutex. */
 uint64_t publisher_connects(struct tp_publisher *p);

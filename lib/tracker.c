@@ -54,6 +54,7 @@ tp_options_init(struct tp_options *o)
 	o->close_timeout_ms = 2000;
 	o->io_timeout_ms = 5000;
 	o->heartbeat_ms = 15000;
+	o->min_write_interval_ms = 100;
 }
 
 static int64_t
@@ -82,7 +83,10 @@ tracker_problem(struct tp_tracker *t, const char *fmt, ...)
 /*
  * Applies the event (the library's one rule, job_apply(), which also
  * estimates the ETA from this tracker's samples), gives the new state a
- * sequence number, and hands a copy to the publisher.  Nothing changes
+ * sequence number, and hands a copy to the publisher.  A new step or
+ * status is written without waiting for min_write_interval_ms; when a step
+ * starts before the last state of the one before was taken for writing,
+ * that state is kept in t_step_end and written first.  Nothing changes
  * when the event is refused.  Called with the tracker's mutex held.
  */
 static enum tp_err
@@ -91,14 +95,26 @@ record(struct tp_tracker *t, const struct job_event *ev)
 	struct job_state	*js = &t->t_state;
 	const char		*why;
 	enum tp_err		 err;
+	enum tp_step		 step = js->js_step;
+	enum job_phase		 phase = js->js_phase;
 	int64_t			 now = clock_us(t);
 	uint64_t		 seq = now > 0 ? (uint64_t)now : 0;
+	bool			 news;
 
 	if ((err = job_apply(js, ev, now, &t->t_eta, &why)) != TP_OK) {
 		tracker_problem(t, "%s", why);
 		return err;
 	}
 	js->js_seq = seq > js->js_seq ? seq : js->js_seq + 1;
+	news = js->js_step != step || js->js_phase != phase;
+	if (news && t->t_has_pending && t->t_pending.js_step != js->js_step &&
+	    t->t_pending.js_step != TP_STEP_NONE && !job_finished(js)) {
+		if (t->t_has_step_end)
+			t->t_stats.ts_coalesced++;
+		swap_states(&t->t_step_end, &t->t_pending);
+		t->t_has_step_end = true;
+		t->t_has_pending = false;
+	}
 	if (job_copy(&t->t_pending, js) == -1) {
 		t->t_has_pending = false;
 		tracker_problem(t, "out of memory");
@@ -109,6 +125,7 @@ record(struct tp_tracker *t, const struct job_event *ev)
 	t->t_stats.ts_states++;
 	t->t_stats.ts_seq = js->js_seq;
 	t->t_has_pending = true;
+	t->t_rush |= news;
 	/* Being written now: the sender queues it again when it is done. */
 	if (!t->t_in_flight)
 		publisher_enqueue(t);
@@ -142,6 +159,7 @@ tracker_free(struct tp_tracker *t)
 	job_free(&t->t_state);
 	job_free(&t->t_pending);
 	job_free(&t->t_sending);
+	job_free(&t->t_step_end);
 	free(t);
 }
 
@@ -168,7 +186,7 @@ tp_tracker_open(struct tp_tracker **out, const char *job_id, const struct tp_opt
 	else
 		tp_options_init(&t->t_opts);
 	if (t->t_opts.io_timeout_ms <= 0 || t->t_opts.terminal_timeout_ms < 0 ||
-	    t->t_opts.close_timeout_ms < 0) {
+	    t->t_opts.close_timeout_ms < 0 || t->t_opts.min_write_interval_ms < 0) {
 		free(t);
 		return TP_EINVAL;
 	}
@@ -177,6 +195,7 @@ tp_tracker_open(struct tp_tracker **out, const char *job_id, const struct tp_opt
 	job_init(&t->t_state);
 	job_init(&t->t_pending);
 	job_init(&t->t_sending);
+	job_init(&t->t_step_end);
 	eta_reset(&t->t_eta);
 	if (thread_mutex_init(&t->t_mu) != 0) {
 		tracker_free(t);
@@ -338,17 +357,34 @@ tp_tracker_error(struct tp_tracker *t, const char *message)
 	return finish(t, JOB_FAILED, message);
 }
 
-/* Waits until nothing is pending or in flight; the tracker's mutex is held. */
+/*
+ * Has every state been written (or given up)?  The tracker's mutex is held.
+ */
+static bool
+idle(const struct tp_tracker *t)
+{
+	return !t->t_has_pending && !t->t_has_step_end && !t->t_in_flight;
+}
+
+/*
+ * Writes what is pending without waiting for min_write_interval_ms, and
+ * waits until nothing is pending or in flight; the tracker's mutex is held.
+ */
 static bool
 wait_idle(struct tp_tracker *t, int timeout_ms)
 {
 	struct timespec	 until = mono_after_ms(timeout_ms);
 	int64_t		 deadline = mono_ms() + timeout_ms;
 
-	while ((t->t_has_pending || t->t_in_flight) && mono_ms() < deadline)
+	if (!idle(t)) {
+		t->t_rush = true;
+		if (!t->t_in_flight)
+			publisher_enqueue(t);
+	}
+	while (!idle(t) && mono_ms() < deadline)
 		if (pthread_cond_timedwait(&t->t_done, &t->t_mu, &until) == ETIMEDOUT)
 			break;
-	return !t->t_has_pending && !t->t_in_flight;
+	return idle(t);
 }
 
 TP_API enum tp_err

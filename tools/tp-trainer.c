@@ -496,18 +496,22 @@ save(struct job *j)
  * failed or was cancelled.
  */
 static int
-run_job(PGconn *db, const char *job_id, const char *request, long min_iter_ms)
+run_job(PGconn *db, struct tp_publisher *pub, const char *job_id, const char *request,
+    long min_iter_ms)
 {
-	struct job	 j;
-	char		 field[128], err[256];
-	enum tp_err	 e;
-	int		 rc = 1;
+	struct job		 j;
+	struct tp_options	 o;
+	char			 field[128], err[256];
+	enum tp_err		 e;
+	int			 rc = 1;
 
 	memset(&j, 0, sizeof(j));
 	j.j_id = job_id;
 	j.j_db = db;
 	j.j_min_iter_ms = min_iter_ms;
-	if ((e = tp_tracker_open(&j.j_t, job_id, NULL)) != TP_OK) {
+	tp_options_init(&o);
+	o.publisher = pub;
+	if ((e = tp_tracker_open(&j.j_t, job_id, &o)) != TP_OK) {
 		say("job %s: %s", job_id, tp_strerror(e));
 		return 1;
 	}
@@ -631,14 +635,24 @@ claim(PGconn *db, const char *name, char **job_id, char **request)
 	return 1;
 }
 
-/* Takes jobs until stopped (or, with once / idle_exit, sooner). */
+/*
+ * Takes jobs until stopped (or, with once / idle_exit, sooner).  One
+ * publisher writes the progress of every job, on a connection of its own
+ * that it keeps from one job to the next.
+ */
 static int
 work(const char *name, long poll_ms, long min_iter_ms, bool once, bool idle_exit)
 {
-	PGconn	*db = NULL;
-	char	*job_id, *request;
-	int	 got, rc = 0;
+	struct tp_publisher	*pub;
+	PGconn			*db = NULL;
+	char			*job_id, *request;
+	int			 got, rc = 0;
+	enum tp_err		 e;
 
+	if ((e = tp_publisher_open(&pub, NULL, 1)) != TP_OK) {
+		say("%s: %s", name, tp_strerror(e));
+		return 1;
+	}
 	say("%s: waiting for queued jobs", name);
 	while (!stopping) {
 		if (db == NULL || PQstatus(db) != CONNECTION_OK) {
@@ -660,13 +674,14 @@ work(const char *name, long poll_ms, long min_iter_ms, bool once, bool idle_exit
 			continue;
 		}
 		say("%s: claimed job %s", name, job_id);
-		rc = run_job(db, job_id, request, min_iter_ms);
+		rc = run_job(db, pub, job_id, request, min_iter_ms);
 		free(job_id);
 		free(request);
 		if (once)
 			break;
 	}
 	PQfinish(db);
+	tp_publisher_close(pub);
 	/* Stopped by a signal: a clean stop, whatever became of the job. */
 	return once ? rc : 0;
 }

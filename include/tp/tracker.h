@@ -123,6 +123,16 @@ struct tp_options {
 	   tp-fcgi's stall_after, 60 s by default); a heartbeat also brings news
 	   of a cancellation.  0: none.  Default 15000. */
 	int		 heartbeat_ms;
+	/* Updates within a step are written at most this often: one that
+	   comes sooner waits for the interval to pass, and a newer one
+	   replaces it meanwhile, so a loop that reports thousands of
+	   iterations a second costs the database ten writes a second.  A
+	   step start, a status change, complete(), error(), flush() and
+	   close() never wait, and the last state of a step is always written
+	   before the next step's first.  A cancellation is learned from a
+	   write, so at most this much later.  0: write as fast as the
+	   database commits.  Default 100. */
+	int		 min_write_interval_ms;
 };
 
 TP_API void		 tp_options_init(struct tp_options *opts);

@@ -36,6 +36,7 @@ static struct fake {
 	pthread_mutex_t	 f_mu;
 	pthread_cond_t	 f_cv;			/* any call made, the gate moved */
 	_Atomic int64_t	 f_now;			/* the virtual clock */
+	_Atomic bool	 f_frozen;		/* ... and waits do not move it */
 	struct call	 f_calls[CALLS_MAX];	/* the first ones */
 	int		 f_ncalls;
 	int		 f_nput, f_nfinished, f_nheartbeat, f_nconnect;
@@ -221,7 +222,7 @@ virtual_wait(void *arg, pthread_cond_t *cv, pthread_mutex_t *mu, int64_t until)
 		pthread_cond_wait(cv, mu);
 		return;
 	}
-	if (until > atomic_load(&fake.f_now))
+	if (until > atomic_load(&fake.f_now) && !atomic_load(&fake.f_frozen))
 		atomic_store(&fake.f_now, until);
 	/* A real pause of a millisecond keeps a sender from spinning. */
 	ts = mono_after_ms(1);
@@ -254,10 +255,10 @@ open_publisher(int connections)
 	return p;
 }
 
-/* A tracker on p; heartbeat_ms 0: none. */
+/* A tracker on p writing at most every interval_ms; heartbeat_ms 0: none. */
 static struct tp_tracker *
-open_tracker(struct tp_publisher *p, const char *job_id, int heartbeat_ms,
-    int terminal_timeout_ms)
+open_tracker_every(struct tp_publisher *p, const char *job_id, int heartbeat_ms,
+    int terminal_timeout_ms, int interval_ms)
 {
 	struct tp_tracker	*t;
 	struct tp_options	 o;
@@ -266,8 +267,21 @@ open_tracker(struct tp_publisher *p, const char *job_id, int heartbeat_ms,
 	o.publisher = p;
 	o.heartbeat_ms = heartbeat_ms;
 	o.terminal_timeout_ms = terminal_timeout_ms;
+	o.min_write_interval_ms = interval_ms;
 	cr_assert_eq(tp_tracker_open(&t, job_id, &o), TP_OK);
 	return t;
+}
+
+/* The same with the default min_write_interval_ms. */
+static struct tp_tracker *
+open_tracker(struct tp_publisher *p, const char *job_id, int heartbeat_ms,
+    int terminal_timeout_ms)
+{
+	struct tp_options	 o;
+
+	tp_options_init(&o);
+	return open_tracker_every(p, job_id, heartbeat_ms, terminal_timeout_ms,
+	    o.min_write_interval_ms);
 }
 
 static enum tp_err
@@ -368,6 +382,99 @@ Test(publisher, a_newer_state_replaces_one_not_yet_sent)
 	cr_assert_eq(st.ts_writes, 2);
 	tp_tracker_close(t);
 	tp_publisher_close(p);
+}
+
+/*
+ * On a clock that stands still, an update that comes within
+ * min_write_interval_ms of the last write is never due: what gets it
+ * written is the clock moving on, a flush, a new step or the end.
+ */
+Test(publisher, updates_within_a_step_wait_for_min_write_interval_and_coalesce)
+{
+	struct tp_publisher	*p = open_publisher(1);
+	struct tp_tracker	*t = open_tracker_every(p, "interval", 0, 10000, 100);
+	struct tp_tracker_stats	 st;
+
+	atomic_store(&fake.f_frozen, true);
+	cr_assert_eq(tp_tracker_start(t, "data_collection", NULL), TP_OK);
+	AWAIT(fake.f_nput == 1);
+	cr_assert_eq(tp_tracker_flush(t, 10000), TP_OK);
+	cr_assert_eq(step_pct(t, 10), TP_OK);
+	cr_assert_eq(step_pct(t, 20), TP_OK);
+	cr_assert_eq(tp_tracker_flush(t, 10000), TP_OK, "a flush does not wait for the interval");
+	st = stats(t);
+	cr_assert_eq(fake.f_nput, 2, "the start, then only the newest update");
+	cr_assert_eq(fake.f_calls[1].c_seq[0], st.ts_seq);
+	cr_assert_eq(fake.f_calls[1].c_at, T0, "written at once, on a clock standing still");
+	cr_assert_eq(st.ts_coalesced, 1);
+
+	/* The clock reaching the interval's end writes a waiting update. */
+	cr_assert_eq(step_pct(t, 30), TP_OK);
+	atomic_store(&fake.f_now, T0 + 100);
+	AWAIT(fake.f_nput == 3);
+	cr_assert_eq(fake.f_calls[2].c_seq[0], stats(t).ts_seq);
+	cr_assert_eq(fake.f_calls[2].c_at, T0 + 100);
+	tp_tracker_close(t);
+	tp_publisher_close(p);
+}
+
+Test(publisher, a_new_step_writes_the_last_state_of_the_one_before_then_its_own)
+{
+	struct tp_publisher	*p = open_publisher(1);
+	struct tp_tracker	*t = open_tracker_every(p, "step-end", 0, 10000, 100);
+	uint64_t		 last, first;
+
+	atomic_store(&fake.f_frozen, true);
+	cr_assert_eq(tp_tracker_start(t, "data_collection", NULL), TP_OK);
+	cr_assert_eq(tp_tracker_flush(t, 10000), TP_OK);
+	cr_assert_eq(step_pct(t, 50), TP_OK);
+	cr_assert_eq(step_pct(t, 100), TP_OK);
+	last = stats(t).ts_seq;
+	cr_assert_eq(tp_tracker_start(t, "optimization", NULL), TP_OK);
+	first = stats(t).ts_seq;
+	AWAIT(fake.f_nput == 3);
+	cr_assert_eq(fake.f_calls[1].c_seq[0], last, "data collection at 100 %%, first");
+	cr_assert_float_eq(fake.f_calls[1].c_pct[0], 25.0, 1e-9);
+	cr_assert_eq(fake.f_calls[2].c_seq[0], first, "then the optimization's start");
+	cr_assert_eq(fake.f_calls[2].c_at, T0, "neither waited for the interval");
+
+	/* The end does not wait either, and replaces an update waiting. */
+	cr_assert_eq(step_pct(t, 40), TP_OK);
+	cr_assert_eq(tp_tracker_error(t, "out of candles"), TP_OK);
+	pthread_mutex_lock(&fake.f_mu);
+	cr_assert_eq(fake.f_nput, 4);
+	cr_assert(fake.f_calls[3].c_durable);
+	cr_assert_eq(fake.f_calls[3].c_at, T0);
+	pthread_mutex_unlock(&fake.f_mu);
+	tp_tracker_close(t);
+	tp_publisher_close(p);
+}
+
+Test(publisher, min_write_interval_0_writes_every_update_at_once)
+{
+	struct tp_publisher	*p = open_publisher(1);
+	struct tp_tracker	*t = open_tracker_every(p, "eager", 0, 10000, 0);
+
+	atomic_store(&fake.f_frozen, true);
+	cr_assert_eq(tp_tracker_start(t, "data_collection", NULL), TP_OK);
+	AWAIT(fake.f_nput == 1);
+	cr_assert_eq(step_pct(t, 10), TP_OK);
+	AWAIT(fake.f_nput == 2);
+	cr_assert_eq(fake.f_calls[1].c_seq[0], stats(t).ts_seq);
+	tp_tracker_close(t);
+	tp_publisher_close(p);
+}
+
+Test(publisher, a_negative_min_write_interval_is_refused)
+{
+	struct tp_tracker	*t;
+	struct tp_options	 o;
+
+	tp_options_init(&o);
+	cr_assert_eq(o.min_write_interval_ms, 100);
+	o.min_write_interval_ms = -1;
+	cr_assert_eq(tp_tracker_open(&t, "negative", &o), TP_EINVAL);
+	cr_assert_null(t);
 }
 
 Test(publisher, a_batch_holds_distinct_job_ids)
