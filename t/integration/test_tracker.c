@@ -331,6 +331,49 @@ Test(tracker, lifecycle_reproduces_the_spec_examples, .timeout = 60)
 
 /* --- the guard ------------------------------------------------------------ */
 
+/*
+ * A loop far faster than min_write_interval_ms: most of its updates are
+ * coalesced, yet the step's last iteration is stored before the next step
+ * starts, and so is in the job's history.
+ */
+Test(tracker, a_fast_loop_is_coalesced_but_each_step_ends_stored, .timeout = 60)
+{
+	const char		*id = job("fast-loop");
+	struct tp_tracker	*t = open_tracker(id, NULL, NULL);
+	struct tp_tracker_stats	 st;
+	struct tp_update	 u = { 0 };
+	const char		*params[1] = { id };
+	PGconn			*db;
+	PGresult		*res;
+	int			 i;
+
+	must(t, tp_tracker_start(t, "optimization", NULL), "start");
+	for (i = 1; i <= 5000; i++) {
+		u.fields = TP_UPD_STEP_PERCENTAGE | TP_UPD_ITERATION | TP_UPD_TOTAL_ITERATIONS;
+		u.step_percentage = 100.0 * i / 5000;
+		u.iteration = i;
+		u.total_iterations = 5000;
+		must(t, tp_tracker_update(t, &u), "update");
+	}
+	must(t, tp_tracker_start(t, "validation", NULL), "start");
+	must(t, tp_tracker_flush(t, 10000), "flush");
+	tp_tracker_stats(t, &st);
+	cr_assert_eq(st.ts_states, 5002);
+	cr_assert_lt(st.ts_writes, 5002, "nothing coalesced: %llu writes",
+	    (unsigned long long)st.ts_writes);
+
+	db = PQconnectdb(env("DATABASE_URL"));
+	res = PQexecParams(db, "SELECT current_iteration FROM progress_history"
+	    " WHERE job_id = $1 AND step_number = 2 ORDER BY seq DESC LIMIT 1",
+	    1, NULL, params, NULL, NULL, 0);
+	cr_assert_eq(PQresultStatus(res), PGRES_TUPLES_OK, "%s", PQerrorMessage(db));
+	cr_assert_eq(PQntuples(res), 1, "no optimization snapshot in the history");
+	cr_assert_str_eq(PQgetvalue(res, 0, 0), "5000", "the step's last iteration is missing");
+	PQclear(res);
+	PQfinish(db);
+	tp_tracker_close(t);
+}
+
 Test(tracker, a_stale_sequence_number_changes_nothing, .timeout = 30)
 {
 	const char		*id = job("stale");
