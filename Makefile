@@ -243,6 +243,7 @@ install: deps
 	    $(DESTDIR)$(PREFIX)/include/tp $(DESTDIR)$(PREFIX)/share/trainprog/schema \
 	    $(DESTDIR)$(PREFIX)/share/trainprog/nginx $(DESTDIR)$(PREFIX)/share/trainprog/deploy \
 	    $(DESTDIR)$(PREFIX)/share/trainprog/apache $(DESTDIR)$(PREFIX)/share/trainprog/lighttpd \
+	    $(DESTDIR)$(PREFIX)/share/trainprog/web/assets \
 	    $(DESTDIR)$(PREFIX)/share/doc/trainprog $(DESTDIR)$(SYSCONFDIR)/trainprog \
 	    $(DESTDIR)$(SYSTEMDUNITDIR)
 	install -m 0755 $(B)/bin/tp-fcgi $(B)/bin/tp-publish $(B)/bin/tp-admin $(B)/bin/tp-trainer \
@@ -255,6 +256,10 @@ install: deps
 	install -m 0644 include/tp/*.h $(DESTDIR)$(PREFIX)/include/tp/
 	install -m 0644 schema/*.sql $(DESTDIR)$(PREFIX)/share/trainprog/schema/
 	install -m 0644 conf/nginx/*.conf $(DESTDIR)$(PREFIX)/share/trainprog/nginx/
+	sed -e 's#/usr/local/share/trainprog/web#$(PREFIX)/share/trainprog/web#' conf/nginx/trainprog-web.conf \
+	    >$(DESTDIR)$(PREFIX)/share/trainprog/nginx/trainprog-web.conf
+	install -m 0644 web/*.html $(DESTDIR)$(PREFIX)/share/trainprog/web/
+	install -m 0644 web/assets/* $(DESTDIR)$(PREFIX)/share/trainprog/web/assets/
 	install -m 0644 conf/apache/*.conf $(DESTDIR)$(PREFIX)/share/trainprog/apache/
 	install -m 0644 conf/lighttpd/*.conf $(DESTDIR)$(PREFIX)/share/trainprog/lighttpd/
 	install -m 0644 conf/tp-fcgi.conf $(DESTDIR)$(PREFIX)/share/trainprog/tp-fcgi.conf.example

@@ -12,6 +12,8 @@ for f in bin/tp-fcgi bin/tp-publish bin/tp-trainer bin/tp-notify bin/tp-ohlcv bi
     lib/pkgconfig/trainprog.pc include/tp/tracker.h include/tp/progress.h \
     share/trainprog/schema/001_training_progress.sql share/trainprog/nginx/trainprog-server.conf \
     share/trainprog/nginx/trainprog-stream-http.conf share/trainprog/nginx/trainprog-stream-server.conf \
+    share/trainprog/nginx/trainprog-web.conf share/trainprog/web/index.html share/trainprog/web/job.html \
+    share/trainprog/web/assets/app.css share/trainprog/web/assets/live.js share/trainprog/web/assets/job.js \
     lib/systemd/system/tp-notify.service lib/systemd/system/tp-trainer@.service \
     share/trainprog/deploy/migrate share/trainprog/tp-fcgi.conf.example \
     etc/trainprog/tp-fcgi.conf lib/systemd/system/tp-fcgi.service lib/systemd/system/tp-fcgi.socket \
@@ -19,6 +21,9 @@ for f in bin/tp-fcgi bin/tp-publish bin/tp-trainer bin/tp-notify bin/tp-ohlcv bi
 	ok test -e "$d$prefix/$f" -- "installed: $prefix/$f"
 done
 is "$(sed -n 's/^prefix=//p' "$d$prefix/lib/pkgconfig/trainprog.pc")" "$prefix" "trainprog.pc names PREFIX, not DESTDIR"
+is "$(grep -c "root $prefix/share/trainprog/web;" "$d$prefix/share/trainprog/nginx/trainprog-web.conf")" 3 \
+    "trainprog-web.conf serves the UI from PREFIX"
+ok cmp "$E2E_ROOT/web/assets/live.js" "$d$prefix/share/trainprog/web/assets/live.js" -- "the UI's files are installed as they are"
 is "$(sed -n 's/^ExecStart=//p' "$d$prefix/lib/systemd/system/tp-fcgi.service")" \
     "$prefix/bin/tp-fcgi -c $prefix/etc/trainprog/tp-fcgi.conf" "the service unit names the installed files"
 ok "$d$prefix/bin/tp-fcgi" -t -c "$d$prefix/etc/trainprog/tp-fcgi.conf" --listen-group=root -- \
