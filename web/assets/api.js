@@ -70,9 +70,45 @@ function storeToken(token) {
 
 let memoryToken = null;
 
-// Asks for a token in the page's #token-dialog; resolves it, or null if dismissed.
+// The dialog that asks for a token, made on first use (one for every page).
+function tokenDialog() {
+	let dialog = document.getElementById('token-dialog');
+	if (dialog)
+		return dialog;
+	dialog = document.createElement('dialog');
+	dialog.id = 'token-dialog';
+	dialog.setAttribute('aria-labelledby', 'token-title');
+	const form = document.createElement('form');
+	form.method = 'dialog';
+	const h = document.createElement('h2');
+	h.id = 'token-title';
+	h.textContent = 'API token';
+	const why = document.createElement('p');
+	why.className = 'why muted';
+	const label = document.createElement('label');
+	label.textContent = 'Bearer token (tp_…)';
+	const input = document.createElement('input');
+	Object.assign(input, { name: 'token', type: 'password', autocomplete: 'off', spellcheck: false, required: true });
+	label.append(input);
+	const note = document.createElement('p');
+	note.className = 'muted';
+	note.textContent = "Kept in this tab's session only.";
+	const actions = document.createElement('div');
+	actions.className = 'actions';
+	const dismiss = document.createElement('button');
+	Object.assign(dismiss, { type: 'button', className: 'dismiss', textContent: 'Dismiss' });
+	const ok = document.createElement('button');
+	Object.assign(ok, { type: 'submit', className: 'primary', textContent: 'Use this token' });
+	actions.append(dismiss, ok);
+	form.append(h, why, label, note, actions);
+	dialog.append(form);
+	document.body.append(dialog);
+	return dialog;
+}
+
+// Asks for a token in a modal dialog; resolves it, or null if dismissed.
 export function askToken(why) {
-	const dialog = document.getElementById('token-dialog');
+	const dialog = tokenDialog();
 	const form = dialog.querySelector('form');
 	const input = dialog.querySelector('input[name="token"]');
 	const reason = dialog.querySelector('.why');
