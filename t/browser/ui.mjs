@@ -223,6 +223,9 @@ await group('lifecycle', async () => {
 	// The reader's locale: German writes 100,0 %.
 	const de = await newPage({ locale: 'de-DE' });
 	await de.goto(`${BASE}/jobs/${encodeURIComponent(job)}`);
+	await waitIn(de, 'a page opened after the end draws the chart from the history',
+	    () => document.querySelectorAll('#chart circle').length >= 1 &&
+	        /up to 50\b/.test(document.getElementById('chart-summary').textContent));
 	await waitIn(de, 'numbers in the reader\'s locale (de-DE: 100,0 %)',
 	    () => document.getElementById('overall-pct').textContent === '100,0\u00a0%' ||
 	        document.getElementById('overall-pct').textContent === '100,0 %');
@@ -265,6 +268,30 @@ await group('markup', async () => {
 	    '<script>window.__owned=1</script> failed & <b>stopped</b>', 'markup: an error message is shown as text');
 	eq(await page.evaluate(() => document.querySelectorAll('main img, main script, #error b').length + (window.__owned ?? 0)),
 	    0, 'markup: nothing in them became an element or ran');
+	await page.context().close();
+});
+
+// --- 2c. a stalled job ------------------------------------------------------------------
+
+await group('stalled', async () => {
+	const job = `ui-stall-${tag}`;
+	await publish(job, 'start', 'optimization');
+	await publish(job, 'update', '--step-pct', '20', '--iteration', '10', '--total', '50');
+	// Nothing heard from its trainer for two hours.
+	await run(env('DEV_STACK'), ['psql', '-q', '-tA', '-v', 'ON_ERROR_STOP=1', '-c',
+	    `UPDATE training_progress SET heartbeat_at = now() - interval '2 hours' WHERE job_id = '${job}'`],
+	    { env: process.env });
+	const page = await newPage();
+	await page.goto(`${BASE}/jobs/${encodeURIComponent(job)}`);
+	await waitIn(page, 'stalled: a stalled job reads Stalled, though its stream says running',
+	    () => document.getElementById('status')?.textContent === 'Stalled');
+	check(/may have stopped/.test(await text(page, '#status-line')), 'stalled: the status line says the trainer may have stopped');
+	check((await page.locator('#overall').getAttribute('class')).includes('stalled'), 'stalled: the bar shows it');
+	await shot(page, 'stalled');
+	await publish(job, 'update', '--step-pct', '30', '--iteration', '15', '--total', '50');
+	await waitIn(page, 'stalled: a write makes it Running again, pushed',
+	    () => document.getElementById('status')?.textContent === 'Running' &&
+	        document.getElementById('iteration').textContent === '15 / 50');
 	await page.context().close();
 });
 

@@ -107,7 +107,9 @@ export class JobFeed {
 				this.attempt = 0;
 				this.silentStreams = 0;
 				this.setState('live');
-				this.scheduleCheck();
+				// At once, then now and then: the stream's first document
+				// has the stored status, and a stalled job reads running.
+				this.scheduleCheck(0);
 			}
 			if (e.lastEventId)
 				this.lastEventId = e.lastEventId;
@@ -163,7 +165,7 @@ export class JobFeed {
 	}
 
 	// While live, a conditional GET now and then: a job going stalled is not pushed.
-	scheduleCheck() {
+	scheduleCheck(delay = CHECK_MS) {
 		clearTimeout(this.checkTimer);
 		this.checkTimer = setTimeout(async () => {
 			if (this.stopped || this.mode !== 'live')
@@ -175,7 +177,7 @@ export class JobFeed {
 			}
 			if (!this.stopped && this.mode === 'live')
 				this.scheduleCheck();
-		}, CHECK_MS);
+		}, delay);
 	}
 
 	// --- polling --------------------------------------------------------------
