@@ -4,6 +4,12 @@ CC	?= cc
 PREFIX	?= /usr/local
 SYSCONFDIR ?= $(PREFIX)/etc
 SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+# Where the Python package goes: the directory Debian's python3 searches under
+# PREFIX (/usr/local/lib/python3.11/dist-packages; /usr/lib/python3/dist-packages
+# for PREFIX=/usr).
+PYTHON_SITE ?= $(if $(filter /usr,$(PREFIX)),/usr/lib/python3/dist-packages,$(PREFIX)/lib/$(shell \
+    /usr/bin/python3 -c 'import sys; print("python3.%d" % sys.version_info[1])' 2>/dev/null || \
+    echo python3)/dist-packages)
 DESTDIR	?=
 
 # `make SANITIZE=address,undefined` builds an instrumented tree in build/san.
@@ -258,6 +264,8 @@ install: deps
 	install -m 0644 conf/nginx/*.conf $(DESTDIR)$(PREFIX)/share/trainprog/nginx/
 	sed -e 's#/usr/local/share/trainprog/web#$(PREFIX)/share/trainprog/web#' conf/nginx/trainprog-web.conf \
 	    >$(DESTDIR)$(PREFIX)/share/trainprog/nginx/trainprog-web.conf
+	install -d $(DESTDIR)$(PYTHON_SITE)/trainprog
+	install -m 0644 python/trainprog/*.py $(DESTDIR)$(PYTHON_SITE)/trainprog/
 	install -m 0644 web/*.html $(DESTDIR)$(PREFIX)/share/trainprog/web/
 	install -m 0644 web/assets/* $(DESTDIR)$(PREFIX)/share/trainprog/web/assets/
 	install -m 0644 conf/apache/*.conf $(DESTDIR)$(PREFIX)/share/trainprog/apache/

@@ -355,6 +355,38 @@ def trainer_section(path, w):
         w("")
 
 
+def python_section(path, w):
+    """Section 8: the Python ProgressTracker's update(), timed per call."""
+    v = {}
+    try:
+        lines = open(path).read().splitlines()
+    except (OSError, TypeError):
+        return
+    for line in lines:
+        f = line.split("\t")
+        if len(f) == 3 and f[0] == "python":
+            try:
+                v[f[1]] = float(f[2])
+            except ValueError:
+                pass
+    if "sync_p50_us" not in v:
+        return
+    w("## The Python tracker (section 8)")
+    w("")
+    w("**update() of `trainprog.SyncProgressTracker` and of the async `ProgressTracker`** "
+      "(bench/bench_python.py): %d calls each on one job, libtrainprog through ctypes, "
+      "against this run's PostgreSQL, its sender writing meanwhile (at most every 100 ms). "
+      "The spec expected 5-10 ms an update." % v.get("calls", 0))
+    w("")
+    rows = []
+    for name, label in (("sync", "`update()`"), ("async", "`await update()`")):
+        rows.append([label] + ["%.1f" % v.get("%s_%s_us" % (name, q), 0)
+                               for q in ("p50", "p99", "p999", "max")]
+                    + ["%d" % v.get(name + "_writes", 0)])
+    w(table(["call", "p50 us", "p99 us", "p99.9 us", "max us", "writes"], rows))
+    w("")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--results", required=True)
@@ -363,6 +395,7 @@ def main():
     ap.add_argument("--profile")
     ap.add_argument("--push")
     ap.add_argument("--trainer")
+    ap.add_argument("--python")
     ap.add_argument("--notes")
     ap.add_argument("--chart", required=True)
     a = ap.parse_args()
@@ -569,6 +602,7 @@ def main():
 
     push_section(a.push, m, w)
     trainer_section(a.trainer, w)
+    python_section(a.python, w)
 
     for path, title in ((a.publisher, "The publisher path (libtrainprog)"),
                         (a.profile, "Profiles of the workers (64 connections)")):
