@@ -14,7 +14,7 @@ import trainprog
 from trainprog import SyncProgressTracker
 from trainprog.integrations import optuna_callback, skopt_callback
 
-from .test_tracker import BASE, DB, STACK, cancel, doc_at, get_doc, job
+from .test_tracker import DB, STACK, cancel, doc_at, doc_when, job
 
 try:
     import optuna
@@ -72,7 +72,7 @@ class Optuna(unittest.TestCase):
             with self.assertRaises(trainprog.Cancelled):
                 study.optimize(objective, n_trials=5000, callbacks=[cancel_at_5, report])
         self.assertLess(len(study.trials), 5000, "the study stopped")
-        self.assertEqual(get_doc(job_id)["status"], "cancelled")
+        self.assertEqual(doc_when(job_id, lambda d: d["is_complete"])["status"], "cancelled")
 
 
 def fake_result(vals, xs):

@@ -51,6 +51,16 @@ def doc_at(job_id, seq, timeout=10.0):
         time.sleep(0.02)
 
 
+def doc_when(job_id, pred, timeout=10.0):
+    """The job's document once pred(doc) holds (or the last one read, after timeout)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        doc = get_doc(job_id)
+        if pred(doc) or time.monotonic() > deadline:
+            return doc
+        time.sleep(0.02)
+
+
 def cancel(job_id):
     req = urllib.request.Request(url(job_id, "cancel"), method="POST",
                                  headers={"Authorization": f"Bearer {TOKEN}"})
@@ -187,7 +197,7 @@ class Outcomes(unittest.TestCase):
             t.update(step_percentage=14)
         with self.assertRaises(trainprog.Cancelled):
             t.complete()
-        self.assertEqual(get_doc(job_id)["status"], "cancelled")
+        self.assertEqual(doc_when(job_id, lambda d: d["status"] == "cancelled")["status"], "cancelled")
         t.close()
 
     def test_a_cancelled_job_raises_Cancelled_from_the_next_call(self):
@@ -202,7 +212,7 @@ class Outcomes(unittest.TestCase):
             with SyncProgressTracker(job_id, DB) as t:
                 t.start("validation")
                 1 / 0
-        doc = get_doc(job_id)
+        doc = doc_when(job_id, lambda d: d["is_complete"])
         self.assertEqual(doc["status"], "failed")
         self.assertEqual(doc["error_message"], "ZeroDivisionError: division by zero")
 
@@ -215,7 +225,7 @@ class Outcomes(unittest.TestCase):
                 raise RuntimeError("no candles for BTC/USDT")
         with self.assertRaises(RuntimeError):
             asyncio.run(main())
-        doc = get_doc(job_id)
+        doc = doc_when(job_id, lambda d: d["is_complete"])
         self.assertEqual((doc["status"], doc["error_message"]),
                          ("failed", "RuntimeError: no candles for BTC/USDT"))
 
@@ -224,7 +234,7 @@ class Outcomes(unittest.TestCase):
         with SyncProgressTracker(job_id, DB) as t:
             t.start("data_collection")
             t.update(step_percentage=20)
-        self.assertEqual(get_doc(job_id)["status"], "running")
+        self.assertEqual(doc_when(job_id, lambda d: d["step_percentage"] == 20)["status"], "running")
 
     def test_resume_continues_a_queued_job(self):
         job_id = job("resume")
