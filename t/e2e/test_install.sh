@@ -26,9 +26,9 @@ is "$(grep -c "root $prefix/share/trainprog/web;" "$d$prefix/share/trainprog/ngi
 ok cmp "$E2E_ROOT/web/assets/live.js" "$d$prefix/share/trainprog/web/assets/live.js" -- "the UI's files are installed as they are"
 # The Python package, under the directory Debian's python3 searches for PREFIX, finds
 # the installed library by itself.
-ok /usr/bin/python3 -c "import sys; sys.exit(0 if '$(make -s -C "$E2E_ROOT" --eval 'print-site: ; @echo $(PYTHON_SITE)' print-site PREFIX=/usr/local)' in sys.path else 1)" -- \
+ok /usr/bin/python3 -c "import sys; sys.exit(0 if '$(make -s --no-print-directory -C "$E2E_ROOT" --eval 'print-site: ; @echo $(PYTHON_SITE)' print-site PREFIX=/usr/local)' in sys.path else 1)" -- \
     "make install PREFIX=/usr/local puts the Python package where Debian's python3 looks"
-pysite=$(make -s -C "$E2E_ROOT" --eval 'print-site: ; @echo $(PYTHON_SITE)' print-site PREFIX="$prefix")
+pysite=$(make -s --no-print-directory -C "$E2E_ROOT" --eval 'print-site: ; @echo $(PYTHON_SITE)' print-site PREFIX="$prefix")
 is "$(cd / && env -u TRAINPROG_LIB PYTHONPATH="$d$pysite" /usr/bin/python3 -c \
     'import trainprog, trainprog._lib as l; print(l.lib._name)')" "$d$prefix/lib/libtrainprog.so.0" \
     "the installed package imports and loads the installed libtrainprog"
