@@ -57,7 +57,7 @@ TRAIN_SRC := tools/train/backtest.c tools/train/candles.c tools/train/jobreq.c \
 	     tools/train/optimize.c tools/train/rng.c tools/train/walkforward.c
 UNIT_TESTS := test_progress test_eta test_render test_store test_router test_config test_guard \
 	      test_token test_body test_cache test_query test_http test_publisher test_pgoutput \
-	      test_pubhttp test_train test_jobreq test_sse
+	      test_pubhttp test_train test_jobreq test_sse test_sha256 test_notify_send
 
 LIB_OBJ	 := $(LIB_SRC:%.c=$(B)/obj/%.o)
 FCGI_OBJ := $(FCGI_SRC:%.c=$(B)/obj/%.o)
@@ -120,9 +120,11 @@ $(B)/bin/tp-admin: $(B)/obj/tools/tp-admin.o $(B)/lib/libtrainprog.a
 	$(CC) $(XLDFLAGS) -o $@ $^ $(LIB_LIBS)
 
 # The change feed: the library's internals, and its own HTTP client for nchan.
-$(B)/bin/tp-notify: $(B)/obj/tools/tp-notify.o $(B)/obj/tools/pubhttp.o $(B)/lib/libtrainprog.a
+# Its sender of notifications (notify_send.c) delivers with libcurl.
+$(B)/bin/tp-notify: $(B)/obj/tools/tp-notify.o $(B)/obj/tools/pubhttp.o $(B)/obj/tools/notify_send.o \
+    $(B)/lib/libtrainprog.a
 	@mkdir -p $(dir $@)
-	$(CC) $(XLDFLAGS) -o $@ $^ $(LIB_LIBS)
+	$(CC) $(XLDFLAGS) -o $@ $^ $(LIB_LIBS) $(CURL_LIBS)
 
 # The reference trainer publishes through the shared library, as any
 # trainer would; its engine and its own queries are its own.
@@ -152,6 +154,12 @@ $(B)/t/test_%: $(B)/obj/t/unit/test_%.o $(B)/obj/t/unit/fake_pg.o $(FCGI_OBJ) \
 $(B)/t/test_pubhttp: $(B)/obj/t/unit/test_pubhttp.o $(B)/obj/tools/pubhttp.o $(B)/lib/libtrainprog.a
 	@mkdir -p $(dir $@)
 	$(CC) $(XLDFLAGS) -o $@ $^ $(LIB_LIBS) -lcriterion
+
+# tp-notify's sender of notifications, alone.
+$(B)/t/test_notify_send: $(B)/obj/t/unit/test_notify_send.o $(B)/obj/tools/notify_send.o \
+    $(B)/lib/libtrainprog.a
+	@mkdir -p $(dir $@)
+	$(CC) $(XLDFLAGS) -o $@ $^ $(LIB_LIBS) $(CURL_LIBS) -lcriterion
 
 # tp-watch's event-stream parser, alone.
 $(B)/t/test_sse: $(B)/obj/t/unit/test_sse.o $(B)/obj/tools/sse.o

@@ -293,6 +293,9 @@ struct timespec mono_after_ms(int64_t ms);
 
 /* out = SHA-256 of data[0..len). */
 void	 sha256(const void *data, size_t len, unsigned char out[32]);
+/* out = HMAC-SHA256 (RFC 2104) of msg under key.  0, or -1 out of memory. */
+int	 hmac_sha256(const void *key, size_t klen, const void *msg, size_t mlen,
+	    unsigned char out[32]);
 /*
  * FNV-1a, 64 bits: a fast hash, not a digest (no secrecy, collisions
  * findable), for tables and for telling documents apart cheaply.

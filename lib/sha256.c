@@ -1,7 +1,9 @@
 /*
- * sha256.c: SHA-256 (FIPS 180-4), for the API's token hashes.  Small and
+ * sha256.c: SHA-256 (FIPS 180-4), for the API's token hashes, and HMAC
+ * (RFC 2104) on it, for the signatures of notifications.  Small and
  * self-contained: the project takes no crypto library for one hash.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
@@ -81,6 +83,32 @@ equal_ct(const void *a, const void *b, size_t len)
 	for (i = 0; i < len; i++)
 		diff |= x[i] ^ y[i];
 	return diff == 0;
+}
+
+int
+hmac_sha256(const void *key, size_t klen, const void *msg, size_t mlen, unsigned char out[32])
+{
+	unsigned char	 k[64], inner[32], outer[64 + 32], *buf;
+	size_t		 i;
+
+	memset(k, 0, sizeof(k));
+	if (klen > sizeof(k))
+		sha256(key, klen, k);
+	else if (klen > 0)
+		memcpy(k, key, klen);
+	if (mlen > SIZE_MAX - 64 || (buf = malloc(64 + mlen)) == NULL)
+		return -1;
+	for (i = 0; i < 64; i++)
+		buf[i] = k[i] ^ 0x36;
+	if (mlen > 0)
+		memcpy(buf + 64, msg, mlen);
+	sha256(buf, 64 + mlen, inner);
+	free(buf);
+	for (i = 0; i < 64; i++)
+		outer[i] = k[i] ^ 0x5c;
+	memcpy(outer + 64, inner, 32);
+	sha256(outer, sizeof(outer), out);
+	return 0;
 }
 
 uint64_t

@@ -1,10 +1,17 @@
 /*
  * tp-admin.c: administration of a trainprog database: the API's bearer
- * tokens.  Run as a role that owns api_tokens (the one deploy/migrate uses).
+ * tokens, and where notifications go.  Run as a role that owns the tables
+ * (the one deploy/migrate uses).
  *
  *	tp-admin token create --scope publish[,cancel,read,train] [--name TEXT]
  *	tp-admin token list
  *	tp-admin token revoke ID|TOKEN
+ *	tp-admin notify add webhook URL [--secret S] [--job JOB_ID]
+ *	tp-admin notify add slack URL [--job JOB_ID]
+ *	tp-admin notify add email ADDRESS [--job JOB_ID]
+ *	tp-admin notify list
+ *	tp-admin notify remove ID
+ *	tp-admin notify dead [--retry ID|all]
  *
  * A token is printed once, when created; only the SHA-256 of its secret is
  * stored, so a lost token is revoked and replaced, never recovered.
@@ -33,6 +40,10 @@ usage(FILE *fp)
 	    "usage: %s [--database-url URL] token create --scope SCOPES [--name TEXT]\n"
 	    "       %s [--database-url URL] token list\n"
 	    "       %s [--database-url URL] token revoke ID|TOKEN\n"
+	    "       %s [--database-url URL] notify add webhook URL [--secret S] [--job JOB_ID]\n"
+	    "       %s [--database-url URL] notify add slack URL [--job JOB_ID]\n"
+	    "       %s [--database-url URL] notify add email ADDRESS [--job JOB_ID]\n"
+	    "       %s [--database-url URL] notify list | remove ID | dead [--retry ID|all]\n"
 	    "\n"
 	    "SCOPES is a comma-separated list of publish (POST .../progress), cancel\n"
 	    "(POST .../cancel), read (GETs, when the pool has read_token_required) and\n"
@@ -41,8 +52,15 @@ usage(FILE *fp)
 	    "standard output: store it where the publisher reads it.  --database-url\n"
 	    "defaults to $DATABASE_URL, then libpq's PG* variables.\n"
 	    "\n"
+	    "notify: where tp-notify's sender delivers a notification when a job ends\n"
+	    "(completed, failed, cancelled): a JSON webhook (signed with --secret:\n"
+	    "X-Trainprog-Signature), a Slack or Mattermost incoming webhook, or an email;\n"
+	    "for every job, or with --job for one.  dead lists the notifications given up\n"
+	    "on; --retry gives one (or all) another round of tries.\n"
+	    "\n"
 	    "Exit status: 0 done, 1 database unreachable or refusing, 2 bad usage,\n"
-	    "3 no such token.\n", progname, progname, progname);
+	    "3 no such token or target.\n", progname, progname, progname, progname, progname,
+	    progname, progname);
 }
 
 static int fail(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -149,7 +167,7 @@ token_create(PGconn *conn, int argc, char **argv)
 	size_t		 used;
 	int		 c, i, w;
 
-	optind = 1;
+	optind = 0;	/* glibc: a full restart of getopt, after main()'s "+" scan */
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 's':
@@ -256,6 +274,205 @@ token_revoke(PGconn *conn, int argc, char **argv)
 	return 0;
 }
 
+/* --- notify ------------------------------------------------------------------ */
+
+static int
+count_of(PGresult *res, long *n)
+{
+	const char	*tuples = PQcmdTuples(res);
+	char		*end;
+
+	errno = 0;
+	*n = strtol(tuples, &end, 10);
+	if (tuples[0] < '0' || tuples[0] > '9' || *end != '\0' || errno != 0)
+		return fail(EXIT_DB, "the server did not say how many rows changed");
+	return 0;
+}
+
+static int
+notify_add(PGconn *conn, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "secret", required_argument, NULL, 's' },
+		{ "job", required_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char	*kind, *address, *secret = NULL, *job = NULL, *why, *params[4];
+	PGresult	*res;
+	int		 c;
+
+	optind = 0;	/* glibc: a full restart of getopt, after main()'s "+" scan */
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 's': secret = optarg; break;
+		case 'j': job = optarg; break;
+		default: return fail(EXIT_USAGE, "notify add: --secret S and --job JOB_ID only");
+		}
+	}
+	if (argc - optind != 2)
+		return fail(EXIT_USAGE, "notify add takes a kind (webhook, slack, email) and an "
+		    "address");
+	kind = argv[optind];
+	address = argv[optind + 1];
+	if (strcmp(kind, "webhook") != 0 && strcmp(kind, "slack") != 0 &&
+	    strcmp(kind, "email") != 0)
+		return fail(EXIT_USAGE, "unknown kind \"%s\": webhook, slack or email", kind);
+	if (strcmp(kind, "email") == 0) {
+		if (strchr(address, '@') == NULL || strpbrk(address, " \t\r\n<>") != NULL ||
+		    strchr(address, '@') != strrchr(address, '@'))
+			return fail(EXIT_USAGE, "\"%s\" is not an email address", address);
+	} else if (strncmp(address, "http://", 7) != 0 && strncmp(address, "https://", 8) != 0)
+		return fail(EXIT_USAGE, "a %s target is an http:// or https:// URL", kind);
+	if (strlen(address) > 2048)
+		return fail(EXIT_USAGE, "the address is longer than 2048 bytes");
+	if (strpbrk(address, " \t\r\n") != NULL)
+		return fail(EXIT_USAGE, "the address has spaces or line breaks");
+	if (secret != NULL && strcmp(kind, "webhook") != 0)
+		return fail(EXIT_USAGE, "--secret goes with webhook targets only");
+	if (secret != NULL && (strlen(secret) < 1 || strlen(secret) > 256))
+		return fail(EXIT_USAGE, "--secret takes 1 to 256 bytes");
+	if (job != NULL && (why = tp_job_id_problem(job, strlen(job))) != NULL)
+		return fail(EXIT_USAGE, "--job: %s", why);
+	params[0] = kind;
+	params[1] = address;
+	params[2] = secret;
+	params[3] = job;
+	if ((res = exec(conn, "INSERT INTO notify_targets (kind, address, secret, job_id)"
+	    " VALUES ($1, $2, $3, $4) RETURNING id", 4, params)) == NULL)
+		return EXIT_DB;
+	printf("%s\n", PQgetvalue(res, 0, 0));
+	fprintf(stderr, "%s: target %s: %s %s%s%s\n", progname, PQgetvalue(res, 0, 0), kind,
+	    job ? "for job " : "for every job", job ? job : "", secret ? ", signed" : "");
+	PQclear(res);
+	return 0;
+}
+
+static int
+notify_list(PGconn *conn, int argc)
+{
+	PGresult	*res;
+	int		 r;
+
+	if (argc != 1)
+		return fail(EXIT_USAGE, "notify list takes no arguments");
+	if ((res = exec(conn, "SELECT id, kind, CASE WHEN secret IS NULL THEN '-' ELSE 'yes' END,"
+	    " coalesce(job_id, '*'), to_char(created_at AT TIME ZONE 'UTC',"
+	    " 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), address FROM notify_targets ORDER BY id",
+	    0, NULL)) == NULL)
+		return EXIT_DB;
+	printf("%-6s  %-7s  %-6s  %-20s  %-20s  %s\n", "ID", "KIND", "SIGNED", "JOB", "CREATED",
+	    "ADDRESS");
+	for (r = 0; r < PQntuples(res); r++)
+		printf("%-6s  %-7s  %-6s  %-20s  %-20s  %s\n", PQgetvalue(res, r, 0),
+		    PQgetvalue(res, r, 1), PQgetvalue(res, r, 2), PQgetvalue(res, r, 3),
+		    PQgetvalue(res, r, 4), PQgetvalue(res, r, 5));
+	PQclear(res);
+	return 0;
+}
+
+/* An id argument: 1 to 18 digits. */
+static bool
+is_id(const char *s)
+{
+	size_t	 n = strspn(s, "0123456789");
+
+	return n > 0 && n <= 18 && s[n] == '\0';
+}
+
+static int
+notify_remove(PGconn *conn, int argc, char **argv)
+{
+	const char	*params[1];
+	PGresult	*res;
+	long		 n;
+
+	if (argc != 2 || !is_id(argv[1]))
+		return fail(EXIT_USAGE, "notify remove takes a target's id (notify list)");
+	params[0] = argv[1];
+	if ((res = exec(conn, "DELETE FROM notify_targets WHERE id = $1", 1, params)) == NULL)
+		return EXIT_DB;
+	if (count_of(res, &n) != 0) {
+		PQclear(res);
+		return EXIT_DB;
+	}
+	PQclear(res);
+	if (n == 0)
+		return fail(EXIT_NOTFOUND, "no target has the id %s", argv[1]);
+	fprintf(stderr, "%s: target %s removed, with what it was still owed\n", progname, argv[1]);
+	return 0;
+}
+
+static int
+notify_dead(PGconn *conn, int argc, char **argv)
+{
+	const char	*params[1];
+	PGresult	*res;
+	long		 n;
+	int		 r;
+
+	if (argc == 3 && strcmp(argv[1], "--retry") == 0) {
+		if (strcmp(argv[2], "all") != 0 && !is_id(argv[2]))
+			return fail(EXIT_USAGE, "--retry takes a dead letter's id, or all");
+		params[0] = strcmp(argv[2], "all") == 0 ? NULL : argv[2];
+		if ((res = exec(conn, "UPDATE notify_outbox SET dead_at = NULL, attempts = 0,"
+		    " next_attempt_at = now() WHERE dead_at IS NOT NULL AND delivered_at IS NULL"
+		    " AND ($1::bigint IS NULL OR id = $1::bigint)", 1, params)) == NULL)
+			return EXIT_DB;
+		if (count_of(res, &n) != 0) {
+			PQclear(res);
+			return EXIT_DB;
+		}
+		PQclear(res);
+		if (n == 0 && params[0] != NULL)
+			return fail(EXIT_NOTFOUND, "no dead letter has the id %s", argv[2]);
+		fprintf(stderr, "%s: %ld dead letter%s to be tried again\n", progname, n,
+		    n == 1 ? "" : "s");
+		return 0;
+	}
+	if (argc != 1)
+		return fail(EXIT_USAGE, "notify dead takes --retry ID|all, or nothing");
+	if ((res = exec(conn, "SELECT o.id, o.delivery_id, o.event, o.job_id, t.kind, o.attempts,"
+	    " to_char(o.dead_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
+	    " coalesce(o.last_error, '')"
+	    " FROM notify_outbox AS o JOIN notify_targets AS t ON t.id = o.target_id"
+	    " WHERE o.dead_at IS NOT NULL AND o.delivered_at IS NULL ORDER BY o.id",
+	    0, NULL)) == NULL)
+		return EXIT_DB;
+	printf("%-6s  %-36s  %-13s  %-7s  %-5s  %-20s  %-20s  %s\n", "ID", "DELIVERY", "EVENT",
+	    "KIND", "TRIES", "DEAD SINCE", "JOB", "LAST ERROR");
+	for (r = 0; r < PQntuples(res); r++)
+		printf("%-6s  %-36s  %-13s  %-7s  %-5s  %-20s  %-20s  %s\n", PQgetvalue(res, r, 0),
+		    PQgetvalue(res, r, 1), PQgetvalue(res, r, 2), PQgetvalue(res, r, 4),
+		    PQgetvalue(res, r, 5), PQgetvalue(res, r, 6), PQgetvalue(res, r, 3),
+		    PQgetvalue(res, r, 7));
+	PQclear(res);
+	return 0;
+}
+
+static int
+notify_command(const char *url, int argc, char **argv)
+{
+	PGconn	*conn;
+	int	 status;
+
+	if (strcmp(argv[0], "add") != 0 && strcmp(argv[0], "list") != 0 &&
+	    strcmp(argv[0], "remove") != 0 && strcmp(argv[0], "dead") != 0)
+		return fail(EXIT_USAGE, "unknown command \"notify %s\": add, list, remove or dead",
+		    argv[0]);
+	if ((conn = connect_db(url)) == NULL)
+		return EXIT_DB;
+	if (strcmp(argv[0], "add") == 0)
+		status = notify_add(conn, argc, argv);
+	else if (strcmp(argv[0], "list") == 0)
+		status = notify_list(conn, argc);
+	else if (strcmp(argv[0], "remove") == 0)
+		status = notify_remove(conn, argc, argv);
+	else
+		status = notify_dead(conn, argc, argv);
+	PQfinish(conn);
+	return status;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -284,6 +501,8 @@ main(int argc, char **argv)
 	}
 	argc -= optind;
 	argv += optind;
+	if (argc >= 2 && strcmp(argv[0], "notify") == 0)
+		return notify_command(url, argc - 1, argv + 1);
 	if (argc < 2 || strcmp(argv[0], "token") != 0) {
 		usage(stderr);
 		return EXIT_USAGE;

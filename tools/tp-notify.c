@@ -26,6 +26,10 @@
  * A supervisor process restarts the worker that does all this when it dies
  * (after 0.25 s, doubling to 10 s while it keeps dying young); any trouble
  * with PostgreSQL or nginx makes the worker start over after a pause.
+ *
+ * With --sender-database-url, the supervisor keeps a second worker, the
+ * sender of notifications (notify_send.c), which delivers what the outbox
+ * owes when jobs end.
  */
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -45,6 +49,7 @@
 
 #include "../lib/internal.h"
 #include "../lib/pgoutput.h"
+#include "notify_send.h"
 #include "pubhttp.h"
 
 #define EXIT_USAGE		2
@@ -70,6 +75,7 @@ struct options {
 	const char	*pid_file;
 	const char	*ready_file;	/* exists while a worker streams */
 	bool		 push;
+	struct send_options send;	/* send.db_url NULL: no sender */
 };
 
 /* What was last published on a channel: to skip repeats and stale rows. */
@@ -116,7 +122,8 @@ struct feed {
 
 static const char		*progname = "tp-notify";
 static volatile sig_atomic_t	 stopping;
-static pid_t			 worker_pid;
+static volatile int		 sender_stop;
+static pid_t			 worker_pid, sender_pid;
 
 static void say(const char *level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -143,7 +150,8 @@ usage(FILE *fp)
 	fprintf(fp,
 	    "usage: %s [--database-url URL] [--nchan SOCKET|URL | --no-push]\n"
 	    "           [--slot NAME] [--publication NAME] [--pid-file FILE]\n"
-	    "           [--ready-file FILE]\n"
+	    "           [--ready-file FILE] [--sender-database-url URL [--allow-loopback]\n"
+	    "           [--allow-private] [--public-url URL] [--smtp-url URL] [--mail-from ADDR]]\n"
 	    "\n"
 	    "Turns committed changes of training_progress into live stream messages\n"
 	    "(nchan) and read-cache invalidations (NOTIFY " CACHE_CHANNEL ").\n"
@@ -157,6 +165,13 @@ usage(FILE *fp)
 	    "--publication   the publication (default trainprog_feed, schema/007)\n"
 	    "--ready-file    made (with the worker's pid) once changes stream, after any\n"
 	    "                republishing; removed when the worker stops\n"
+	    "--sender-database-url  deliver notifications (schema/009) too, as this role\n"
+	    "                (tp_sender); default $SENDER_DATABASE_URL, else no sender\n"
+	    "--allow-loopback, --allow-private  let targets be on loopback, or on private\n"
+	    "                and link-local addresses too (refused by default)\n"
+	    "--public-url    the UI's address, for links to a job in messages\n"
+	    "--smtp-url      smtp://HOST:PORT (or smtps://) for email targets\n"
+	    "--mail-from     the address emails come from (default trainprog@localhost)\n"
 	    "Runs until SIGTERM or SIGINT.  Exit status: 0 stopped, 1 could not start,\n"
 	    "2 bad usage.\n", progname);
 }
@@ -949,51 +964,115 @@ forward(int sig)
 	stopping = 1;
 	if (worker_pid > 0)
 		kill(worker_pid, sig);
+	if (sender_pid > 0)
+		kill(sender_pid, sig);
 }
 
-/* Keeps one worker running until told to stop. */
+static void
+on_sender_signal(int sig)
+{
+	(void)sig;
+	sender_stop = 1;
+}
+
+static void
+say_any(const char *level, const char *fmt, ...)
+{
+	char	 line[1024];
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	say(level, "%s", line);
+}
+
+/* One of the supervisor's children: the feed's worker, or the sender. */
+struct child {
+	const char	*c_name;
+	pid_t		*c_pid;
+	int64_t		 c_born;
+	int64_t		 c_restart_at;	/* 0: running, or not wanted */
+	int		 c_pause;
+};
+
+static int
+spawn(const struct options *opt, struct child *c, bool sender)
+{
+	struct sigaction sa;
+	pid_t		 pid;
+
+	c->c_born = mono_ms();
+	c->c_restart_at = 0;
+	if ((pid = fork()) == -1) {
+		say("error", "fork: %s", strerror(errno));
+		return -1;
+	}
+	if (pid == 0) {
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = sender ? on_sender_signal : on_signal;
+		sigaction(SIGTERM, &sa, NULL);
+		sigaction(SIGINT, &sa, NULL);
+		_exit(sender ? send_main(&opt->send, &sender_stop, say_any) : worker(opt));
+	}
+	*c->c_pid = pid;
+	return 0;
+}
+
+/* Keeps the worker (and the sender, if asked for) running until told to stop. */
 static int
 supervise(const struct options *opt)
 {
 	struct sigaction sa;
-	int		 st, pause = BACKOFF_MIN_MS;
-	int64_t		 born;
+	struct child	 kids[2] = {
+		{ "worker", &worker_pid, 0, 0, BACKOFF_MIN_MS },
+		{ "sender", &sender_pid, 0, 0, BACKOFF_MIN_MS },
+	};
+	int		 st, i, nkids = opt->send.db_url != NULL ? 2 : 1;
+	int64_t		 now;
 	pid_t		 pid;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = forward;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
-	while (!stopping) {
-		born = mono_ms();
-		if ((pid = fork()) == -1) {
-			say("error", "fork: %s", strerror(errno));
+	for (i = 0; i < nkids; i++)
+		if (spawn(opt, &kids[i], i == 1) == -1)
 			return 1;
+	while (!stopping || worker_pid > 0 || sender_pid > 0) {
+		pid = waitpid(-1, &st, WNOHANG);
+		/* No child left: done when stopping, else one is due to restart. */
+		if (pid == -1 && errno == ECHILD && stopping)
+			break;
+		if (pid <= 0) {
+			now = mono_ms();
+			for (i = 0; i < nkids && !stopping; i++)
+				if (kids[i].c_restart_at != 0 && now >= kids[i].c_restart_at &&
+				    spawn(opt, &kids[i], i == 1) == -1)
+					return 1;
+			usleep(50000);
+			continue;
 		}
-		if (pid == 0) {
-			sa.sa_handler = on_signal;
-			sigaction(SIGTERM, &sa, NULL);
-			sigaction(SIGINT, &sa, NULL);
-			_exit(worker(opt));
-		}
-		worker_pid = pid;
-		while (waitpid(pid, &st, 0) == -1 && errno == EINTR)
+		for (i = 0; i < nkids && *kids[i].c_pid != pid; i++)
 			;
-		worker_pid = 0;
-		if (opt->ready_file != NULL)
+		if (i == nkids)
+			continue;
+		*kids[i].c_pid = 0;
+		if (i == 0 && opt->ready_file != NULL)
 			unlink(opt->ready_file);
 		if (stopping)
-			break;
+			continue;
 		if (WIFSIGNALED(st))
-			say("error", "the worker (pid %d) died of signal %d: starting another",
-			    (int)pid, WTERMSIG(st));
+			say("error", "the %s (pid %d) died of signal %d: starting another",
+			    kids[i].c_name, (int)pid, WTERMSIG(st));
 		else
-			say("error", "the worker (pid %d) exited with %d: starting another",
-			    (int)pid, WEXITSTATUS(st));
-		if (mono_ms() - born >= HEALTHY_MS)
-			pause = BACKOFF_MIN_MS;
-		usleep((useconds_t)pause * 1000);
-		pause = pause * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : pause * 2;
+			say("error", "the %s (pid %d) exited with %d: starting another",
+			    kids[i].c_name, (int)pid, WEXITSTATUS(st));
+		if (mono_ms() - kids[i].c_born >= HEALTHY_MS)
+			kids[i].c_pause = BACKOFF_MIN_MS;
+		kids[i].c_restart_at = mono_ms() + kids[i].c_pause;
+		kids[i].c_pause = kids[i].c_pause * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS :
+		    kids[i].c_pause * 2;
 	}
 	return 0;
 }
@@ -1009,12 +1088,20 @@ main(int argc, char **argv)
 		{ "publication", required_argument, NULL, 'p' },
 		{ "pid-file", required_argument, NULL, 'P' },
 		{ "ready-file", required_argument, NULL, 'R' },
+		{ "sender-database-url", required_argument, NULL, 'S' },
+		{ "allow-loopback", no_argument, NULL, 'L' },
+		{ "allow-private", no_argument, NULL, 'V' },
+		{ "public-url", required_argument, NULL, 'U' },
+		{ "smtp-url", required_argument, NULL, 'M' },
+		{ "mail-from", required_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct options	 opt = { .db_url = getenv("DATABASE_URL"),
 			    .nchan = "/run/trainprog-feed/nchan.sock", .slot = "trainprog_feed",
-			    .publication = "trainprog_feed", .push = true };
+			    .publication = "trainprog_feed", .push = true,
+			    .send = { .db_url = getenv("SENDER_DATABASE_URL"),
+				.mail_from = "trainprog@localhost", .poll_ms = 500 } };
 	FILE		*fp;
 	int		 c, rc;
 
@@ -1027,6 +1114,12 @@ main(int argc, char **argv)
 		case 'p': opt.publication = optarg; break;
 		case 'P': opt.pid_file = optarg; break;
 		case 'R': opt.ready_file = optarg; break;
+		case 'S': opt.send.db_url = optarg; break;
+		case 'L': opt.send.allow |= SEND_ALLOW_LOOPBACK; break;
+		case 'V': opt.send.allow |= SEND_ALLOW_PRIVATE; break;
+		case 'U': opt.send.public_url = optarg; break;
+		case 'M': opt.send.smtp_url = optarg; break;
+		case 'F': opt.send.mail_from = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return EXIT_USAGE;
 		}
@@ -1042,6 +1135,23 @@ main(int argc, char **argv)
 	}
 	if (opt.nchan[0] != '/' && strncmp(opt.nchan, "http://", 7) != 0) {
 		fprintf(stderr, "%s: --nchan takes a socket's absolute path or an http:// URL\n",
+		    progname);
+		return EXIT_USAGE;
+	}
+	if (opt.send.db_url != NULL && *opt.send.db_url == '\0')
+		opt.send.db_url = NULL;
+	if (opt.send.smtp_url != NULL && strncmp(opt.send.smtp_url, "smtp://", 7) != 0 &&
+	    strncmp(opt.send.smtp_url, "smtps://", 8) != 0) {
+		fprintf(stderr, "%s: --smtp-url takes smtp://HOST[:PORT] or smtps://\n", progname);
+		return EXIT_USAGE;
+	}
+	if (opt.send.public_url != NULL && strncmp(opt.send.public_url, "http://", 7) != 0 &&
+	    strncmp(opt.send.public_url, "https://", 8) != 0) {
+		fprintf(stderr, "%s: --public-url takes an http:// or https:// URL\n", progname);
+		return EXIT_USAGE;
+	}
+	if (strchr(opt.send.mail_from, '@') == NULL || strpbrk(opt.send.mail_from, " \r\n<>") != NULL) {
+		fprintf(stderr, "%s: --mail-from takes an address such as trainprog@example.com\n",
 		    progname);
 		return EXIT_USAGE;
 	}

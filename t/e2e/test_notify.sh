@@ -1,0 +1,199 @@
+# test_notify.sh: notifications when jobs end (schema/009, tools/notify_send.c,
+# tp-admin notify): each terminal state delivered once per target (by delivery
+# id), signed webhooks that verify, Slack messages, email through an SMTP sink,
+# retries after failures, the sender SIGKILLed while a receiver is down (nothing
+# lost), dead letters and their retry, refused addresses, tp-admin's commands.
+
+N=$E2E_TMP/notify
+mkdir -p "$N"
+PY=/usr/bin/python3
+# receiver NAME ARGS...: a local receiver (t/tools/hook_receiver.py or
+# smtp_sink.py), its port in NAME_PORT once it listens.
+receiver() {
+	local name=$1 tool=$2 port
+	shift 2
+	rm -f "$N/$name.port"
+	"$PY" "$E2E_ROOT/t/tools/$tool" --port-file "$N/$name.port" --log "$N/$name.log" "$@" \
+	    >>"$N/$name.err" 2>&1 &
+	echo $! >"$N/$name.pid"
+	wait_until 10 test -s "$N/$name.port" || { fail "the $name receiver starts"; return 1; }
+	port=$(cat "$N/$name.port")
+	printf -v "${name}_PORT" '%s' "$port"
+}
+stop_receiver() { kill "$(cat "$N/$1.pid")" 2>/dev/null; wait "$(cat "$N/$1.pid")" 2>/dev/null; }
+lines() { [ -f "$N/$1.log" ] && wc -l <"$N/$1.log" || echo 0; }
+has_lines() { [ "$(lines "$1")" -ge "$2" ]; }
+
+receiver hook hook_receiver.py --fail 2 || return 0
+receiver slack hook_receiver.py || return 0
+receiver smtp smtp_sink.py || return 0
+
+if ! TP_SMTP_URL="smtp://127.0.0.1:$smtp_PORT" stack_up notify; then
+	fail "a stack with a sender of notifications starts"
+	return 0
+fi
+super_url() { echo "postgresql://postgres@/trainprog?host=$(sed -n 's/^RT=//p' "$TP_STATE_DIR/stack.env")/pgsock"; }
+admin() { "$E2E_BIN/tp-admin" --database-url "$(super_url)" "$@" 2>"$E2E_TMP/admin.err"; }
+pub() { "$E2E_BIN/tp-publish" "$@" >/dev/null 2>"$E2E_TMP/pub.err"; }
+outbox() { sql "SELECT $1 FROM notify_outbox $2"; }
+# owed_is N WHERE: the outbox has N rows matching (asked again at each call).
+owed_is() { [ "$(outbox "count(*)" "$2")" = "$1" ]; }
+
+# --- tp-admin notify ------------------------------------------------------------
+
+secret='s3cret-key'
+hook_id=$(admin notify add webhook "http://127.0.0.1:$hook_PORT/hook" --secret "$secret")
+is "$?" 0 "tp-admin notify add webhook, signed"
+slack_id=$(admin notify add slack "http://localhost:$slack_PORT/services/T0/B0/x")
+is "$?" 0 "tp-admin notify add slack"
+mail_id=$(admin notify add email ops@example.com)
+is "$?" 0 "tp-admin notify add email"
+list=$(admin notify list)
+ok grep -q "^$hook_id  *webhook  *yes  *\*" <<<"$list" -- "notify list: the webhook, signed, for every job"
+ok grep -q "^$mail_id  *email  *-  *\*  .*ops@example.com" <<<"$list" -- "notify list: the email target"
+if grep -q "$secret" <<<"$list"; then fail "notify list never shows a secret"; else pass "notify list never shows a secret"; fi
+for bad in "ftp://x/y" "file:///etc/passwd" "javascript:alert(1)"; do
+	admin notify add webhook "$bad" >/dev/null
+	is "$?" 2 "notify add refuses $bad"
+done
+admin notify add email "not an address" >/dev/null
+is "$?" 2 "notify add refuses a bad email address"
+admin notify add slack "http://x" --secret s >/dev/null
+is "$?" 2 "--secret goes with webhooks only"
+admin notify add sms "+1555" >/dev/null
+is "$?" 2 "an unknown kind is refused"
+admin notify remove 999999 >/dev/null
+is "$?" 3 "removing a target that does not exist: exit 3"
+
+# --- each terminal state, once per target --------------------------------------------
+
+pub --job nt-done start optimization && pub --job nt-done update --step-pct 100 --best-score 1.85 \
+    --best-params '{"pierce_depth": 0.15}' && pub --job nt-done complete
+pub --job nt-fail start validation && pub --job nt-fail error "Validation failed: no trades"
+pub --job nt-cancel start optimization
+http POST "/api/v2/training/jobs/nt-cancel/cancel" -H "Authorization: Bearer $TP_PUBLISH_TOKEN"
+pub --job nt-cancel update --step-pct 10
+is "$(outbox "count(*)" "WHERE job_id LIKE 'nt-%'")" 9 \
+    "three terminal states, three targets: nine notifications owed, in the same transactions"
+
+wait_until 60 has_lines slack 3 && pass "the Slack target got its three messages" ||
+    fail "the Slack target got its three messages" "$(lines slack) lines"
+wait_until 60 has_lines smtp 3 && pass "the SMTP server got three emails" ||
+    fail "the SMTP server got three emails" "$(cat "$N/smtp.err" 2>/dev/null | tail -n 3)"
+# The webhook answers 500 twice first: delivered on later tries.
+wait_until 60 owed_is 3 "WHERE target_id = $hook_id AND delivered_at IS NOT NULL" &&
+    pass "the webhook's three, delivered in spite of two 500s" ||
+    fail "the webhook's three, delivered in spite of two 500s" "$(outbox "attempts, last_error" "WHERE target_id = $hook_id")"
+is "$(outbox "max(attempts)" "WHERE target_id = $hook_id")" 2 \
+    "the receiver's two 500s were the first tries of two notifications: each delivered on its second"
+
+# Each notification once per target, whatever the tries: by delivery id.
+"$PY" - "$N/hook.log" "$secret" "$TP_BASE_URL" >"$N/verify.out" 2>&1 <<'EOF'
+import hashlib, hmac, json, sys, urllib.request
+log, secret, base = sys.argv[1], sys.argv[2].encode(), sys.argv[3]
+reqs = [json.loads(l) for l in open(log)]
+ok = [r for r in reqs if r["status"] == 200]
+ids = [r["headers"]["X-Trainprog-Delivery"] for r in ok]
+print("delivered", len(ok), "distinct", len(set(ids)))
+events = sorted(r["headers"]["X-Trainprog-Event"] for r in ok)
+print("events", ",".join(events))
+all_ids = {r["headers"]["X-Trainprog-Delivery"] for r in reqs}
+print("same id on retries", len(all_ids) == len(set(ids)))
+good = 0
+for r in reqs:
+    sig = r["headers"]["X-Trainprog-Signature"]
+    t = sig.split(",")[0][2:]
+    v1 = sig.split("v1=")[1]
+    want = hmac.new(secret, (t + "." + r["body"]).encode(), hashlib.sha256).hexdigest()
+    good += hmac.compare_digest(want, v1)
+print("signatures", good, "of", len(reqs))
+body = json.loads(next(r["body"] for r in ok if r["headers"]["X-Trainprog-Event"] == "job.completed"))
+doc = json.load(urllib.request.urlopen(base + "/api/v2/training/jobs/nt-done/progress"))
+print("body keys", ",".join(sorted(body)), "job is GET's", body["job"] == doc,
+      "content-type", next(r for r in ok)["headers"]["Content-Type"])
+EOF
+v=$(cat "$N/verify.out")
+ok grep -q "^delivered 3 distinct 3$" <<<"$v" -- "the webhook: three delivered, three distinct delivery ids"
+ok grep -q "^events job.cancelled,job.completed,job.failed$" <<<"$v" -- "X-Trainprog-Event: completed, failed, cancelled"
+ok grep -q "^same id on retries True$" <<<"$v" -- "X-Trainprog-Delivery is the same on every retry"
+ok grep -q "^signatures 5 of 5$" <<<"$v" -- "every X-Trainprog-Signature verifies (HMAC-SHA256 of t.body)"
+ok grep -q "^body keys delivered_at,event,job job is GET's True content-type application/json$" <<<"$v" -- \
+    "the body: event, delivered_at and the job's document as GET has it"
+[ -n "$v" ] || fail "the webhook checks ran" "$(cat "$N/verify.out")"
+
+slack=$(jq -sc '[.[] | .body | fromjson | select(.text | test("nt-done"))][0]' "$N/slack.log" 2>/dev/null)
+ok jq -e '.text | test("completed: best score 1.8500")' <<<"${slack:-null}" -- "Slack: the text says completed and the best score"
+ok jq -e '[.blocks[] | .fields[]?.text] | any(test("pierce_depth 0.15"))' <<<"${slack:-null}" -- "Slack: the best params"
+ok jq -e --arg u "$TP_BASE_URL/jobs/nt-done" '[.blocks[] | .text.text? // ""] | any(contains($u))' <<<"${slack:-null}" -- \
+    "Slack: a link to the job view"
+if grep -q "X-Trainprog-Signature" "$N/slack.log"; then fail "Slack messages carry no webhook headers"; else pass "Slack messages carry no webhook headers"; fi
+mail=$(jq -sr '[.[] | select(.data | test("nt-fail"))][0].data' "$N/smtp.log" 2>/dev/null)
+ok grep -q "^Subject: Training job nt-fail failed" <<<"$mail" -- "email: the subject names the job and the outcome"
+ok grep -q "Validation failed: no trades" <<<"$mail" -- "email: the error message"
+ok jq -se '[.[] | .to[]] | all(. == "<ops@example.com>")' "$N/smtp.log" -- "email: to the configured address"
+
+# --- the sender killed while the receiver is down: nothing lost ------------------------
+
+stop_receiver hook
+pub --job nt-down start optimization && pub --job nt-down complete
+wait_until 30 owed_is 1 "WHERE job_id = 'nt-down' AND attempts > 0 AND target_id = $hook_id" ||
+    fail "the sender tried the receiver that is down"
+for p in $(pgrep -P "$(notify_pid)"); do kill -KILL "$p"; done
+receiver hook hook_receiver.py || return 0
+sql "UPDATE notify_targets SET address = 'http://127.0.0.1:$hook_PORT/hook' WHERE id = $hook_id" >/dev/null
+sql "UPDATE notify_outbox SET next_attempt_at = now() WHERE job_id = 'nt-down'" >/dev/null
+wait_until 60 owed_is 3 "WHERE job_id = 'nt-down' AND delivered_at IS NOT NULL" &&
+    pass "SIGKILLed sender, receiver down then back: the notifications still arrive" ||
+    fail "SIGKILLed sender, receiver down then back: the notifications still arrive" \
+        "$(outbox "target_id, attempts, last_error" "WHERE job_id = 'nt-down'")"
+ok grep -q '"X-Trainprog-Event": "job.completed"' "$N/hook.log" -- "the webhook got nt-down's notification"
+
+# --- dead letters, and their retry -----------------------------------------------------
+
+sql "UPDATE notify_settings SET max_attempts = 2" >/dev/null
+dead_id=$(admin notify add webhook "http://127.0.0.1:1/nothing-listens" --job nt-dead)
+pub --job nt-dead start optimization && pub --job nt-dead error "boom"
+wait_until 60 owed_is 1 "WHERE target_id = $dead_id AND dead_at IS NOT NULL" &&
+    pass "after max_attempts failed tries, a dead letter" ||
+    fail "after max_attempts failed tries, a dead letter" "$(outbox "attempts, last_error" "WHERE target_id = $dead_id")"
+is "$(outbox "attempts" "WHERE target_id = $dead_id")" 2 "dead after exactly max_attempts (2) tries"
+dead=$(admin notify dead)
+ok grep -q "job.failed .*webhook .*2 .*nt-dead" <<<"$dead" -- "tp-admin notify dead lists it, with its tries"
+wait_until 60 owed_is 3 "WHERE job_id = 'nt-dead' AND target_id <> $dead_id AND delivered_at IS NOT NULL" &&
+    pass "a target for one job adds to those for every job" ||
+    fail "a target for one job adds to those for every job"
+sql "UPDATE notify_targets SET address = 'http://127.0.0.1:$hook_PORT/late' WHERE id = $dead_id" >/dev/null
+before=$(lines hook)
+admin notify dead --retry all >/dev/null
+is "$?" 0 "tp-admin notify dead --retry all"
+wait_until 60 owed_is 1 "WHERE target_id = $dead_id AND delivered_at IS NOT NULL" &&
+    pass "a dead letter retried is delivered once its target answers" ||
+    fail "a dead letter retried is delivered once its target answers"
+ok grep -q '"/late"' "$N/hook.log" -- "it went to the target's new address"
+admin notify dead --retry 999999 >/dev/null
+is "$?" 3 "retrying a dead letter that does not exist: exit 3"
+
+# --- refused addresses ------------------------------------------------------------------
+
+priv_id=$(admin notify add webhook "http://10.255.255.1:9/x" --job nt-priv)
+link_id=$(admin notify add slack "http://169.254.169.254/latest/meta-data" --job nt-priv)
+pub --job nt-priv start optimization && pub --job nt-priv complete
+wait_until 30 owed_is 2 "WHERE target_id IN ($priv_id, $link_id) AND dead_at IS NOT NULL" &&
+    pass "private and link-local targets are refused (dead at once, not retried)" ||
+    fail "private and link-local targets are refused (dead at once, not retried)" \
+        "$(outbox "target_id, attempts, last_error" "WHERE target_id IN ($priv_id, $link_id)")"
+ok grep -q "refused: 169.254.169.254 resolves to a private or link-local address" \
+    <<<"$(outbox "last_error" "WHERE target_id = $link_id")" -- "the reason is recorded"
+if grep -q "$secret" "$TP_STATE_DIR/logs/tp-notify.log"; then
+	fail "the webhook's secret is never logged"
+else
+	pass "the webhook's secret is never logged"
+fi
+removed=$(admin notify remove "$priv_id" 2>&1 >/dev/null; echo "rc=$?")
+ok grep -q "rc=0" <<<"$removed" -- "tp-admin notify remove"
+is "$(outbox "count(*)" "WHERE target_id = $priv_id")" 0 "what a removed target was owed goes with it"
+
+stop_receiver hook
+stop_receiver slack
+stop_receiver smtp
+stack_down notify

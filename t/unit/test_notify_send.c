@@ -1,0 +1,159 @@
+/*
+ * test_notify_send.c: tools/notify_send.c's pieces: URLs, which addresses a
+ * target may have, the webhook body and its signature, the Slack message
+ * and the email (the delivery itself is tested end to end by
+ * t/e2e/test_notify.sh).
+ */
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+#include <criterion/criterion.h>
+
+#include "../../tools/notify_send.h"
+
+static const char doc[] =
+    "{\"job_id\":\"job<1>&\",\"percentage\":100,\"current_step\":\"Complete\","
+    "\"started_at\":\"2026-12-02T03:00:00Z\",\"updated_at\":\"2026-12-02T03:05:12.5Z\","
+    "\"best_score\":1.85,\"best_params\":{\"pierce_depth\":0.15,\"reversal_candles\":3},"
+    "\"is_complete\":true,\"error_message\":null,\"status\":\"completed\",\"seq\":7}";
+
+Test(notify_send, urls)
+{
+	struct send_url	 u;
+	char		 err[128];
+
+	cr_assert_eq(send_parse_url("https://hooks.example.com/services/x", &u, err, sizeof(err)), 0);
+	cr_assert(u.su_https);
+	cr_assert_str_eq(u.su_host, "hooks.example.com");
+	cr_assert_eq(u.su_port, 443);
+	cr_assert_eq(send_parse_url("http://127.0.0.1:8080/h?q=1", &u, err, sizeof(err)), 0);
+	cr_assert_str_eq(u.su_host, "127.0.0.1");
+	cr_assert_eq(u.su_port, 8080);
+	cr_assert_eq(send_parse_url("http://[::1]:9/x", &u, err, sizeof(err)), 0);
+	cr_assert_str_eq(u.su_host, "::1");
+	cr_assert_eq(u.su_port, 9);
+	cr_assert_eq(send_parse_url("HTTP://Example.COM", &u, err, sizeof(err)), 0);
+	cr_assert_eq(u.su_port, 80);
+	cr_assert_eq(send_parse_url("ftp://x/", &u, err, sizeof(err)), -1);
+	cr_assert_eq(send_parse_url("file:///etc/passwd", &u, err, sizeof(err)), -1);
+	cr_assert_eq(send_parse_url("http://user:pw@host/", &u, err, sizeof(err)), -1);
+	cr_assert_eq(send_parse_url("http://host:0/", &u, err, sizeof(err)), -1);
+	cr_assert_eq(send_parse_url("http://host:65536/", &u, err, sizeof(err)), -1);
+	cr_assert_eq(send_parse_url("http://host:80x/", &u, err, sizeof(err)), -1);
+	cr_assert_eq(send_parse_url("http:///path", &u, err, sizeof(err)), -1);
+	cr_assert_eq(send_parse_url("http://[::1/x", &u, err, sizeof(err)), -1);
+}
+
+static const char *
+refused4(const char *ip, unsigned allow)
+{
+	struct sockaddr_in	 a;
+
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	cr_assert_eq(inet_pton(AF_INET, ip, &a.sin_addr), 1);
+	return send_address_refused(&a, allow);
+}
+
+static const char *
+refused6(const char *ip, unsigned allow)
+{
+	struct sockaddr_in6	 a;
+
+	memset(&a, 0, sizeof(a));
+	a.sin6_family = AF_INET6;
+	cr_assert_eq(inet_pton(AF_INET6, ip, &a.sin6_addr), 1);
+	return send_address_refused(&a, allow);
+}
+
+Test(notify_send, addresses)
+{
+	static const char *const private4[] = { "10.1.2.3", "172.16.0.1", "172.31.255.255",
+	    "192.168.1.1", "169.254.169.254", "100.64.0.1" };
+	static const char *const never4[] = { "0.0.0.0", "224.0.0.1", "255.255.255.255" };
+	size_t	 i;
+
+	cr_assert_null(refused4("93.184.216.34", 0));
+	cr_assert_null(refused4("172.32.0.1", 0), "just outside 172.16/12");
+	cr_assert_not_null(refused4("127.0.0.1", 0));
+	cr_assert_null(refused4("127.0.0.1", SEND_ALLOW_LOOPBACK));
+	for (i = 0; i < sizeof(private4) / sizeof(private4[0]); i++) {
+		cr_assert_not_null(refused4(private4[i], SEND_ALLOW_LOOPBACK), "%s", private4[i]);
+		cr_assert_null(refused4(private4[i], SEND_ALLOW_PRIVATE), "%s", private4[i]);
+	}
+	for (i = 0; i < sizeof(never4) / sizeof(never4[0]); i++)
+		cr_assert_not_null(refused4(never4[i], SEND_ALLOW_PRIVATE), "%s", never4[i]);
+	cr_assert_not_null(refused6("::1", 0));
+	cr_assert_null(refused6("::1", SEND_ALLOW_LOOPBACK));
+	cr_assert_not_null(refused6("fe80::1", SEND_ALLOW_LOOPBACK));
+	cr_assert_not_null(refused6("fd00::1", 0));
+	cr_assert_not_null(refused6("::ffff:10.0.0.1", 0), "IPv4-mapped private");
+	cr_assert_not_null(refused6("::ffff:127.0.0.1", 0), "IPv4-mapped loopback");
+	cr_assert_not_null(refused6("::", SEND_ALLOW_PRIVATE));
+	cr_assert_null(refused6("2606:4700::1111", 0));
+}
+
+Test(notify_send, webhook_body_and_signature)
+{
+	char	*body = send_webhook_body("job.completed", INT64_C(1796180000000000), doc,
+		    strlen(doc));
+	char	 sig[128];
+	cJSON	*j;
+
+	cr_assert_not_null(body);
+	cr_assert_not_null(j = cJSON_Parse(body));
+	cr_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(j, "event")), "job.completed");
+	cr_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(j, "delivered_at")),
+	    "2026-12-02T02:53:20Z");
+	cr_assert_not_null(strstr(body, doc), "the document, byte for byte");
+	cJSON_Delete(j);
+	free(body);
+	/* Python: hmac.new(b"key", b"1796180000.{}", "sha256").hexdigest() */
+	cr_assert_eq(send_signature("key", 1796180000, "{}", sig, sizeof(sig)), 0);
+	cr_assert_str_eq(sig, "t=1796180000,v1="
+	    "4876f4a51a7343b902668383c335bbb35d1bd32652fc3483c5204c031424416d");
+}
+
+Test(notify_send, slack_message)
+{
+	char	*body = send_slack_body("job.completed", doc, "https://studio.example.com");
+	cJSON	*j;
+	char	*blocks;
+
+	cr_assert_not_null(body);
+	cr_assert_not_null(j = cJSON_Parse(body));
+	cr_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(j, "text")),
+	    "Training job job<1>& completed: best score 1.8500");
+	blocks = cJSON_PrintUnformatted(cJSON_GetObjectItem(j, "blocks"));
+	cr_assert_not_null(strstr(blocks, "job&lt;1&gt;&amp;"), "mrkdwn escaped: %s", blocks);
+	cr_assert_not_null(strstr(blocks, "pierce_depth 0.15, reversal_candles 3"));
+	cr_assert_not_null(strstr(blocks, "5 min 12 s"), "the duration");
+	cr_assert_not_null(strstr(blocks, "https://studio.example.com/jobs/job%3C1%3E%26"),
+	    "the link, with the id encoded: %s", blocks);
+	free(blocks);
+	cJSON_Delete(j);
+	free(body);
+	cr_assert_null(send_slack_body("job.completed", "not json", NULL));
+}
+
+Test(notify_send, email)
+{
+	char	*mail = send_email_text("job.failed",
+		    "{\"job_id\":\"j1\",\"status\":\"failed\",\"error_message\":\"out of candles\","
+		    "\"best_score\":null,\"best_params\":null}",
+		    "trainprog@example.com", "ops@example.com", "d-1", NULL);
+
+	cr_assert_not_null(mail);
+	cr_assert_not_null(strstr(mail, "From: trainprog@example.com\r\nTo: ops@example.com\r\n"
+	    "Subject: Training job j1 failed\r\n"));
+	cr_assert_not_null(strstr(mail, "Message-ID: <d-1@trainprog>\r\n"));
+	cr_assert_not_null(strstr(mail, "\r\n\r\nTraining job j1 failed.\r\n"));
+	cr_assert_not_null(strstr(mail, "Error:       out of candles\r\n"));
+	cr_assert_not_null(strstr(mail, "Best score:  none\r\n"));
+	free(mail);
+}
