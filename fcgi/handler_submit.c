@@ -209,6 +209,56 @@ replay(struct submit *s)
 	return ATTEMPT_DONE;
 }
 
+/*
+ * The job's own notification targets ("notify"), in the job's transaction.
+ * True when they are stored; otherwise the transaction is rolled back, the
+ * failure sent, and *a says what to do next.
+ */
+static bool
+add_targets(struct submit *s, enum attempt *a)
+{
+	const char	*kinds[JOBREQ_NOTIFY_MAX], *addrs[JOBREQ_NOTIFY_MAX],
+			*secrets[JOBREQ_NOTIFY_MAX], *values[4];
+	struct tbuf	 k, ad, sc;
+	PGresult	*res = NULL;
+	enum db_status	 st;
+	bool		 ok = false;
+	int		 i, n = s->s_req.jr_nnotify;
+
+	memset(&k, 0, sizeof(k));
+	memset(&ad, 0, sizeof(ad));
+	memset(&sc, 0, sizeof(sc));
+	for (i = 0; i < n; i++) {
+		kinds[i] = s->s_req.jr_notify[i].jn_kind;
+		addrs[i] = s->s_req.jr_notify[i].jn_address;
+		secrets[i] = s->s_req.jr_notify[i].jn_secret;
+	}
+	*a = ATTEMPT_DONE;
+	if (store_text_array(&k, kinds, n) == -1 || store_text_array(&ad, addrs, n) == -1 ||
+	    store_text_array(&sc, secrets, n) == -1) {
+		rollback(s);
+		http_reply_error(s->s_rq, 500, "internal_error", "out of memory", NULL);
+		goto out;
+	}
+	values[0] = k.tb_data;
+	values[1] = ad.tb_data;
+	values[2] = sc.tb_data;
+	values[3] = s->s_job_id;
+	if ((st = db_step(s->s_db, STMT_NOTIFY_ADD, values, http_db_deadline(s->s_rq),
+	    &res)) != DB_OK) {
+		rollback(s);
+		*a = db_failed(s, st, "the job's notification targets could not be stored");
+		goto out;
+	}
+	ok = true;
+out:
+	PQclear(res);
+	tbuf_free(&k);
+	tbuf_free(&ad);
+	tbuf_free(&sc);
+	return ok;
+}
+
 /* The job's progress row, queued: a publish of {"event": "queue"}, committed. */
 static enum attempt
 queue(struct submit *s)
@@ -256,6 +306,8 @@ queue(struct submit *s)
 		    "job_id", NULL);
 		goto out;
 	}
+	if (s->s_req.jr_nnotify > 0 && !add_targets(s, &a))
+		goto out;
 	s->s_in_txn = false;
 	if ((st = db_commit(s->s_db, http_db_deadline(s->s_rq))) != DB_OK) {
 		/* Unavailable: committed or not, the same request again tells. */

@@ -349,6 +349,7 @@ enum store_stmt {
 	STMT_RUNNING,		/* $1 after job, $2 stall s: a page of the jobs not ended */
 	STMT_JOB_INSERT,	/* $1 job, $2 request, $3 its SHA-256, $4 token: a job to train (a row: new) */
 	STMT_JOB_HASH,		/* $1 job: the stored request's SHA-256 (bytea) */
+	STMT_NOTIFY_ADD,	/* $1..$3 text[] kinds, addresses, secrets; $4 job: its targets */
 	STMT_COUNT
 };
 

@@ -640,6 +640,12 @@ static const char job_insert_sql[] =
 static const char job_hash_sql[] =
     "SELECT request_sha256 FROM training_jobs WHERE job_id = $1";
 
+/* $1 kinds, $2 addresses, $3 secrets ('' for none): text[]; $4 the job.  Its targets. */
+static const char notify_add_sql[] =
+    "INSERT INTO notify_targets (kind, address, secret, job_id)"
+    " SELECT t.kind, t.address, NULLIF(t.secret, ''), $4"
+    " FROM unnest($1::text[], $2::text[], $3::text[]) AS t (kind, address, secret)";
+
 const struct store_statement store_statements[STMT_COUNT] = {
 	[STMT_GET] = { "tp_progress_get", progress_get_sql, 2,
 	    ROLE_READER | ROLE_WRITER | ROLE_NOTIFY, false },
@@ -662,6 +668,7 @@ const struct store_statement store_statements[STMT_COUNT] = {
 	/* They write training_jobs, not a progress document: the PUT beside them does. */
 	[STMT_JOB_INSERT] = { "tp_job_insert", job_insert_sql, 4, ROLE_WRITER, false },
 	[STMT_JOB_HASH] = { "tp_job_hash", job_hash_sql, 1, ROLE_WRITER, false },
+	[STMT_NOTIFY_ADD] = { "tp_notify_add", notify_add_sql, 4, ROLE_WRITER, false },
 };
 
 /* Column order of the UPSERT's RETURNING. */

@@ -193,6 +193,38 @@ removed=$(admin notify remove "$priv_id" 2>&1 >/dev/null; echo "rc=$?")
 ok grep -q "rc=0" <<<"$removed" -- "tp-admin notify remove"
 is "$(outbox "count(*)" "WHERE target_id = $priv_id")" 0 "what a removed target was owed goes with it"
 
+# --- a job's own targets, from POST /jobs ------------------------------------------------
+
+submit() {
+	http POST /api/v2/training/jobs -H "Authorization: Bearer $TP_PUBLISH_TOKEN" \
+	    -H 'Content-Type: application/json' --data-binary "$1"
+}
+submit '{"job_id": "nt-api", "notify": [{"kind": "webhook", "url": "http://127.0.0.1:'"$hook_PORT"'/api", "secret": "k2"},
+    {"kind": "email", "address": "owner@example.com"}]}'
+is "$STATUS" 201 "POST /jobs with a notify list: 201"
+is "$(sql "SELECT string_agg(kind || ' ' || address || ' ' || (secret IS NOT NULL)::text, ',' ORDER BY id)
+    FROM notify_targets WHERE job_id = 'nt-api'")" \
+    "webhook http://127.0.0.1:$hook_PORT/api true,email owner@example.com false" \
+    "the job's targets are stored with it, the webhook's secret too"
+if sql "SELECT request::text FROM training_jobs WHERE job_id = 'nt-api'" | grep -q "k2"; then
+	fail "the secret is not stored in the request"
+else
+	pass "the secret is not stored in the request"
+fi
+pub --job nt-api start data_collection && pub --job nt-api complete
+wait_until 60 owed_is 5 "WHERE job_id = 'nt-api' AND delivered_at IS NOT NULL" &&
+    pass "its end notifies its own two targets and the three for every job" ||
+    fail "its end notifies its own two targets and the three for every job" \
+        "$(outbox "target_id, attempts, last_error" "WHERE job_id = 'nt-api'")"
+ok grep -q '"/api"' "$N/hook.log" -- "the job's webhook got it"
+ok grep -q '"<owner@example.com>"' "$N/smtp.log" -- "the job's email address got it"
+for bad in '{"notify": [{"kind": "webhook", "url": "gopher://x"}]}|notify[0].url' \
+    '{"notify": [{"kind": "email", "address": "nobody"}]}|notify[0].address' \
+    '{"notify": "http://x"}|notify'; do
+	submit "${bad%|*}"
+	is "$STATUS $(jq -r .field "$BODY_FILE" 2>/dev/null)" "400 ${bad##*|}" "POST /jobs refuses ${bad%|*}"
+done
+
 stop_receiver hook
 stop_receiver slack
 stop_receiver smtp

@@ -355,3 +355,56 @@ Test(jobreq, key_order_and_spelling_do_not_change_the_canonical_form)
 	free(a);
 	free(b);
 }
+
+Test(jobreq, notify_targets_are_checked_and_kept_out_of_the_canonical_form)
+{
+	static const struct { const char *body, *field; } bad[] = {
+		{ "{\"notify\": {}}", "notify" },
+		{ "{\"notify\": [1]}", "notify[0]" },
+		{ "{\"notify\": [{}]}", "notify[0].kind" },
+		{ "{\"notify\": [{\"kind\": \"sms\", \"url\": \"http://x\"}]}", "notify[0].kind" },
+		{ "{\"notify\": [{\"kind\": \"webhook\"}]}", "notify[0].url" },
+		{ "{\"notify\": [{\"kind\": \"webhook\", \"url\": \"ftp://x/y\"}]}", "notify[0].url" },
+		{ "{\"notify\": [{\"kind\": \"webhook\", \"url\": \"http://\"}]}", "notify[0].url" },
+		{ "{\"notify\": [{\"kind\": \"webhook\", \"url\": \"http://a b\"}]}", "notify[0].url" },
+		{ "{\"notify\": [{\"kind\": \"slack\", \"url\": \"https://h/x\", \"secret\": \"s\"}]}",
+		  "notify[0].secret" },
+		{ "{\"notify\": [{\"kind\": \"webhook\", \"url\": \"https://h/x\", \"secret\": \"\"}]}",
+		  "notify[0].secret" },
+		{ "{\"notify\": [{\"kind\": \"email\", \"address\": \"nobody\"}]}", "notify[0].address" },
+		{ "{\"notify\": [{\"kind\": \"email\", \"address\": \"a@b@c\"}]}", "notify[0].address" },
+		{ "{\"notify\": [{\"kind\": \"email\", \"address\": \"<a@b>\"}]}", "notify[0].address" },
+		{ "{\"notify\": [{\"kind\": \"email\", \"url\": \"http://x\"}]}", "notify[0].url" },
+		{ "{\"notify\": [{\"kind\": \"webhook\", \"url\": \"http://x\", \"to\": 1}]}",
+		  "notify[0].to" },
+		{ "{\"notify\": [{\"kind\": \"slack\", \"url\": \"http://x\"},"
+		  " {\"kind\": \"slack\", \"address\": \"a@b\"}]}", "notify[1].address" },
+		{ "{\"notify\": [{\"kind\": \"email\", \"address\": \"a@b\"},"
+		  " {\"kind\": \"email\", \"address\": \"a@b\"}, {\"kind\": \"email\", \"address\": \"a@b\"},"
+		  " {\"kind\": \"email\", \"address\": \"a@b\"}, {\"kind\": \"email\", \"address\": \"a@b\"},"
+		  " {\"kind\": \"email\", \"address\": \"a@b\"}, {\"kind\": \"email\", \"address\": \"a@b\"},"
+		  " {\"kind\": \"email\", \"address\": \"a@b\"}, {\"kind\": \"email\", \"address\": \"a@b\"}]}",
+		  "notify" },
+	};
+	char	 hex[65], plain[65];
+	char	*c;
+	size_t	 i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		refuses(bad[i].body, bad[i].field);
+	accepts("{}");
+	free(canonical_hex(plain));
+	accepts("{\"notify\": [{\"kind\": \"webhook\", \"url\": \"https://hooks.example.com/t\","
+	    " \"secret\": \"k\"}, {\"kind\": \"slack\", \"url\": \"http://127.0.0.1:9/s\"},"
+	    " {\"kind\": \"email\", \"address\": \"ops@example.com\"}]}");
+	cr_assert_eq(r.jr_nnotify, 3);
+	cr_assert_str_eq(r.jr_notify[0].jn_kind, "webhook");
+	cr_assert_str_eq(r.jr_notify[0].jn_address, "https://hooks.example.com/t");
+	cr_assert_str_eq(r.jr_notify[0].jn_secret, "k");
+	cr_assert_str_eq(r.jr_notify[1].jn_secret, "");
+	cr_assert_str_eq(r.jr_notify[2].jn_address, "ops@example.com");
+	c = canonical_hex(hex);
+	cr_assert_str_eq(hex, plain, "targets do not make another request");
+	cr_assert_null(strstr(c, "notify"), "nor are they stored with it (secrets): %s", c);
+	free(c);
+}

@@ -326,12 +326,115 @@ defaults(struct jobreq *r)
 /* The top-level fields, in the order members() is given them. */
 enum {
 	F_JOB_ID, F_SYMBOL, F_EXCHANGE, F_TIMEFRAME, F_LOOKBACK_DAYS, F_OPTIMIZER,
-	F_N_CALLS, F_SEED, F_FEE, F_PARAMS, F_VALIDATION, F_COUNT
+	F_N_CALLS, F_SEED, F_FEE, F_PARAMS, F_VALIDATION, F_NOTIFY, F_COUNT
 };
 static const char *const field_names[F_COUNT] = {
 	"job_id", "symbol", "exchange", "timeframe", "lookback_days", "optimizer",
-	"n_calls", "seed", "fee", "params", "validation"
+	"n_calls", "seed", "fee", "params", "validation", "notify"
 };
+
+/* Is s an http(s) URL with a host and no space or control character? */
+static bool
+web_url(const char *s)
+{
+	const char	*p;
+
+	if (strncmp(s, "https://", 8) == 0)
+		p = s + 8;
+	else if (strncmp(s, "http://", 7) == 0)
+		p = s + 7;
+	else
+		return false;
+	if (*p == '\0' || *p == '/' || *p == '?' || *p == '#')
+		return false;
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s <= ' ' || *s == 0x7f)
+			return false;
+	return true;
+}
+
+/* An email address: one @, something on each side, no space, control or <>. */
+static bool
+email_address(const char *s)
+{
+	const char	*at = strchr(s, '@');
+
+	if (at == NULL || at == s || at[1] == '\0' || strchr(at + 1, '@') != NULL)
+		return false;
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s <= ' ' || *s == 0x7f || *s == '<' || *s == '>')
+			return false;
+	return true;
+}
+
+/*
+ * "notify": [{"kind": "webhook", "url": U, "secret": S?}, {"kind": "slack",
+ * "url": U}, {"kind": "email", "address": A}], at most JOBREQ_NOTIFY_MAX.
+ */
+static int
+get_notify(struct refusal *rf, const cJSON *v, struct jobreq *r)
+{
+	static const char *const names[] = { "kind", "url", "address", "secret" };
+	const cJSON	*t, *m[4];
+	struct jobreq_notify *n;
+	const char	*kind, *addr = NULL;
+	char		 prefix[32], field[48];
+	int		 i = 0;
+
+	if (!cJSON_IsArray(v))
+		return refuse(rf, "notify", "notify must be an array of targets");
+	if (cJSON_GetArraySize(v) > JOBREQ_NOTIFY_MAX)
+		return refuse(rf, "notify", "notify takes at most %d targets", JOBREQ_NOTIFY_MAX);
+	cJSON_ArrayForEach(t, v) {
+		snprintf(prefix, sizeof(prefix), "notify[%d].", i);
+		snprintf(field, sizeof(field), "notify[%d]", i);
+		if (!cJSON_IsObject(t))
+			return refuse(rf, field, "%s must be an object", field);
+		if (members(rf, t, prefix, names, 4, m) == -1)
+			return -1;
+		snprintf(field, sizeof(field), "notify[%d].kind", i);
+		if (m[0] == NULL || !cJSON_IsString(m[0]) ||
+		    (strcmp(m[0]->valuestring, "webhook") != 0 &&
+		    strcmp(m[0]->valuestring, "slack") != 0 && strcmp(m[0]->valuestring, "email") != 0))
+			return refuse(rf, field, "%s must be webhook, slack or email", field);
+		kind = m[0]->valuestring;
+		n = &r->jr_notify[i];
+		memset(n, 0, sizeof(*n));
+		snprintf(n->jn_kind, sizeof(n->jn_kind), "%s", kind);
+		if (strcmp(kind, "email") == 0) {
+			snprintf(field, sizeof(field), "notify[%d].%s", i, m[1] ? "url" : "secret");
+			if (m[1] != NULL || m[3] != NULL)
+				return refuse(rf, field, "an email target takes an address only");
+			snprintf(field, sizeof(field), "notify[%d].address", i);
+			if (m[2] == NULL || !cJSON_IsString(m[2]) ||
+			    strlen(addr = m[2]->valuestring) > JOBREQ_ADDRESS_MAX || !email_address(addr))
+				return refuse(rf, field, "%s must be an email address", field);
+		} else {
+			snprintf(field, sizeof(field), "notify[%d].address", i);
+			if (m[2] != NULL)
+				return refuse(rf, field, "a %s target takes a url", kind);
+			snprintf(field, sizeof(field), "notify[%d].url", i);
+			if (m[1] == NULL || !cJSON_IsString(m[1]) ||
+			    strlen(addr = m[1]->valuestring) > JOBREQ_ADDRESS_MAX || !web_url(addr))
+				return refuse(rf, field, "%s must be an http:// or https:// URL of at "
+				    "most %d bytes", field, JOBREQ_ADDRESS_MAX);
+			if (m[3] != NULL) {
+				snprintf(field, sizeof(field), "notify[%d].secret", i);
+				if (strcmp(kind, "webhook") != 0)
+					return refuse(rf, field, "only a webhook target takes a secret");
+				if (!cJSON_IsString(m[3]) || strlen(m[3]->valuestring) < 1 ||
+				    strlen(m[3]->valuestring) > JOBREQ_SECRET_MAX)
+					return refuse(rf, field, "%s must be a string of 1 to %d bytes",
+					    field, JOBREQ_SECRET_MAX);
+				snprintf(n->jn_secret, sizeof(n->jn_secret), "%s", m[3]->valuestring);
+			}
+		}
+		snprintf(n->jn_address, sizeof(n->jn_address), "%s", addr);
+		i++;
+	}
+	r->jr_nnotify = i;
+	return 0;
+}
 
 /* The fields of a parsed object, checked, into r. */
 static int
@@ -403,6 +506,8 @@ get_fields(struct refusal *rf, const cJSON *doc, struct jobreq *r)
 	if (m[F_PARAMS] != NULL && get_params(rf, m[F_PARAMS], &r->jr_space) == -1)
 		return -1;
 	if (m[F_VALIDATION] != NULL && get_validation(rf, m[F_VALIDATION], r) == -1)
+		return -1;
+	if (m[F_NOTIFY] != NULL && get_notify(rf, m[F_NOTIFY], r) == -1)
 		return -1;
 	if (r->jr_validate &&
 	    r->jr_train_days + r->jr_gap_days + r->jr_test_days > r->jr_lookback_days)

@@ -171,6 +171,16 @@ size_t	 wf_windows(size_t n, size_t train, size_t gap, size_t test,
 #define JOBREQ_SYMBOL_MAX	32
 #define JOBREQ_EXCHANGE_MAX	32
 
+/* A notification target asked for with the job ("notify" in POST /jobs). */
+#define JOBREQ_NOTIFY_MAX	8
+#define JOBREQ_ADDRESS_MAX	2048
+#define JOBREQ_SECRET_MAX	256
+struct jobreq_notify {
+	char		 jn_kind[8];		/* webhook, slack, email */
+	char		 jn_address[JOBREQ_ADDRESS_MAX + 1];	/* a URL, or an email address */
+	char		 jn_secret[JOBREQ_SECRET_MAX + 1];	/* "" : none (webhook only) */
+};
+
 struct jobreq {
 	char		 jr_job_id[256];	/* "" when the client chose none */
 	char		 jr_symbol[JOBREQ_SYMBOL_MAX + 1];
@@ -184,6 +194,10 @@ struct jobreq {
 	struct opt_space jr_space;		/* the strategy's three parameters */
 	bool		 jr_validate;
 	int		 jr_train_days, jr_test_days, jr_gap_days;
+	/* Targets for this job's end: not part of the canonical request (a
+	   request sent again is the same job whatever its targets say). */
+	int		 jr_nnotify;
+	struct jobreq_notify jr_notify[JOBREQ_NOTIFY_MAX];
 };
 
 /*
