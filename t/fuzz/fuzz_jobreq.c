@@ -12,14 +12,14 @@
 /* The top-level fields of a request (docs/API.md, "Starting a job"). */
 static const char *const top_fields[] = {
 	"job_id", "symbol", "exchange", "timeframe", "lookback_days", "optimizer", "n_calls",
-	"seed", "fee", "params", "validation",
+	"seed", "fee", "params", "validation", "notify",
 };
 
-/* Is field, up to its first ".", one of the request's fields? */
+/* Is field, up to its first "." or "[", one of the request's fields? */
 static bool
 known_top(const char *field)
 {
-	size_t	 n = strcspn(field, "."), i;
+	size_t	 n = strcspn(field, ".["), i;
 
 	for (i = 0; i < sizeof(top_fields) / sizeof(top_fields[0]); i++)
 		if (strlen(top_fields[i]) == n && strncmp(field, top_fields[i], n) == 0)
