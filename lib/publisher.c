@@ -169,6 +169,9 @@ queue_take(struct tp_publisher *p, struct tp_tracker **items)
 		queue_remove(p, t);
 		t->t_claimed = true;
 		t->t_q_rush = false;
+		/* The interval runs from the start of a write, not its end: a
+		   caller updating exactly that often is never held back. */
+		t->t_write_after = t_now + t->t_opts.min_write_interval_ms;
 		items[n++] = t;
 	}
 	return n;
@@ -535,10 +538,8 @@ sender_main(void *arg)
 
 		/* Let go of every tracker taken, and queue again those that asked. */
 		pthread_mutex_lock(&p->p_mu);
-		for (i = 0; i < k; i++) {
+		for (i = 0; i < k; i++)
 			batch[i]->t_hb_due = batch[i]->t_hb_next;
-			batch[i]->t_write_after = now(p) + batch[i]->t_opts.min_write_interval_ms;
-		}
 		let_go(p, claimed, n);
 		if (failed) {
 			p->p_retry_at = now(p) + p->p_retry_ms;

@@ -95,7 +95,8 @@ struct tp_tracker {
 	bool		 t_closing;		/* never queue it again */
 	int64_t		 t_hb_due;		/* clock instant of the next heartbeat; 0: none */
 	int64_t		 t_write_after;		/* clock instant before which a queued state
-						   waits, unless t_q_rush */
+						   waits, unless t_q_rush: the last write's
+						   start plus min_write_interval_ms */
 	bool		 t_q_rush;		/* queued with a state that must not wait */
 	struct tp_tracker *t_next;		/* in the queue */
 	struct tp_tracker *t_all_next;		/* among all attached trackers */

@@ -126,7 +126,9 @@ is "$(sql "SELECT claimed_by FROM training_jobs WHERE job_id = '$job'")" w1 "cla
 
 # --- cancelled mid-optimization ------------------------------------------------------------
 stop_trainers
-trainer c1 --min-iteration-ms 100
+# Iterations slower than the tracker's min_write_interval_ms (100 ms): each
+# one is written as it ends, and the cancel is heard at the next write.
+trainer c1 --min-iteration-ms 200
 submit '{"optimizer": "random", "n_calls": 300, "validation": false}'
 cjob=$JOB
 ok wait_until 60 in_step "$cjob" 2 3 -- "a long job reaches its third optimizer iteration"
