@@ -51,6 +51,24 @@ less_than() {
 	if awk -v a="$1" -v b="$2" 'BEGIN { exit !(a < b) }'; then pass "$3"; else fail "$3" "$1 is not below $2"; fi
 }
 
+# verdicts FILE RC MIN WHAT ERRFILE: the checks another program ran (the
+# browser's, Python's), one line each in FILE: "PASS\t<what>", "FAIL\t<what>\t<why>"
+# or "SKIP\t<what>\t<why>"; then one more check that the program exited 0
+# (RC) after at least MIN of them (WHAT names it; ERRFILE's end says why not).
+verdicts() {
+	local file=$1 rc=$2 min=$3 what=$4 err=$5 verdict check why n=0
+	while IFS=$'\t' read -r verdict check why; do
+		case $verdict in
+		PASS) pass "$check"; n=$((n + 1)) ;;
+		FAIL) fail "$check" "$why"; n=$((n + 1)) ;;
+		SKIP) pass "$check # SKIP $why"; n=$((n + 1)) ;;
+		esac
+	done <"$file"
+	if [ "$rc" -ne 0 ] || [ $n -lt "$min" ]; then
+		fail "$what ran to the end (exit $rc, $n checks)" "$(tail -n 5 "$err")"
+	fi
+}
+
 # --- HTTP -----------------------------------------------------------------
 
 E2E_TMP=

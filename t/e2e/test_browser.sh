@@ -16,17 +16,7 @@ elif stack_up browser; then
 	out=$E2E_TMP/browser.out
 	TP_TOKEN=$TP_PUBLISH_TOKEN TP_PUBLISH=$E2E_BIN/tp-publish DEV_STACK=$DEV_STACK \
 	    UI_ARTIFACTS=$artifacts node "$E2E_ROOT/t/browser/ui.mjs" >"$out" 2>"$E2E_TMP/browser.err"
-	rc=$?
-	n=0
-	while IFS=$'\t' read -r verdict what why; do
-		case $verdict in
-		PASS) pass "$what"; n=$((n + 1)) ;;
-		FAIL) fail "$what" "$why"; n=$((n + 1)) ;;
-		esac
-	done <"$out"
-	if [ $rc -ne 0 ] || [ $n -lt 60 ]; then
-		fail "ui.mjs ran to the end (exit $rc, $n checks)" "$(tail -n 5 "$E2E_TMP/browser.err")"
-	fi
+	verdicts "$out" $? 60 ui.mjs "$E2E_TMP/browser.err"
 	stack_down browser
 else
 	fail "a stack for the browser starts"

@@ -14,18 +14,7 @@ elif stack_up python; then
 	(cd "$E2E_ROOT/python" && PYTHONPATH=. TRAINPROG_LIB=$E2E_ROOT/build/lib/libtrainprog.so.0 \
 	    TP_TOKEN=$TP_PUBLISH_TOKEN TP_BIN_DIR=$E2E_BIN timeout 600 "$PY" -m tests.tap) \
 	    >"$out" 2>"$E2E_TMP/python.err"
-	rc=$?
-	n=0
-	while IFS=$'\t' read -r verdict what why; do
-		case $verdict in
-		PASS) pass "$what"; n=$((n + 1)) ;;
-		FAIL) fail "$what" "$why"; n=$((n + 1)) ;;
-		SKIP) pass "$what # SKIP $why"; n=$((n + 1)) ;;
-		esac
-	done <"$out"
-	if [ $rc -ne 0 ] || [ $n -lt 20 ]; then
-		fail "the Python suites ran to the end (exit $rc, $n tests)" "$(tail -n 5 "$E2E_TMP/python.err")"
-	fi
+	verdicts "$out" $? 20 "the Python suites" "$E2E_TMP/python.err"
 	stack_down python
 else
 	fail "a stack for the Python tests starts"
