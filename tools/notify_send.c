@@ -346,14 +346,13 @@ static void
 add_field(cJSON *fields, const char *title, const char *value)
 {
 	char	 esc[1200], text[1300];
+	cJSON	*f = cJSON_CreateObject();
 
 	mrkdwn(esc, sizeof(esc), value);
 	snprintf(text, sizeof(text), "*%s*\n%s", title, esc);
-	cJSON_AddItemToArray(fields, cJSON_CreateObject());
-	cJSON_AddStringToObject(cJSON_GetArrayItem(fields, cJSON_GetArraySize(fields) - 1),
-	    "type", "mrkdwn");
-	cJSON_AddStringToObject(cJSON_GetArrayItem(fields, cJSON_GetArraySize(fields) - 1),
-	    "text", text);
+	cJSON_AddStringToObject(f, "type", "mrkdwn");
+	cJSON_AddStringToObject(f, "text", text);
+	cJSON_AddItemToArray(fields, f);
 }
 
 char *
