@@ -301,20 +301,27 @@ def chart(rows, path, conns_levels):
         f.write("\n".join(parts) + "\n")
 
 
-def trainer_section(path, w):
-    """Section 7: the reference trainer's backtests and the tracker's cost to it."""
+def metrics(path, groups):
+    """The numeric lines "<group>\t<metric>\t<value>" of a benchmark's TSV, for
+    the groups named, as {"group.metric": value}; {} when there is no file."""
     v = {}
     try:
         lines = open(path).read().splitlines()
     except (OSError, TypeError):
-        return
+        return v
     for line in lines:
         f = line.split("\t")
-        if len(f) == 3 and f[0] in ("backtest", "trainer", "trainer0"):
+        if len(f) == 3 and f[0] in groups:
             try:
                 v[f[0] + "." + f[1]] = float(f[2])
             except ValueError:
                 pass
+    return v
+
+
+def trainer_section(path, w):
+    """Section 7: the reference trainer's backtests and the tracker's cost to it."""
+    v = metrics(path, ("backtest", "trainer", "trainer0"))
     if not v:
         return
     w("## The reference trainer (section 7)")
@@ -357,18 +364,7 @@ def trainer_section(path, w):
 
 def python_section(path, w):
     """Section 8: the Python ProgressTracker's update(), timed per call."""
-    v = {}
-    try:
-        lines = open(path).read().splitlines()
-    except (OSError, TypeError):
-        return
-    for line in lines:
-        f = line.split("\t")
-        if len(f) == 3 and f[0] == "python":
-            try:
-                v[f[1]] = float(f[2])
-            except ValueError:
-                pass
+    v = {k.split(".", 1)[1]: x for k, x in metrics(path, ("python",)).items()}
     if "sync_p50_us" not in v:
         return
     w("## The Python tracker (section 8)")
