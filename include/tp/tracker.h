@@ -123,8 +123,9 @@ struct tp_options {
 	   tp-fcgi's stall_after, 60 s by default); a heartbeat also brings news
 	   of a cancellation.  0: none.  Default 15000. */
 	int		 heartbeat_ms;
-	/* Updates within a step are written at most this often: one that
-	   comes sooner waits for the interval to pass, and a newer one
+	/* Updates within a step are written at most this often (counted from
+	   the start of the last write): one that comes sooner waits for the
+	   interval to pass, and a newer one
 	   replaces it meanwhile, so a loop that reports thousands of
 	   iterations a second costs the database ten writes a second.  A
 	   step start, a status change, complete(), error(), flush() and
