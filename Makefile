@@ -204,6 +204,11 @@ $(B)/bench/bench_trainer: $(B)/obj/bench/bench_trainer.o $(B)/lib/libtptrain.a $
 	@mkdir -p $(dir $@)
 	$(CC) $(XLDFLAGS) -o $@ $^ $(LIB_LIBS)
 
+# A bare sender on this machine's sockets: the floor under a pushed message.
+$(B)/bench/bench_sendfloor: $(B)/obj/bench/bench_sendfloor.o
+	@mkdir -p $(dir $@)
+	$(CC) $(XLDFLAGS) -o $@ $^
+
 deps:
 	@deploy/install-deps
 
@@ -244,11 +249,11 @@ run: deps
 # checks in a few seconds that all of it works, and asserts no timing.
 bench: deps
 	deploy/install-deps --bench
-	$(MAKE) all $(B)/bench/bench_tracker $(B)/bench/bench_backtest $(B)/bench/bench_trainer $(B)/t/subload
+	$(MAKE) all $(B)/bench/bench_tracker $(B)/bench/bench_backtest $(B)/bench/bench_trainer $(B)/bench/bench_sendfloor $(B)/t/subload
 	bench/run
 
 bench-smoke: deps
-	$(MAKE) all $(B)/bench/bench_tracker $(B)/bench/bench_backtest $(B)/bench/bench_trainer $(B)/t/subload
+	$(MAKE) all $(B)/bench/bench_tracker $(B)/bench/bench_backtest $(B)/bench/bench_trainer $(B)/bench/bench_sendfloor $(B)/t/subload
 	bench/run --smoke
 
 install: deps
