@@ -213,7 +213,7 @@ deps:
 	@deploy/install-deps
 
 unit: $(UNIT_BIN)
-	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t --jobs 2; done
+	@t/unit/run $(UNIT_BIN)
 
 e2e: all $(INTEGRATION_BIN) $(TEST_TOOLS)
 	t/e2e/run --bin-dir $(B)/bin
