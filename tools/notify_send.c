@@ -20,6 +20,11 @@
  * says otherwise, and the address checked is the one connected to
  * (CURLOPT_RESOLVE), so that a second DNS answer cannot change it.
  * Secrets are never logged.
+ *
+ * Between rounds it sleeps: it LISTENs on trainprog_outbox, which a row
+ * owed and due now announces at its commit (schema/011), and otherwise
+ * wakes when the earliest retry falls due, or after idle_max_ms at most.
+ * An idle sender sends the database nothing.
  */
 #include <sys/socket.h>
 #include <netinet/in.h>
@@ -27,6 +32,7 @@
 
 #include <errno.h>
 #include <netdb.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +56,7 @@
 #define RETRY_FIRST_S		2.0
 #define RETRY_MAX_S		3600.0
 #define RECONNECT_MAX_MS	10000
+#define BUSY_PAUSE_MS		500
 
 static void (*log_fn)(const char *level, const char *fmt, ...);
 
@@ -761,6 +768,70 @@ round_of(const struct send_options *opt, PGconn *db, long *sent, long *failed)
 	return n;
 }
 
+/*
+ * How long until the earliest owed row falls due, in ms, at most cap (and
+ * 0 when one is due already); -1 when the database failed.
+ */
+static long
+next_due_ms(PGconn *db, long cap)
+{
+	static const char	 sql[] =
+	    "SELECT coalesce(ceil(extract(epoch FROM min(next_attempt_at) - clock_timestamp())"
+	    " * 1000), $1::float8)::bigint"
+	    " FROM notify_outbox WHERE delivered_at IS NULL AND dead_at IS NULL";
+	const char	*params[1];
+	PGresult	*res = NULL;
+	char		 capbuf[24];
+	long		 ms = -1;
+
+	snprintf(capbuf, sizeof(capbuf), "%ld", cap);
+	params[0] = capbuf;
+	if (conn_exec_params(db, sql, 1, params, 0, mono_ms() + DB_TIMEOUT_MS, &res) == CONN_OK &&
+	    PQntuples(res) == 1) {
+		ms = atol(PQgetvalue(res, 0, 0));
+		ms = ms < 0 ? 0 : ms > cap ? cap : ms;
+	} else {
+		log_fn("warning", "the outbox: %s", res ? PQresultErrorMessage(res) :
+		    PQerrorMessage(db));
+	}
+	PQclear(res);
+	return ms;
+}
+
+/* Any notification libpq holds (read with a query's results, or just now)? */
+static bool
+take_wakes(PGconn *db)
+{
+	PGnotify	*n;
+	bool		 any = false;
+
+	while ((n = PQnotifies(db)) != NULL) {
+		PQfreemem(n);
+		any = true;
+	}
+	return any;
+}
+
+/*
+ * Sleeps until ms have passed, a notification comes, or *stop.  Returns
+ * false when the connection died meanwhile.
+ */
+static bool
+sleep_for_work(PGconn *db, long ms, volatile int *stop)
+{
+	struct pollfd	 pfd;
+	int64_t		 until = mono_ms() + ms, left;
+
+	pfd.fd = PQsocket(db);
+	pfd.events = POLLIN;
+	while (!*stop && !take_wakes(db) && (left = until - mono_ms()) > 0) {
+		/* In slices, so that *stop is seen even if no signal interrupts poll. */
+		if (poll(&pfd, 1, (int)(left < 200 ? left : 200)) > 0 && !PQconsumeInput(db))
+			return false;
+	}
+	return true;
+}
+
 int
 send_main(const struct send_options *opt, volatile int *stop,
     void (*say)(const char *level, const char *fmt, ...))
@@ -768,7 +839,7 @@ send_main(const struct send_options *opt, volatile int *stop,
 	struct conn_setup	 cs;
 	PGconn			*db = NULL;
 	char			 err[512];
-	long			 sent = 0, failed = 0;
+	long			 sent = 0, failed = 0, wait;
 	int			 n, pause = 250;
 	int64_t			 until;
 
@@ -797,6 +868,12 @@ send_main(const struct send_options *opt, volatile int *stop,
 				continue;
 			}
 			pause = 250;
+			/* Before the first round: what commits after it wakes the sender. */
+			if (!exec_ok(db, "LISTEN trainprog_outbox", 0, NULL)) {
+				PQfinish(db);
+				db = NULL;
+				continue;
+			}
 		}
 		if ((n = round_of(opt, db, &sent, &failed)) == -1) {
 			PQfinish(db);
@@ -805,8 +882,14 @@ send_main(const struct send_options *opt, volatile int *stop,
 		}
 		if (n == BATCH)
 			continue;	/* more may be due */
-		for (until = mono_ms() + opt->poll_ms; !*stop && mono_ms() < until;)
-			usleep(20000);
+		wait = next_due_ms(db, opt->idle_max_ms);
+		/* Due, yet none was taken: another sender holds them; let it work. */
+		if (n == 0 && wait >= 0 && wait < BUSY_PAUSE_MS)
+			wait = BUSY_PAUSE_MS;
+		if (wait == -1 || !sleep_for_work(db, wait, stop)) {
+			PQfinish(db);
+			db = NULL;
+		}
 	}
 	PQfinish(db);
 	curl_global_cleanup();

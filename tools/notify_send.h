@@ -16,7 +16,8 @@ struct send_options {
 	const char	*public_url;	/* the UI's base URL, for links; NULL: none */
 	const char	*smtp_url;	/* smtp:// or smtps:// server; NULL: no email */
 	const char	*mail_from;	/* the sender's address */
-	int		 poll_ms;	/* how often the outbox is read when idle */
+	int		 idle_max_ms;	/* the longest sleep with nothing due: it LISTENs on
+					   trainprog_outbox, and wakes when a retry falls due */
 };
 
 /* Runs the sender until *stop becomes true.  Returns an exit status. */

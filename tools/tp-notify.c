@@ -1101,7 +1101,7 @@ main(int argc, char **argv)
 			    .nchan = "/run/trainprog-feed/nchan.sock", .slot = "trainprog_feed",
 			    .publication = "trainprog_feed", .push = true,
 			    .send = { .db_url = getenv("SENDER_DATABASE_URL"),
-				.mail_from = "trainprog@localhost", .poll_ms = 500 } };
+				.mail_from = "trainprog@localhost", .idle_max_ms = 60000 } };
 	FILE		*fp;
 	int		 c, rc;
 

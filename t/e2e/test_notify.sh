@@ -173,6 +173,19 @@ ok grep -q '"/late"' "$N/hook.log" -- "it went to the target's new address"
 admin notify dead --retry 999999 >/dev/null
 is "$?" 3 "retrying a dead letter that does not exist: exit 3"
 
+# --- PostgreSQL restarted: the sender connects and listens again -----------------------
+
+one_sender() { [ "$(sql "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'tp-notify sender'")" = 1 ]; }
+"$DEV_STACK" db-stop >/dev/null
+"$DEV_STACK" db-start >/dev/null
+wait_until 30 one_sender && pass "after PostgreSQL restarted, the sender connects again" ||
+    fail "after PostgreSQL restarted, the sender connects again"
+# It is asleep now, listening: a job's end wakes it (well before its 60-s idle limit).
+pub --job nt-restart start optimization && pub --job nt-restart complete
+wait_until 20 owed_is 3 "WHERE job_id = 'nt-restart' AND delivered_at IS NOT NULL" &&
+    pass "and a job's end wakes it: delivered" ||
+    fail "and a job's end wakes it: delivered" "$(outbox "target_id, attempts, last_error" "WHERE job_id = 'nt-restart'")"
+
 # --- refused addresses ------------------------------------------------------------------
 
 priv_id=$(admin notify add webhook "http://10.255.255.1:9/x" --job nt-priv)
