@@ -25,7 +25,7 @@ handle_progress(struct request *rq)
 	if (!http_db_ok(rq, rq->rq_reader, db_exec(rq->rq_reader, STMT_GET, params,
 	    http_db_deadline(rq), &res), "the progress database answered with an error"))
 		return;
-	if (http_render_progress(rq, res, &body, &len) == 0) {
+	if (http_render_progress(rq, res, NULL, &body, &len) == 0) {
 		render_etag(body, len, tag);
 		http_reply_tagged(rq, 200, body, len, tag);
 		cache_store(rq->rq_cache, rq->rq_reader, ticket, rt->rt_job_id,

@@ -111,10 +111,8 @@ handle_stream(struct request *rq)
 	if (!http_db_ok(rq, rq->rq_reader, db_exec(rq->rq_reader, STMT_GET, params,
 	    http_db_deadline(rq), &res), "the progress database answered with an error"))
 		return;
-	if (http_render_progress(rq, res, &doc, &len) == -1)
+	if (http_render_progress(rq, res, &row, &doc, &len) == -1)
 		goto done;
-	/* http_render_progress() decoded it already: this cannot fail. */
-	(void)store_decode_progress(res, 0, &row);
 	if (!row.pr_is_complete)
 		redirect(rq, location, "live", rt->rt_job_id);
 	else if (ws)

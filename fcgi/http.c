@@ -212,23 +212,24 @@ http_reply_no_job(struct request *rq)
 }
 
 int
-http_render_progress(struct request *rq, PGresult *res, char **body, size_t *len)
+http_render_progress(struct request *rq, PGresult *res, struct progress_row *out,
+    char **body, size_t *len)
 {
-	struct progress_row	 row;
+	struct progress_row	 own, *row = out != NULL ? out : &own;
 
 	*body = NULL;
 	if (PQntuples(res) == 0) {
 		http_reply_no_job(rq);
 		return -1;
 	}
-	if (store_decode_progress(res, 0, &row) == -1) {
+	if (store_decode_progress(res, 0, row) == -1) {
 		log_error("decode_failed", "training_progress row does not have the "
 		    "columns and types this build expects: run deploy/migrate");
 		http_reply_error(rq, 500, "internal_error",
 		    "the stored progress could not be read", NULL);
 		return -1;
 	}
-	if ((*body = render_progress(&row, len)) == NULL) {
+	if ((*body = render_progress(row, len)) == NULL) {
 		log_error("render_failed", "could not render the progress of a job "
 		    "(out of memory, or a JSON column that is not an object)");
 		http_reply_error(rq, 500, "internal_error",
@@ -244,7 +245,7 @@ http_reply_progress(struct request *rq, PGresult *res, int status)
 	char	*body, etag[RENDER_ETAG_MAX];
 	size_t	 len = 0;
 
-	if (http_render_progress(rq, res, &body, &len) == -1)
+	if (http_render_progress(rq, res, NULL, &body, &len) == -1)
 		return;
 	render_etag(body, len, etag);
 	http_reply_tagged(rq, status, body, len, etag);

@@ -591,10 +591,12 @@ bool	 http_db_ok(struct request *rq, const struct db *db, enum db_status st,
 const char *http_reason(int status);
 /*
  * Renders the job's progress document from a STMT_GET result into *body
- * (NUL-terminated, the caller frees it).  0, or -1 when there is no such
- * job (404 sent) or the row cannot be read or rendered (500 sent).
+ * (NUL-terminated, the caller frees it), and leaves the decoded row in
+ * *row unless row is NULL (it points into res).  0, or -1 when there is no
+ * such job (404 sent) or the row cannot be read or rendered (500 sent).
  */
-int	 http_render_progress(struct request *rq, PGresult *res, char **body, size_t *len);
+int	 http_render_progress(struct request *rq, PGresult *res, struct progress_row *row,
+	    char **body, size_t *len);
 /* 404 not_found: no job has the request's job id. */
 void	 http_reply_no_job(struct request *rq);
 /* Sends the job's progress document (as above, tagged) with `status`, or the 404 or 500. */

@@ -515,7 +515,7 @@ Test(http, render_progress_sends_nothing_when_it_works)
 	size_t		 len = 0, wlen = 0;
 
 	want = job_document(res, &wlen);
-	cr_assert_eq(http_render_progress(&rq, res, &body, &len), 0);
+	cr_assert_eq(http_render_progress(&rq, res, NULL, &body, &len), 0);
 	cr_assert_eq(len, wlen);
 	cr_assert_str_eq(body, want);
 	cr_assert_eq(out.wrNext, outbuf, "nothing sent");
@@ -551,7 +551,7 @@ Test(http, no_such_job_is_a_404)
 
 	memcpy(rq.rq_route.rt_job_id, "j\"1", 4);
 	rq.rq_route.rt_job_id_len = 3;
-	cr_assert_eq(http_render_progress(&rq, res, &body, &len), -1);
+	cr_assert_eq(http_render_progress(&rq, res, NULL, &body, &len), -1);
 	cr_assert_null(body);
 	response_is("404 Not Found",
 	    "{\"error\":\"not_found\",\"message\":\"no training job has the id \\\"j\\\"1\\\"\"}", "");
@@ -575,7 +575,7 @@ Test(http, a_row_of_another_schema_is_a_500)
 	fake_set_text(res, 0, "job-1");
 	fake_set_f8(res, 1, 1.0);
 	fake_set_text(res, 2, "Optimization");
-	cr_assert_eq(http_render_progress(&rq, res, &body, &len), -1);
+	cr_assert_eq(http_render_progress(&rq, res, NULL, &body, &len), -1);
 	cr_assert_null(body);
 	response_is("500 Internal Server Error",
 	    "{\"error\":\"internal_error\",\"message\":\"the stored progress could not be read\"}",
