@@ -122,15 +122,16 @@ $(B)/bin/tp-admin: $(B)/obj/tools/tp-admin.o $(B)/lib/libtrainprog.a
 # The change feed: the library's internals, and its own HTTP client for nchan.
 # Its sender of notifications (notify_send.c) delivers with libcurl.
 $(B)/bin/tp-notify: $(B)/obj/tools/tp-notify.o $(B)/obj/tools/pubhttp.o $(B)/obj/tools/notify_send.o \
-    $(B)/lib/libtrainprog.a
+    $(B)/obj/tools/pgwait.o $(B)/lib/libtrainprog.a
 	@mkdir -p $(dir $@)
 	$(CC) $(XLDFLAGS) -o $@ $^ $(LIB_LIBS) $(CURL_LIBS)
 
 # The reference trainer publishes through the shared library, as any
 # trainer would; its engine and its own queries are its own.
-$(B)/bin/tp-trainer: $(B)/obj/tools/tp-trainer.o $(B)/lib/libtptrain.a $(B)/lib/libtrainprog.so
+$(B)/bin/tp-trainer: $(B)/obj/tools/tp-trainer.o $(B)/obj/tools/pgwait.o $(B)/lib/libtptrain.a \
+    $(B)/lib/libtrainprog.so
 	@mkdir -p $(dir $@)
-	$(CC) $(XLDFLAGS) -o $@ $< $(B)/lib/libtptrain.a -L$(B)/lib -ltrainprog \
+	$(CC) $(XLDFLAGS) -o $@ $< $(B)/obj/tools/pgwait.o $(B)/lib/libtptrain.a -L$(B)/lib -ltrainprog \
 	    -Wl,-rpath,'$$ORIGIN/../lib' $(LIB_PKG_LIBS) -lm
 
 # tp-ohlcv checks markets with jobreq.c, which checks job ids with the
@@ -157,7 +158,7 @@ $(B)/t/test_pubhttp: $(B)/obj/t/unit/test_pubhttp.o $(B)/obj/tools/pubhttp.o $(B
 
 # tp-notify's sender of notifications, alone.
 $(B)/t/test_notify_send: $(B)/obj/t/unit/test_notify_send.o $(B)/obj/tools/notify_send.o \
-    $(B)/lib/libtrainprog.a
+    $(B)/obj/tools/pgwait.o $(B)/lib/libtrainprog.a
 	@mkdir -p $(dir $@)
 	$(CC) $(XLDFLAGS) -o $@ $^ $(LIB_LIBS) $(CURL_LIBS) -lcriterion
 

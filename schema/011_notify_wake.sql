@@ -8,18 +8,20 @@
 -- the writers of progress nothing.  The sender's own retries (due later)
 -- and deliveries (no longer owed) do not notify.
 
-CREATE FUNCTION notify_outbox_wake() RETURNS trigger
+-- A trigger's wake-up call: a notification on the channel its one argument
+-- names, for whoever LISTENs there.
+CREATE FUNCTION wake_listeners() RETURNS trigger
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-    PERFORM pg_catalog.pg_notify('trainprog_outbox', '');
+    PERFORM pg_catalog.pg_notify(TG_ARGV[0], '');
     RETURN NULL;
 END
 $$;
-REVOKE ALL ON FUNCTION notify_outbox_wake() FROM PUBLIC;
+REVOKE ALL ON FUNCTION wake_listeners() FROM PUBLIC;
 
 CREATE TRIGGER notify_outbox_wake AFTER INSERT OR UPDATE ON notify_outbox
     FOR EACH ROW
     WHEN (NEW.delivered_at IS NULL AND NEW.dead_at IS NULL
           AND NEW.next_attempt_at <= now())
-    EXECUTE FUNCTION notify_outbox_wake();
+    EXECUTE FUNCTION wake_listeners('trainprog_outbox');

@@ -32,7 +32,6 @@
 
 #include <errno.h>
 #include <netdb.h>
-#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,6 +46,7 @@
 
 #include "../lib/internal.h"
 #include "notify_send.h"
+#include "pgwait.h"
 
 #define BATCH			16
 #define DB_TIMEOUT_MS		10000
@@ -798,42 +798,8 @@ next_due_ms(PGconn *db, long cap)
 	return ms;
 }
 
-/* Any notification libpq holds (read with a query's results, or just now)? */
-static bool
-take_wakes(PGconn *db)
-{
-	PGnotify	*n;
-	bool		 any = false;
-
-	while ((n = PQnotifies(db)) != NULL) {
-		PQfreemem(n);
-		any = true;
-	}
-	return any;
-}
-
-/*
- * Sleeps until ms have passed, a notification comes, or *stop.  Returns
- * false when the connection died meanwhile.
- */
-static bool
-sleep_for_work(PGconn *db, long ms, volatile int *stop)
-{
-	struct pollfd	 pfd;
-	int64_t		 until = mono_ms() + ms, left;
-
-	pfd.fd = PQsocket(db);
-	pfd.events = POLLIN;
-	while (!*stop && !take_wakes(db) && (left = until - mono_ms()) > 0) {
-		/* In slices, so that *stop is seen even if no signal interrupts poll. */
-		if (poll(&pfd, 1, (int)(left < 200 ? left : 200)) > 0 && !PQconsumeInput(db))
-			return false;
-	}
-	return true;
-}
-
 int
-send_main(const struct send_options *opt, volatile int *stop,
+send_main(const struct send_options *opt, volatile sig_atomic_t *stop,
     void (*say)(const char *level, const char *fmt, ...))
 {
 	struct conn_setup	 cs;
@@ -886,7 +852,7 @@ send_main(const struct send_options *opt, volatile int *stop,
 		/* Due, yet none was taken: another sender holds them; let it work. */
 		if (n == 0 && wait >= 0 && wait < BUSY_PAUSE_MS)
 			wait = BUSY_PAUSE_MS;
-		if (wait == -1 || !sleep_for_work(db, wait, stop)) {
+		if (wait == -1 || pg_wait_notify(db, wait, stop) == -1) {
 			PQfinish(db);
 			db = NULL;
 		}

@@ -2,6 +2,7 @@
 #ifndef TP_NOTIFY_SEND_H
 #define TP_NOTIFY_SEND_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -21,7 +22,7 @@ struct send_options {
 };
 
 /* Runs the sender until *stop becomes true.  Returns an exit status. */
-int	 send_main(const struct send_options *opt, volatile int *stop,
+int	 send_main(const struct send_options *opt, volatile sig_atomic_t *stop,
 	    void (*say)(const char *level, const char *fmt, ...));
 
 /*

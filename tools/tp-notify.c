@@ -122,7 +122,7 @@ struct feed {
 
 static const char		*progname = "tp-notify";
 static volatile sig_atomic_t	 stopping;
-static volatile int		 sender_stop;
+static volatile sig_atomic_t	 sender_stop;
 static pid_t			 worker_pid, sender_pid;
 
 static void say(const char *level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

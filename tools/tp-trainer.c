@@ -14,7 +14,9 @@
  *
  * Claiming: the oldest unclaimed queued job, FOR UPDATE SKIP LOCKED, marked
  * claimed in the same statement, so that trainers on several hosts never
- * run one job twice.  Stopping: a cancelled job stops within one optimizer
+ * run one job twice.  An idle trainer LISTENs on trainprog_jobs, which a
+ * job's queueing announces at its commit (schema/012), and otherwise looks
+ * again every --poll-ms.  Stopping: a cancelled job stops within one optimizer
  * iteration (the tracker returns TP_ECANCELLED); SIGTERM or SIGINT ends the
  * job under way as failed, saying so, and is not requeued: a job id is
  * single-use and its progress never goes back.  A trainer killed outright
@@ -42,9 +44,12 @@
 #include <tp/trainprog.h>
 #include <tp/tracker.h>
 
+#include "pgwait.h"
 #include "train/train.h"
 
 #define STRATEGY_NAME	"liquidity_sweep_reversal"
+/* After the database failed, before trying it again. */
+#define DB_RETRY_MS	1000
 /* Fewer candles than this cannot be traded by the strategy meaningfully. */
 #define MIN_CANDLES	(4 * (SWEEP_WINDOW + SWEEP_HOLD))
 /* Optimizer calls per walk-forward window (at most the job's n_calls). */
@@ -635,6 +640,19 @@ claim(PGconn *db, const char *name, char **job_id, char **request)
 	return 1;
 }
 
+/* LISTEN trainprog_jobs: false (said why) when the database refused. */
+static bool
+listen_jobs(PGconn *db)
+{
+	PGresult	*res = PQexec(db, "LISTEN trainprog_jobs");
+	bool		 ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+
+	if (!ok)
+		say("LISTEN trainprog_jobs: %s", PQerrorMessage(db));
+	PQclear(res);
+	return ok;
+}
+
 /*
  * Takes jobs until stopped (or, with once / idle_exit, sooner).  One
  * publisher writes the progress of every job, on a connection of its own
@@ -659,18 +677,28 @@ work(const char *name, long poll_ms, long min_iter_ms, bool once, bool idle_exit
 			PQfinish(db);
 			if ((db = connect_db()) == NULL)
 				break;
+			/* Before the first look: a job queued after it wakes us. */
+			if (!listen_jobs(db)) {
+				PQfinish(db);
+				db = NULL;
+				pause_ms(DB_RETRY_MS);
+				continue;
+			}
 		}
 		got = claim(db, name, &job_id, &request);
 		if (got == -1) {
 			PQfinish(db);
 			db = NULL;
-			pause_ms(poll_ms);
+			pause_ms(DB_RETRY_MS);
 			continue;
 		}
 		if (got == 0) {
 			if (idle_exit)
 				break;
-			pause_ms(poll_ms);
+			if (pg_wait_notify(db, poll_ms, &stopping) == -1) {
+				PQfinish(db);
+				db = NULL;
+			}
 			continue;
 		}
 		say("%s: claimed job %s", name, job_id);
@@ -815,7 +843,8 @@ usage(void)
 	    "                  [--skip-validation] [--fail-in STEP] [--seed N]\n"
 	    "Trains the jobs queued by POST /api/v2/training/jobs (DATABASE_URL says where).\n"
 	    "  --name NAME             who claims the jobs (default: host:pid)\n"
-	    "  --poll-ms MS            how often to look for a queued job (default 1000)\n"
+	    "  --poll-ms MS            the longest wait between looks for a queued job when none\n"
+	    "                          is announced (default 10000)\n"
 	    "  --min-iteration-ms MS   slow each optimizer iteration to at least MS, so that a\n"
 	    "                          person can watch a short job (default 0)\n"
 	    "  --once                  run one job, then exit: 0 completed, 1 failed or cancelled\n"
@@ -846,7 +875,7 @@ main(int argc, char **argv)
 {
 	const char	*job = NULL, *fail_in = NULL, *name = NULL;
 	char		 host[128], defname[192];
-	long		 iterations = 50, ms = 100, poll_ms = 1000, min_iter_ms = 0, v;
+	long		 iterations = 50, ms = 100, poll_ms = 10000, min_iter_ms = 0, v;
 	unsigned long	 seed = 1;
 	bool		 sim = false, skip_validation = false, once = false, idle_exit = false;
 	struct sigaction sa;

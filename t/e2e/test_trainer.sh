@@ -196,6 +196,20 @@ is "$(sql "SELECT count(*) FILTER (WHERE p.status = 'completed'), count(c.job_id
 is "$(sql "SELECT count(*) FROM training_jobs WHERE job_id IN ($list) AND claimed_by IN ('r1', 'r2')")" 20 \
     "each claimed by one of them, for good"
 
+# --- an idle trainer is woken by a job's queueing (schema/012) -------------------------------------------
+export PGAPPNAME=trainer-idle
+trainer idle --poll-ms 600000
+unset PGAPPNAME
+# It has looked at the queue once, found nothing, and sleeps for ten minutes.
+idle_waits() {
+	[ "$(sql "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'trainer-idle'
+	    AND state = 'idle' AND query LIKE 'UPDATE training_jobs AS j%'")" = 1 ]
+}
+ok wait_until 20 idle_waits -- "an idle trainer (--poll-ms 600000) has looked at the queue once"
+submit '{"n_calls": 3, "validation": false, "lookback_days": 30}'
+ok wait_until 30 status_is "$JOB" completed -- "a job queued now wakes it: claimed and completed at once"
+stop_trainers
+
 # --- a job with no candles fails, saying what to do -----------------------------------------------------
 trainer n1
 submit '{"symbol": "NONE/USDT", "validation": false}'
