@@ -61,10 +61,11 @@ others=$(nm -D --defined-only "$d$prefix/lib/libtrainprog.so.0" | awk '{print $3
 is "$others" "" "libtrainprog.so exports only tp_* symbols"
 
 # The reference trainer built against the installed files, as a user would
-# build a trainer: its engine from the tree, the tracker from the install.
+# build a trainer: its engine (and its wait for queued jobs) from the tree, the
+# tracker from the install.
 flags=$(PKG_CONFIG_SYSROOT_DIR=$d PKG_CONFIG_PATH=$d$prefix/lib/pkgconfig pkg-config --cflags --libs trainprog)
 if cc -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror "$E2E_ROOT/tools/tp-trainer.c" \
-    "$E2E_ROOT"/tools/train/*.c $flags $(pkg-config --cflags --libs libpq libcjson) -lm \
+    "$E2E_ROOT/tools/pgwait.c" "$E2E_ROOT"/tools/train/*.c $flags $(pkg-config --cflags --libs libpq libcjson) -lm \
     -o "$E2E_TMP/trainer-installed" 2>"$E2E_TMP/cc.log"; then
 	pass "tools/tp-trainer.c builds with pkg-config --cflags --libs trainprog"
 	LD_LIBRARY_PATH=$d$prefix/lib "$E2E_TMP/trainer-installed" --simulate --job "installed-$$" \
