@@ -30,6 +30,7 @@
 #include <arpa/inet.h>
 
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -238,6 +239,17 @@ main(int argc, char **argv)
 	if (bytes >= 2)
 		msg[bytes - 2] = msg[bytes - 1] = '\n';
 	for (i = 0; i < n; i++) {
+		struct pollfd	 pfd[2] = { { .fd = lfd, .events = POLLIN },
+					    { .fd = ready[0], .events = POLLIN } };
+
+		/* The receiver failing mid-way closes its pipe: no wait for ever. */
+		while (poll(pfd, 2, -1) == -1)
+			if (errno != EINTR)
+				die("poll");
+		if (!(pfd[0].revents & POLLIN)) {
+			fprintf(stderr, "bench_sendfloor: the receiver stopped after %ld connections\n", i);
+			return 1;
+		}
 		conns[i] = accept(lfd, NULL, NULL);
 		if (conns[i] < 0)
 			die("accept");
