@@ -53,6 +53,8 @@ pg_wait_notify(PGconn *conn, long ms, volatile sig_atomic_t *stop)
 				return -1;
 			continue;
 		}
+		if (pfd.revents & POLLNVAL)
+			return -1;
 		/* Readable: a notification, or the server closing. */
 		if ((pfd.revents & (POLLIN | POLLHUP | POLLERR)) != 0 && !PQconsumeInput(conn))
 			return -1;
