@@ -122,7 +122,6 @@ struct feed {
 
 static const char		*progname = "tp-notify";
 static volatile sig_atomic_t	 stopping;
-static volatile sig_atomic_t	 sender_stop;
 static pid_t			 worker_pid, sender_pid;
 
 static void say(const char *level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -968,25 +967,6 @@ forward(int sig)
 		kill(sender_pid, sig);
 }
 
-static void
-on_sender_signal(int sig)
-{
-	(void)sig;
-	sender_stop = 1;
-}
-
-static void
-say_any(const char *level, const char *fmt, ...)
-{
-	char	 line[1024];
-	va_list	 ap;
-
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	say(level, "%s", line);
-}
-
 /* One of the supervisor's children: the feed's worker, or the sender. */
 struct child {
 	const char	*c_name;
@@ -1010,10 +990,11 @@ spawn(const struct options *opt, struct child *c, bool sender)
 	}
 	if (pid == 0) {
 		memset(&sa, 0, sizeof(sa));
-		sa.sa_handler = sender ? on_sender_signal : on_signal;
+		/* A fresh child: stopping is 0 (the supervisor stops only once). */
+		sa.sa_handler = on_signal;
 		sigaction(SIGTERM, &sa, NULL);
 		sigaction(SIGINT, &sa, NULL);
-		_exit(sender ? send_main(&opt->send, &sender_stop, say_any) : worker(opt));
+		_exit(sender ? send_main(&opt->send, &stopping, say) : worker(opt));
 	}
 	*c->c_pid = pid;
 	return 0;
@@ -1031,6 +1012,7 @@ supervise(const struct options *opt)
 	int		 st, i, nkids = opt->send.db_url != NULL ? 2 : 1;
 	int64_t		 now;
 	pid_t		 pid;
+	bool		 pending;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = forward;
@@ -1040,7 +1022,10 @@ supervise(const struct options *opt)
 		if (spawn(opt, &kids[i], i == 1) == -1)
 			return 1;
 	while (!stopping || worker_pid > 0 || sender_pid > 0) {
-		pid = waitpid(-1, &st, WNOHANG);
+		/* Blocks until a child ends (or a signal), unless one waits to be started again. */
+		for (pending = false, i = 0; i < nkids; i++)
+			pending = pending || kids[i].c_restart_at != 0;
+		pid = waitpid(-1, &st, pending && !stopping ? WNOHANG : 0);
 		/* No child left: done when stopping, else one is due to restart. */
 		if (pid == -1 && errno == ECHILD && stopping)
 			break;
