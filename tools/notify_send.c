@@ -48,7 +48,9 @@
 #include "notify_send.h"
 #include "pgwait.h"
 
-#define BATCH			16
+#define BATCH			16	/* rows a round takes at most */
+#define STR_(x)			#x
+#define STR(x)			STR_(x)
 #define DB_TIMEOUT_MS		10000
 #define CONNECT_TIMEOUT_MS	5000L
 #define TOTAL_TIMEOUT_MS	10000L
@@ -160,6 +162,36 @@ send_address_refused(const void *sa, unsigned allow)
 	    (a >> 16) == 0xa9fe || (a >> 22) == (0x64400000u >> 22))
 		return allow & SEND_ALLOW_PRIVATE ? NULL : "a private or link-local address";
 	return NULL;
+}
+
+/*
+ * Does libcurl read the same host and port in url as send_parse_url did?
+ * The address checked is pinned under that host: were curl to connect to
+ * another (a URL the two parsers read apart), it would resolve it freely.
+ */
+static bool
+curl_agrees(const char *url, const struct send_url *u)
+{
+	CURLU	*h = curl_url();
+	char	*host = NULL, *port = NULL;
+	size_t	 n;
+	bool	 ok = false;
+
+	if (h != NULL && curl_url_set(h, CURLUPART_URL, url, 0) == CURLUE_OK &&
+	    curl_url_get(h, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+	    curl_url_get(h, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK) {
+		n = strlen(host);
+		/* An IPv6 literal comes back in brackets. */
+		if (n >= 2 && host[0] == '[' && host[n - 1] == ']')
+			ok = strlen(u->su_host) == n - 2 && strncasecmp(host + 1, u->su_host, n - 2) == 0;
+		else
+			ok = strcasecmp(host, u->su_host) == 0;
+		ok = ok && atoi(port) == u->su_port;
+	}
+	curl_free(host);
+	curl_free(port);
+	curl_url_cleanup(h);
+	return ok;
 }
 
 /*
@@ -283,7 +315,10 @@ summarize(const char *doc, cJSON **root, struct summary *s)
 	if (s->job_id == NULL || s->status == NULL)
 		return -1;
 	v = cJSON_GetObjectItem(*root, "best_score");
-	snprintf(s->best, sizeof(s->best), cJSON_IsNumber(v) ? "%.4f" : "none", v ? v->valuedouble : 0);
+	if (cJSON_IsNumber(v))
+		snprintf(s->best, sizeof(s->best), "%.4f", v->valuedouble);
+	else
+		snprintf(s->best, sizeof(s->best), "none");
 	p = cJSON_GetObjectItem(*root, "best_params");
 	if (cJSON_IsObject(p))
 		cJSON_ArrayForEach(v, p) {
@@ -363,18 +398,19 @@ add_field(cJSON *fields, const char *title, const char *value)
 }
 
 char *
-send_slack_body(const char *event, const char *doc, const char *public_url)
+send_slack_body(const char *doc, const char *public_url)
 {
 	struct summary	 s;
 	cJSON		*root = NULL, *msg, *blocks, *b, *t, *fields;
 	char		 id[600], text[1200], *link, *out = NULL;
 
-	(void)event;
 	if (summarize(doc, &root, &s) == -1)
 		goto done;
 	mrkdwn(id, sizeof(id), s.job_id);
 	msg = cJSON_CreateObject();
-	snprintf(text, sizeof(text), "Training job %s %s%s%s", s.job_id, s.status,
+	/* The notification's plain text is mrkdwn too: the id escaped, so that
+	   a job named <!channel> pings no one. */
+	snprintf(text, sizeof(text), "Training job %s %s%s%s", id, s.status,
 	    strcmp(s.status, "completed") == 0 ? ": best score " : "",
 	    strcmp(s.status, "completed") == 0 ? s.best : "");
 	cJSON_AddStringToObject(msg, "text", text);
@@ -424,7 +460,7 @@ done:
 }
 
 char *
-send_email_text(const char *event, const char *doc, const char *from, const char *to,
+send_email_text(const char *doc, const char *from, const char *to,
     const char *delivery_id, const char *public_url)
 {
 	struct summary	 s;
@@ -434,7 +470,6 @@ send_email_text(const char *event, const char *doc, const char *from, const char
 	time_t		 now = time(NULL);
 	struct tm	 tm;
 
-	(void)event;
 	if (summarize(doc, &root, &s) == -1)
 		goto done;
 	gmtime_r(&now, &tm);
@@ -536,6 +571,8 @@ deliver_one(const struct send_options *opt, const struct item *it, const char *d
 		return -1;
 	}
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	/* A proxy from the environment would connect where it likes: none. */
+	curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, CONNECT_TIMEOUT_MS);
 	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, TOTAL_TIMEOUT_MS);
 	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
@@ -547,7 +584,7 @@ deliver_one(const struct send_options *opt, const struct item *it, const char *d
 			snprintf(err, errsz, "no SMTP server: start tp-notify with --smtp-url");
 			goto done;
 		}
-		if ((mail = send_email_text(it->it_event, doc, opt->mail_from, it->it_address,
+		if ((mail = send_email_text(doc, opt->mail_from, it->it_address,
 		    it->it_delivery, opt->public_url)) == NULL) {
 			snprintf(err, errsz, "could not write the email");
 			goto done;
@@ -577,11 +614,20 @@ deliver_one(const struct send_options *opt, const struct item *it, const char *d
 		*permanent = true;
 		goto done;
 	}
+	if (!curl_agrees(it->it_address, &u)) {
+		snprintf(err, errsz, "refused: libcurl reads the URL's host or port otherwise");
+		*permanent = true;
+		goto done;
+	}
 	if (resolve_allowed(&u, opt->allow, pin, sizeof(pin), err, errsz, permanent) == -1)
 		goto done;
-	pins = curl_slist_append(NULL, pin);
+	/* Without its pin, curl would resolve the name again, unchecked. */
+	if ((pins = curl_slist_append(NULL, pin)) == NULL) {
+		snprintf(err, errsz, "out of memory");
+		goto done;
+	}
 	if (strcmp(it->it_kind, "slack") == 0)
-		body = send_slack_body(it->it_event, doc, opt->public_url);
+		body = send_slack_body(doc, opt->public_url);
 	else
 		body = send_webhook_body(it->it_event, now_us, doc, len);
 	if (body == NULL) {
@@ -640,7 +686,7 @@ static const char due_sql[] =
 	" FROM notify_outbox AS o JOIN notify_targets AS t ON t.id = o.target_id"
 	" CROSS JOIN notify_settings AS s"
 	" WHERE o.delivered_at IS NULL AND o.dead_at IS NULL AND o.next_attempt_at <= now()"
-	" ORDER BY o.next_attempt_at, o.id LIMIT " "16" " FOR UPDATE OF o SKIP LOCKED";
+	" ORDER BY o.next_attempt_at, o.id LIMIT " STR(BATCH) " FOR UPDATE OF o SKIP LOCKED";
 
 static const char done_sql[] =
 	"UPDATE notify_outbox SET delivered_at = now(), attempts = attempts + 1, last_error = NULL"

@@ -48,9 +48,9 @@ char	*send_webhook_body(const char *event, int64_t at_us, const char *doc, size_
 int	 send_signature(const char *secret, int64_t unix_s, const char *body, char *out,
 	    size_t outsz);
 /* A Slack/Mattermost incoming-webhook message for the job's document.  Caller frees. */
-char	*send_slack_body(const char *event, const char *doc, const char *public_url);
+char	*send_slack_body(const char *doc, const char *public_url);
 /* An email (headers and text) for the job's document.  Caller frees. */
-char	*send_email_text(const char *event, const char *doc, const char *from, const char *to,
+char	*send_email_text(const char *doc, const char *from, const char *to,
 	    const char *delivery_id, const char *public_url);
 
 #endif /* TP_NOTIFY_SEND_H */

@@ -121,14 +121,14 @@ Test(notify_send, webhook_body_and_signature)
 
 Test(notify_send, slack_message)
 {
-	char	*body = send_slack_body("job.completed", doc, "https://studio.example.com");
+	char	*body = send_slack_body(doc, "https://studio.example.com");
 	cJSON	*j;
 	char	*blocks;
 
 	cr_assert_not_null(body);
 	cr_assert_not_null(j = cJSON_Parse(body));
 	cr_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(j, "text")),
-	    "Training job job<1>& completed: best score 1.8500");
+	    "Training job job&lt;1&gt;&amp; completed: best score 1.8500");
 	blocks = cJSON_PrintUnformatted(cJSON_GetObjectItem(j, "blocks"));
 	cr_assert_not_null(strstr(blocks, "job&lt;1&gt;&amp;"), "mrkdwn escaped: %s", blocks);
 	cr_assert_not_null(strstr(blocks, "pierce_depth 0.15, reversal_candles 3"));
@@ -138,12 +138,12 @@ Test(notify_send, slack_message)
 	free(blocks);
 	cJSON_Delete(j);
 	free(body);
-	cr_assert_null(send_slack_body("job.completed", "not json", NULL));
+	cr_assert_null(send_slack_body("not json", NULL));
 }
 
 Test(notify_send, email)
 {
-	char	*mail = send_email_text("job.failed",
+	char	*mail = send_email_text(
 		    "{\"job_id\":\"j1\",\"status\":\"failed\",\"error_message\":\"out of candles\","
 		    "\"best_score\":null,\"best_params\":null}",
 		    "trainprog@example.com", "ops@example.com", "d-1", NULL);
