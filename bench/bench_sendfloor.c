@@ -15,8 +15,8 @@
  * includes the softirqs run in its context, i.e. on loopback TCP the
  * receiving end's TCP processing) divided by the messages is the floor.
  *
- * Prints "key value" lines: transport, connections, messages, bytes,
- * sender_cpu_s, us_per_message.  Exits 0 when every byte
+ * Prints "key value" lines: transport, connections, per_job,
+ * jobs_per_second, messages, bytes, sender_cpu_s, us_per_message.  Exits 0 when every byte
  * written was read, 1 otherwise or on a system error, 2 on bad usage.
  */
 #include <sys/epoll.h>
@@ -169,10 +169,11 @@ main(int argc, char **argv)
 	struct rusage		 r0, r1;
 	struct timespec		 t0, at;
 	socklen_t		 salen;
-	char			 sockdir[] = "/tmp/sendfloor.XXXXXX";
+	char			 sockdir[] = "/tmp/sendfloor.XXXXXX";	/* mkdtemp() fills it in */
 	char			*msg;
 	unsigned long long	 got = 0, messages = 0, ticks, t;
-	long			 n = 10000, per_job = 100, rate = 200, bytes = 700, secs = 20, i;
+	long			 n = 10000, per_job = 100, rate = 200, bytes = 700, secs = 20, i, jobs;
+	int64_t			 start_ns, due_ns;
 	int			 tcp = 1, lfd, ready[2], report[2], *conns, one = 1, opt, status;
 	pid_t			 child;
 	char			 c;
@@ -261,22 +262,21 @@ main(int argc, char **argv)
 		die("the receiver did not start");
 
 	srandom(1);
+	jobs = n / per_job;	/* at least 1: per_job <= n */
 	ticks = (unsigned long long)secs * (unsigned long long)rate;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
+	start_ns = (int64_t)t0.tv_sec * 1000000000 + t0.tv_nsec;
 	getrusage(RUSAGE_SELF, &r0);
 	for (t = 0; t < ticks; t++) {
-		long	 job = random() % (n / per_job > 0 ? n / per_job : 1);
-		long	 due_ns = (long)(t * 1000000000ULL / (unsigned long long)rate % 1000000000ULL);
+		long	 job = random() % jobs;
 
-		at.tv_sec = t0.tv_sec + (time_t)(t / (unsigned long long)rate);
-		at.tv_nsec = t0.tv_nsec + due_ns;
-		if (at.tv_nsec >= 1000000000) {
-			at.tv_sec++;
-			at.tv_nsec -= 1000000000;
-		}
+		/* The t-th job's turn, on a schedule: a late one does not shift the rest. */
+		due_ns = start_ns + (int64_t)(t * 1000000000ULL / (unsigned long long)rate);
+		at.tv_sec = (time_t)(due_ns / 1000000000);
+		at.tv_nsec = (long)(due_ns % 1000000000);
 		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &at, NULL) == EINTR)
 			;
-		for (i = job * per_job; i < (job + 1) * per_job && i < n; i++) {
+		for (i = job * per_job; i < (job + 1) * per_job; i++) {
 			write_all(conns[i], msg, (size_t)bytes);
 			messages++;
 		}
@@ -299,6 +299,8 @@ main(int argc, char **argv)
 	}
 	printf("transport %s\n", tcp ? "tcp" : "unix");
 	printf("connections %ld\n", n);
+	printf("per_job %ld\n", per_job);
+	printf("jobs_per_second %ld\n", rate);
 	printf("messages %llu\n", messages);
 	printf("bytes %ld\n", bytes);
 	printf("sender_cpu_s %.3f\n", cpu_of(&r1) - cpu_of(&r0));

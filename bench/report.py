@@ -108,6 +108,7 @@ def push_section(path, m, w):
              num(sse, "updates"), msgs, rss, rss / n if n else 0))
         w("")
     if sse and poll and n and secs:
+        per_msg = 1e6 * num(sse, "cpu_s") / max(num(sse, "messages"), 1)
         a = num(sse, "cpu_s") / (n * secs)
         b = num(poll, "cpu_s") / (n * secs)
         if b > 0:
@@ -131,13 +132,11 @@ def push_section(path, m, w):
               "at 2 a second); polling's follows the watchers."
               % (num(ss, "updates"), num(ss, "cpu_s"), num(ss, "messages"), num(ss, "gaps"),
                  num(ss, "reordered"), num(ps, "cpu_s"), num(ps, "requests"),
-                 num(ss, "cpu_s") / num(ps, "cpu_s"),
-                 1e6 * num(sse, "cpu_s") / max(num(sse, "messages"), 1)))
+                 num(ss, "cpu_s") / num(ps, "cpu_s"), per_msg))
             w("")
         tcp, unix = floor.get("tcp", {}), floor.get("unix", {})
         if tcp and b > 0:
             f_tcp = num(tcp, "us_per_message")
-            per_msg = 1e6 * num(sse, "cpu_s") / max(num(sse, "messages"), 1)
             rate = num(sse, "messages") / (n * secs)
             w("**6d, the floor under a message.** `bench/bench_sendfloor` sends the same pattern "
               "and nothing else: a %s-byte message written to each of the %.0f connections of a "
@@ -147,9 +146,8 @@ def push_section(path, m, w):
               "processing. At the %.2f messages a watcher-second that 6b delivered, that is "
               "%.1f us per watcher-second, %.3fx polling's, before nginx, nchan, tp-notify or "
               "PostgreSQL spend anything; push spent %.1f us a message in all."
-              % (tcp.get("bytes", "?"), num(tcp, "connections") / max(int(m.get("push_jobs", "1")
-                                                                         or 1), 1),
-                 2.0 * int(m.get("push_jobs", "0") or 0), format(int(num(tcp, "connections")), ","),
+              % (tcp.get("bytes", "?"), num(tcp, "per_job"), num(tcp, "jobs_per_second"),
+                 format(int(num(tcp, "connections")), ","),
                  f_tcp, num(unix, "us_per_message"), rate, f_tcp * rate, f_tcp * rate / (b * 1e6),
                  per_msg))
             w("")
