@@ -3,15 +3,17 @@
  * notify_enqueue trigger (schema/009) wrote into notify_outbox when jobs
  * ended.
  *
- * In a transaction, it takes the due rows it can lock (FOR UPDATE SKIP
- * LOCKED, so that two senders never send one row at once), renders each
- * job's document with GET's code, delivers it (a signed JSON webhook, a
- * Slack message, or an email over SMTP, all through libcurl), and records
- * what happened before it commits: delivered, or tried again later after a
- * pause that doubles from 2 s up to an hour with jitter, or dead after
- * notify_settings.max_attempts tries.  A sender killed mid-way leaves the
- * rows as they were, and they are sent again: at least once, with the same
- * delivery id, which receivers use to drop repeats.
+ * It takes the due rows for a lease of LEASE_S (FOR UPDATE SKIP LOCKED in
+ * one statement, so that two senders never take one row at once), then,
+ * outside any transaction, renders each job's document with GET's code,
+ * delivers it (a signed JSON webhook, a Slack message, or an email over
+ * SMTP, all through libcurl) and records what happened: delivered, or
+ * tried again later after a pause that doubles from 2 s up to an hour with
+ * jitter, or dead after notify_settings.max_attempts tries.  A sender
+ * killed mid-way leaves its rows taken until the lease ends; they are then
+ * sent again: at least once, with the same delivery id, which receivers
+ * use to drop repeats.  A sender told to stop gives back the rows it has
+ * not sent yet.
  *
  * Targets are reached only over http and https, with connect and total
  * timeouts, no redirects, and reading at most RESPONSE_MAX bytes of an
@@ -49,6 +51,8 @@
 #include "pgwait.h"
 
 #define BATCH			16	/* rows a round takes at most */
+/* How long a round's rows stay taken: BATCH sends at their longest, and more. */
+#define LEASE_S			300
 #define STR_(x)			#x
 #define STR(x)			STR_(x)
 #define DB_TIMEOUT_MS		10000
@@ -680,13 +684,23 @@ done:
 
 /* --- the outbox ------------------------------------------------------------------ */
 
-static const char due_sql[] =
-	"SELECT o.id, o.delivery_id::text, o.event, o.job_id, o.attempts, t.kind, t.address,"
-	" t.secret, s.max_attempts"
-	" FROM notify_outbox AS o JOIN notify_targets AS t ON t.id = o.target_id"
-	" CROSS JOIN notify_settings AS s"
-	" WHERE o.delivered_at IS NULL AND o.dead_at IS NULL AND o.next_attempt_at <= now()"
-	" ORDER BY o.next_attempt_at, o.id LIMIT " STR(BATCH) " FOR UPDATE OF o SKIP LOCKED";
+/*
+ * Takes the due rows for LEASE_S: they are not due again before then, so
+ * no other sender takes them while this one sends, outside any transaction.
+ */
+static const char claim_sql[] =
+	"UPDATE notify_outbox AS o"
+	" SET next_attempt_at = now() + make_interval(secs => " STR(LEASE_S) ")"
+	" FROM notify_targets AS t, notify_settings AS s"
+	" WHERE t.id = o.target_id AND o.id IN (SELECT d.id FROM notify_outbox AS d"
+	"   WHERE d.delivered_at IS NULL AND d.dead_at IS NULL AND d.next_attempt_at <= now()"
+	"   ORDER BY d.next_attempt_at, d.id LIMIT " STR(BATCH) " FOR UPDATE SKIP LOCKED)"
+	" RETURNING o.id, o.delivery_id::text, o.event, o.job_id, o.attempts, t.kind, t.address,"
+	" t.secret, s.max_attempts";
+
+/* A row taken but not sent (the sender is stopping): due again now. */
+static const char release_sql[] =
+	"UPDATE notify_outbox SET next_attempt_at = now() WHERE id = $1";
 
 static const char done_sql[] =
 	"UPDATE notify_outbox SET delivered_at = now(), attempts = attempts + 1, last_error = NULL"
@@ -742,12 +756,16 @@ job_document(PGconn *db, const char *job_id, size_t *len)
 }
 
 /*
- * One round: the due rows, each delivered and recorded, in one
- * transaction.  Returns how many were handled, or -1 when the database
- * failed (the transaction is then gone, and the rows with it: due again).
+ * One round: the due rows taken (claim_sql), then each delivered and its
+ * outcome recorded at once, each in its own statement: no transaction, and
+ * so no row lock, lasts while a target is slow.  Stops early when *stop,
+ * giving back the rows not sent.  Returns how many were taken, or -1 when
+ * the database failed (a row taken and not recorded is due again when its
+ * lease ends, and is sent again: at least once).
  */
 static int
-round_of(const struct send_options *opt, PGconn *db, long *sent, long *failed)
+round_of(const struct send_options *opt, PGconn *db, volatile sig_atomic_t *stop,
+    long *sent, long *failed)
 {
 	PGresult	*res = NULL;
 	struct item	 it;
@@ -757,9 +775,7 @@ round_of(const struct send_options *opt, PGconn *db, long *sent, long *failed)
 	bool		 permanent, dead;
 	int		 i, n;
 
-	if (!exec_ok(db, "BEGIN", 0, NULL))
-		return -1;
-	if (conn_exec_params(db, due_sql, 0, NULL, 0, mono_ms() + DB_TIMEOUT_MS, &res) != CONN_OK) {
+	if (conn_exec_params(db, claim_sql, 0, NULL, 0, mono_ms() + DB_TIMEOUT_MS, &res) != CONN_OK) {
 		log_fn("warning", "reading the outbox: %s", res ? PQresultErrorMessage(res) :
 		    PQerrorMessage(db));
 		PQclear(res);
@@ -776,6 +792,11 @@ round_of(const struct send_options *opt, PGconn *db, long *sent, long *failed)
 		it.it_address = PQgetvalue(res, i, 6);
 		it.it_secret = PQgetisnull(res, i, 7) ? NULL : PQgetvalue(res, i, 7);
 		it.it_max = atoi(PQgetvalue(res, i, 8));
+		if (*stop) {
+			params[0] = it.it_id;
+			(void)exec_ok(db, release_sql, 1, params);
+			continue;
+		}
 		permanent = false;
 		if ((doc = job_document(db, it.it_job, &len)) == NULL) {
 			snprintf(err, sizeof(err), "the job's progress cannot be read");
@@ -809,8 +830,6 @@ round_of(const struct send_options *opt, PGconn *db, long *sent, long *failed)
 		    ": will try again");
 	}
 	PQclear(res);
-	if (!exec_ok(db, "COMMIT", 0, NULL))
-		return -1;
 	return n;
 }
 
@@ -887,7 +906,7 @@ send_main(const struct send_options *opt, volatile sig_atomic_t *stop,
 				continue;
 			}
 		}
-		if ((n = round_of(opt, db, &sent, &failed)) == -1) {
+		if ((n = round_of(opt, db, stop, &sent, &failed)) == -1) {
 			PQfinish(db);
 			db = NULL;
 			continue;
