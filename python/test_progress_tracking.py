@@ -194,28 +194,10 @@ def format_number(d):
 
 
 def _format_string(s):
-    out = ['"']
-    for ch in s:
-        if ch == '"':
-            out.append('\\"')
-        elif ch == "\\":
-            out.append("\\\\")
-        elif ch == "\b":
-            out.append("\\b")
-        elif ch == "\f":
-            out.append("\\f")
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\r":
-            out.append("\\r")
-        elif ch == "\t":
-            out.append("\\t")
-        elif ord(ch) < 0x20:
-            out.append("\\u%04x" % ord(ch))
-        else:
-            out.append(ch)
-    out.append('"')
-    return "".join(out)
+    # cJSON's escaping is exactly json's with ensure_ascii=False: \" \\ \b \f \n
+    # \r \t, \u00xx (lower-case hex) for the other control characters, and
+    # everything else (DEL, U+2028, lone surrogates) as it is.
+    return json.dumps(s, ensure_ascii=False)
 
 
 def dump_json(value):
@@ -407,10 +389,9 @@ class Watcher:
         return "%s%s/%s/progress" % (self.prefix, API_PATH, self.job_enc)
 
     def _connection(self):
-        port = self.port
         if self.scheme == "https":
-            return http.client.HTTPSConnection(self.host, port, timeout=CONNECT_TIMEOUT)
-        return http.client.HTTPConnection(self.host, port, timeout=CONNECT_TIMEOUT)
+            return http.client.HTTPSConnection(self.host, self.port, timeout=CONNECT_TIMEOUT)
+        return http.client.HTTPConnection(self.host, self.port, timeout=CONNECT_TIMEOUT)
 
     def exchange(self, method, path, headers, body=None):
         """One HTTP exchange: a Response (never raises for network errors)."""
@@ -443,7 +424,7 @@ class Watcher:
                     if left <= 0:
                         raise socket.timeout("timed out")
                     sock.settimeout(left)
-                    chunk = resp.read1(65536) if hasattr(resp, "read1") else resp.read(65536)
+                    chunk = resp.read1(65536)
                     if not chunk:
                         break
                     size += len(chunk)
@@ -471,9 +452,7 @@ class Watcher:
             return "Failed to connect to %s port %s after %d ms: Timeout was reached" % (
                 self.host, self._port_number(), ms)
         reason = "Couldn't connect to server"
-        if isinstance(e, ConnectionRefusedError):
-            reason = "Couldn't connect to server"
-        elif e.strerror:
+        if not isinstance(e, ConnectionRefusedError) and e.strerror:
             reason = e.strerror
         return "Failed to connect to %s port %s after %d ms: %s" % (
             self.host, self._port_number(), ms, reason)
@@ -491,8 +470,7 @@ class Watcher:
             return "Recv failure: Connection reset by peer"
         if isinstance(e, http.client.IncompleteRead):
             return "transfer closed with outstanding read data remaining"
-        text = str(e) or e.__class__.__name__
-        return text
+        return str(e) or e.__class__.__name__
 
     # -- failures --
 
@@ -694,7 +672,6 @@ _DECIMAL = re.compile(r"[ \t\n\v\f\r]*[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+
 
 def parse_secs(text, lo, hi):
     """A number of seconds in [lo, hi] (as strtod reads it), or None."""
-    value = None
     if _DECIMAL.fullmatch(text):
         value = float(text)
     else:

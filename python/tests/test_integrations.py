@@ -6,7 +6,6 @@ by results shaped as skopt's OptimizeResult, and by skopt itself where it
 is installed.
 """
 
-import os
 import types
 import unittest
 
@@ -59,7 +58,6 @@ class Optuna(unittest.TestCase):
         job_id = job("optuna-cancel")
         study = optuna.create_study(direction="maximize",
                                     sampler=optuna.samplers.RandomSampler(seed=1))
-        report = None
 
         def cancel_at_5(study_, trial):
             if trial.number == 4:

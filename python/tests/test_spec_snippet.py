@@ -6,7 +6,6 @@ needs to run awaits), they run unchanged against the stack.
 """
 
 import asyncio
-import os
 import textwrap
 import unittest
 

@@ -9,9 +9,10 @@ tests that need the stack are skipped; the argument checks still run.
 import asyncio
 import json
 import os
+import subprocess
+import sys
 import time
 import unittest
-import urllib.error
 import urllib.parse
 import urllib.request
 
@@ -40,17 +41,6 @@ def get_doc(job_id):
         return json.load(r)
 
 
-def doc_at(job_id, seq, timeout=10.0):
-    """The job's document once it shows seq (the read cache learns of a write
-    through the change feed, a few milliseconds after the commit)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        doc = get_doc(job_id)
-        if doc.get("seq") == seq or time.monotonic() > deadline:
-            return doc
-        time.sleep(0.02)
-
-
 def doc_when(job_id, pred, timeout=10.0):
     """The job's document once pred(doc) holds (or the last one read, after timeout)."""
     deadline = time.monotonic() + timeout
@@ -59,6 +49,12 @@ def doc_when(job_id, pred, timeout=10.0):
         if pred(doc) or time.monotonic() > deadline:
             return doc
         time.sleep(0.02)
+
+
+def doc_at(job_id, seq, timeout=10.0):
+    """The job's document once it shows seq (the read cache learns of a write
+    through the change feed, a few milliseconds after the commit)."""
+    return doc_when(job_id, lambda d: d.get("seq") == seq, timeout)
 
 
 def cancel(job_id):
@@ -229,6 +225,19 @@ class Outcomes(unittest.TestCase):
         self.assertEqual((doc["status"], doc["error_message"]),
                          ("failed", "RuntimeError: no candles for BTC/USDT"))
 
+    def test_an_exception_whose_text_is_not_utf8_still_fails_the_job(self):
+        # A file name read with surrogateescape, say: the failure is recorded,
+        # its lone surrogate as "?", in both modes.
+        for name, mode in (("c", {"db_url": DB}), ("http", {"base_url": BASE, "token": TOKEN})):
+            job_id = job("with-surrogate-" + name)
+            with self.assertRaises(OSError):
+                with SyncProgressTracker(job_id, **mode) as t:
+                    t.start("data_collection")
+                    raise OSError("cannot read candles-\udc80.csv")
+            doc = doc_when(job_id, lambda d: d["is_complete"])
+            self.assertEqual((doc["status"], doc["error_message"]),
+                             ("failed", "OSError: cannot read candles-?.csv"))
+
     def test_a_with_block_that_ends_normally_leaves_the_job_as_it_is(self):
         job_id = job("with-ok")
         with SyncProgressTracker(job_id, DB) as t:
@@ -272,6 +281,38 @@ class BadArguments(unittest.TestCase):
         for bad in ("", "x" * 256, "a\x01b", ".", "..", 42, None):
             with self.assertRaises(trainprog.InvalidArgument, msg=repr(bad)):
                 SyncProgressTracker(bad, "host=/nonexistent")
+
+    def test_a_job_id_that_is_not_utf8_is_an_invalid_argument(self):
+        # A lone surrogate has no UTF-8: refused here, in both modes, rather
+        # than failing later on encoding it.
+        for mode in ({"db_url": "host=/nonexistent"},
+                     {"base_url": "http://127.0.0.1:1", "token": "t"}):
+            with self.assertRaises(trainprog.InvalidArgument, msg=repr(mode)):
+                SyncProgressTracker("a\udc80", **mode)
+
+    def test_http_mode_checks_job_ids_as_the_library_does(self):
+        from trainprog import _checks, _lib
+        for job_id in ("", "x" * 255, "x" * 256, "\u00e9" * 127 + "x", "\u00e9" * 128, ".",
+                       "..", "...", ".a", "a\x00b", "a\x1fb", "a\x7fb", "a\x80b", "a\x9fb",
+                       "a\xa0b", "job-42", "\u65e5\u672c", "\u2028", "\U0001F600", "a/b"):
+            raw = job_id.encode()
+            self.assertEqual(_checks.job_id_problem(raw), _lib.job_id_problem(raw), repr(job_id))
+            mode = {"base_url": "http://127.0.0.1:1", "token": "t"}
+            if _lib.job_id_problem(raw) is None:
+                SyncProgressTracker(job_id, **mode).close()
+            else:
+                with self.assertRaises(trainprog.InvalidArgument, msg=repr(job_id)):
+                    SyncProgressTracker(job_id, **mode)
+
+    def test_http_mode_does_without_libtrainprog(self):
+        # A fresh interpreter: HTTP mode must not even import the library's module.
+        code = ("import sys, trainprog\n"
+                "t = trainprog.SyncProgressTracker('j', base_url='http://127.0.0.1:1', token='t')\n"
+                "t.close()\n"
+                "print('trainprog._lib' in sys.modules, 'trainprog._ctracker' in sys.modules)\n")
+        out = subprocess.run([sys.executable, "-c", code], cwd=os.path.join(HERE, ".."),
+                             capture_output=True, text=True, timeout=60, check=True)
+        self.assertEqual(out.stdout.split(), ["False", "False"], out.stderr)
 
     def test_bad_calls(self):
         t = self.tracker()

@@ -8,7 +8,8 @@ a sender thread posts the events in order, merging updates that wait
 post that got no answer or a 5xx with the same seq (the service takes a
 repeated seq as a retry: nothing is applied twice), heartbeats a quiet
 job, and learns a cancellation from the answers.  complete() and error()
-wait for the service's answer.
+wait for the service's answer.  Standard library only: libtrainprog is
+not needed here.
 """
 
 import json
@@ -41,11 +42,12 @@ class _Event:
 class HttpTracker:
     def __init__(self, job_id, base_url, token, heartbeat_ms, min_write_interval_ms,
                  terminal_timeout, clock):
+        raw_id = _checks.job_id(job_id)
         parts = urllib.parse.urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise _checks.InvalidArgument(f"base_url must be an http or https URL, not {base_url!r}")
         self._url = (base_url.rstrip("/") + "/api/v2/training/jobs/" +
-                     urllib.parse.quote(job_id, safe="") + "/progress")
+                     urllib.parse.quote(raw_id, safe="") + "/progress")
         self._token = token
         self._heartbeat = (15000 if heartbeat_ms is None else heartbeat_ms) / 1000
         self._interval = (100 if min_write_interval_ms is None else min_write_interval_ms) / 1000
@@ -74,10 +76,14 @@ class HttpTracker:
         if self._finished is not None:
             raise Finished(f"the job has already finished ({self._finished})", self._problem)
 
+    def _next_seq(self):
+        """The next sequence number: max(previous + 1, wall clock in microseconds)."""
+        self._seq = max(self._seq + 1, int(self._clock()))
+        return self._seq
+
     def _record(self, body, merge=False):
         """Queues an event with the next seq; merges an update into one waiting."""
-        seq = max(self._seq + 1, int(self._clock()))
-        self._seq = seq
+        seq = self._next_seq()
         self._stats["states"] += 1
         self._stats["seq"] = seq
         last = self._queue[-1] if self._queue else None
@@ -99,7 +105,8 @@ class HttpTracker:
         except urllib.error.HTTPError as e:
             if e.code == 404:
                 raise NotFound("resume: the job has no stored progress") from None
-            raise DatabaseError(f"resume: the service answered {e.code}", _reason(e)) from None
+            raise DatabaseError(f"resume: the service answered {e.code}",
+                                _error_answer(e).get("message", "")) from None
         except OSError as e:
             raise Timeout("resume: the service cannot be reached", str(e)) from None
         with self._mu:
@@ -130,7 +137,7 @@ class HttpTracker:
             self._step = i
             body = {"event": "start", "step": step}
             if details is not None:
-                body["step_details"] = json.loads(details)
+                body["step_details"] = details
             self._record(body)
 
     def update(self, fields):
@@ -139,16 +146,12 @@ class HttpTracker:
             if self._step < 0:
                 raise StateError("update: no step has started")
             body = {"event": "update"}
-            for k, v in fields.items():
-                body[k] = json.loads(v) if k in ("best_params", "step_details") else v
+            body.update((f.name, value) for f, value in fields)
             self._record(body, merge=True)
 
     def _finish(self, body):
         with self._mu:
-            if self._finished == "cancelled":
-                raise Cancelled("the job was cancelled", self._problem)
-            if self._finished is not None:
-                raise Finished(f"the job has already finished ({self._finished})")
+            self._closed_for_writes()
             terminal = next((e for e in self._queue if e.terminal), None)
             ev = terminal or self._record(body)
         if not ev.done.wait(self._terminal_timeout):
@@ -165,14 +168,10 @@ class HttpTracker:
         self._finish({"event": "error", "error_message": message})
 
     def flush(self, timeout):
-        deadline = time.monotonic() + timeout
         with self._mu:
-            while self._queue and not self._stop:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise Timeout("flush: not everything was written in time", self._problem)
-                self._mu.notify_all()
-                self._mu.wait(min(left, 0.05))
+            # The sender notifies after each post, and close() when it stops it.
+            if not self._mu.wait_for(lambda: not self._queue or self._stop, timeout):
+                raise Timeout("flush: not everything was written in time", self._problem)
             if self._finished == "cancelled":
                 raise Cancelled("the job was cancelled: stop training", self._problem)
 
@@ -195,7 +194,7 @@ class HttpTracker:
 
     def _request(self, method, body=None):
         req = urllib.request.Request(self._url, method=method,
-                                     data=None if body is None else json.dumps(body).encode())
+                                     data=None if body is None else _encode(body))
         req.add_header("Authorization", f"Bearer {self._token}")
         if body is not None:
             req.add_header("Content-Type", "application/json")
@@ -207,11 +206,7 @@ class HttpTracker:
             with urllib.request.urlopen(self._request("POST", body), timeout=IO_TIMEOUT) as r:
                 return r.status, json.load(r)
         except urllib.error.HTTPError as e:
-            try:
-                answer = json.loads(e.read() or b"{}")
-            except ValueError:
-                answer = {}
-            return e.code, answer
+            return e.code, _error_answer(e)
         except (OSError, ValueError) as e:
             return 0, {"message": str(e)}
 
@@ -233,8 +228,7 @@ class HttpTracker:
                     if (self._heartbeat > 0 and self._step >= 0 and self._finished is None
                             and now - self._last_write >= self._heartbeat):
                         # An update with no field, under a seq of its own.
-                        self._seq = max(self._seq + 1, int(self._clock()))
-                        ev = _Event({"event": "update", "seq": self._seq})
+                        ev = _Event({"event": "update", "seq": self._next_seq()})
                         break
                     self._mu.wait(self._heartbeat if self._heartbeat > 0 else None)
                 if self._stop:
@@ -294,8 +288,19 @@ class HttpTracker:
         self._queue.clear()
 
 
-def _reason(e):
+def _encode(body):
+    """An event as the JSON of its POST.  Its JSON fields (best_params,
+    step_details) are UTF-8 JSON text already (_checks.json_object), so they
+    go in as they are rather than being parsed and written again."""
+    return b"{" + b",".join(json.dumps(k).encode() + b":" +
+                            (v if isinstance(v, bytes) else json.dumps(v).encode())
+                            for k, v in body.items()) + b"}"
+
+
+def _error_answer(e):
+    """The JSON object of an error answer's body (an HTTPError), or {}."""
     try:
-        return json.loads(e.read() or b"{}").get("message", "")
-    except ValueError:
-        return ""
+        answer = json.loads(e.read() or b"{}")
+    except (OSError, ValueError):
+        return {}
+    return answer if isinstance(answer, dict) else {}

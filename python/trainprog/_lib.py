@@ -7,20 +7,16 @@ The library is looked for, in order:
   3. beside an installed package: <prefix>/lib/python3.X/dist-packages/trainprog/
      -> <prefix>/lib/libtrainprog.so.0 (make install);
   4. the dynamic loader's own search (ldconfig's cache, LD_LIBRARY_PATH).
+
+Importing this module loads the library (ImportError when it is not
+found); the package imports it only for the libtrainprog backend
+(_ctracker.py), so that HTTP mode works without the library.
 """
 
 import ctypes
 import os
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
-
-TP_UPD_STEP_PERCENTAGE = 1 << 0
-TP_UPD_ITERATION = 1 << 1
-TP_UPD_TOTAL_ITERATIONS = 1 << 2
-TP_UPD_BEST_SCORE = 1 << 3
-TP_UPD_CURRENT_SCORE = 1 << 4
-TP_UPD_BEST_PARAMS = 1 << 5
-TP_UPD_DETAILS = 1 << 6
 
 CLOCK_FN = ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_void_p)
 
@@ -111,3 +107,9 @@ for _name, _res, _args in (
     _fn = getattr(lib, _name)
     _fn.restype = _res
     _fn.argtypes = _args
+
+
+def job_id_problem(raw):
+    """What tp_job_id_problem says is wrong with a job id's bytes, or None."""
+    why = lib.tp_job_id_problem(raw, len(raw))
+    return why.decode() if why else None

@@ -23,7 +23,7 @@ import math
 
 
 def _finite(x):
-    return x is not None and isinstance(x, (int, float)) and math.isfinite(x)
+    return isinstance(x, (int, float)) and math.isfinite(x)
 
 
 def optuna_callback(tracker, n_trials):

@@ -13,100 +13,16 @@ state and returns, never waiting on the network; a sender thread writes
 it; complete() and error() wait for the synchronous commit; states carry
 growing sequence numbers; heartbeats keep a quiet job from reading stalled.
 With base_url and token instead, events are POSTed to the service
-(`_http.py`), with the same behaviour.
+(`_http.py`), with the same behaviour.  Each backend's module is imported
+when it is chosen, so HTTP mode needs neither libtrainprog nor anything
+beyond the standard library.
 """
 
 import asyncio
-import ctypes
 import math
 
 from . import _checks
-from . import _lib
-from .errors import BY_CODE, Cancelled, Finished, TrainprogError
-
-
-class _CTracker:
-    """A libtrainprog tracker; every method raises the error class of a tp_err."""
-
-    def __init__(self, job_id, db_url, heartbeat_ms, min_write_interval_ms, terminal_timeout,
-                 clock):
-        opts = _lib.Options()
-        _lib.lib.tp_options_init(ctypes.byref(opts))
-        if db_url is not None:
-            opts.conninfo = db_url.encode()
-        if heartbeat_ms is not None:
-            opts.heartbeat_ms = heartbeat_ms
-        if min_write_interval_ms is not None:
-            opts.min_write_interval_ms = min_write_interval_ms
-        if terminal_timeout is not None:
-            opts.terminal_timeout_ms = int(terminal_timeout * 1000)
-        self._clock = None
-        if clock is not None:
-            # Kept: C calls it for as long as the tracker lives.
-            self._clock = _lib.CLOCK_FN(lambda _arg: int(clock()))
-            opts.clock = self._clock
-        self._t = ctypes.c_void_p()
-        self._check(_lib.lib.tp_tracker_open(ctypes.byref(self._t), job_id.encode(),
-                                             ctypes.byref(opts)), "open")
-
-    def _problem(self):
-        if not self._t:
-            return ""
-        buf = ctypes.create_string_buffer(512)
-        _lib.lib.tp_tracker_problem(self._t, buf, len(buf))
-        return buf.value.decode("utf-8", "replace")
-
-    def _check(self, err, what):
-        if err == 0:
-            return
-        cls = BY_CODE.get(err, TrainprogError)
-        text = _lib.lib.tp_strerror(err).decode()
-        raise cls(f"{what}: {text}", self._problem())
-
-    def resume(self):
-        self._check(_lib.lib.tp_tracker_resume(self._t), "resume")
-
-    def queue(self):
-        self._check(_lib.lib.tp_tracker_queue(self._t), "queue")
-
-    def start(self, step, details):
-        self._check(_lib.lib.tp_tracker_start(self._t, step.encode(),
-                                              details.encode() if details else None), "start")
-
-    def update(self, fields):
-        u = _lib.Update()
-        for name, bit, member in (
-                ("step_percentage", _lib.TP_UPD_STEP_PERCENTAGE, "step_percentage"),
-                ("current_iteration", _lib.TP_UPD_ITERATION, "iteration"),
-                ("total_iterations", _lib.TP_UPD_TOTAL_ITERATIONS, "total_iterations"),
-                ("best_score", _lib.TP_UPD_BEST_SCORE, "best_score"),
-                ("current_score", _lib.TP_UPD_CURRENT_SCORE, "current_score"),
-                ("best_params", _lib.TP_UPD_BEST_PARAMS, "best_params"),
-                ("step_details", _lib.TP_UPD_DETAILS, "details")):
-            if name in fields:
-                value = fields[name]
-                setattr(u, member, value.encode() if isinstance(value, str) else value)
-                u.fields |= bit
-        self._check(_lib.lib.tp_tracker_update(self._t, ctypes.byref(u)), "update")
-
-    def complete(self):
-        self._check(_lib.lib.tp_tracker_complete(self._t), "complete")
-
-    def error(self, message):
-        self._check(_lib.lib.tp_tracker_error(self._t, message.encode()), "error")
-
-    def flush(self, timeout):
-        self._check(_lib.lib.tp_tracker_flush(self._t, int(timeout * 1000)), "flush")
-
-    def stats(self):
-        st = _lib.Stats()
-        _lib.lib.tp_tracker_stats(self._t, ctypes.byref(st))
-        return {name: getattr(st, name) for name, _ in _lib.Stats._fields_}
-
-    def close(self):
-        if self._t:
-            t, self._t = self._t, ctypes.c_void_p()
-            _lib.lib.tp_tracker_close(t)
+from .errors import Cancelled, Finished, TrainprogError
 
 
 def _failure_message(exc):
@@ -135,7 +51,6 @@ class SyncProgressTracker:
     def __init__(self, job_id, db_url=None, *, base_url=None, token=None, resume=False,
                  heartbeat_ms=None, min_write_interval_ms=None, terminal_timeout=None,
                  clock=None):
-        _checks.job_id(job_id)
         for name, v in (("heartbeat_ms", heartbeat_ms),
                         ("min_write_interval_ms", min_write_interval_ms)):
             if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 0):
@@ -158,8 +73,9 @@ class SyncProgressTracker:
         else:
             if token is not None:
                 raise _checks.InvalidArgument("a token goes with base_url (HTTP mode)")
-            self._b = _CTracker(job_id, db_url, heartbeat_ms, min_write_interval_ms,
-                                terminal_timeout, clock)
+            from ._ctracker import CTracker     # loads libtrainprog
+            self._b = CTracker(job_id, db_url, heartbeat_ms, min_write_interval_ms,
+                               terminal_timeout, clock)
         if resume:
             try:
                 self._b.resume()
