@@ -196,6 +196,20 @@ class Outcomes(unittest.TestCase):
         self.assertEqual(doc_when(job_id, lambda d: d["status"] == "cancelled")["status"], "cancelled")
         t.close()
 
+    def test_flush_sends_an_update_the_interval_holds(self):
+        # With a minute between writes, the update after start() waits; flush()
+        # sends it at once (a 5-s timeout: without the hurry it would take 60 s).
+        for name, mode in (("c", {"db_url": DB}), ("http", {"base_url": BASE, "token": TOKEN})):
+            with self.subTest(mode=name):
+                job_id = job("flush-held-" + name)
+                with SyncProgressTracker(job_id, min_write_interval_ms=60000, **mode) as t:
+                    t.start("optimization")
+                    t.update(step_percentage=30, iteration=3, total_iterations=10)
+                    t.flush(timeout=5.0)
+                    doc = doc_at(job_id, t.stats()["committed_seq"])
+                    self.assertEqual((doc["step_percentage"], doc["current_iteration"]), (30, 3))
+                    t.complete()
+
     def test_a_cancelled_job_raises_Cancelled_from_the_next_call(self):
         self.check_cancel()
 

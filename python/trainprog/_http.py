@@ -65,6 +65,7 @@ class HttpTracker:
                                      "reconnects", "seq", "committed_seq", "heartbeats"), 0)
         self._stop = False
         self._sending = None        # the event being posted: nothing merges into it
+        self._hurry = False         # flush(): an update held by the interval goes now
         self._thread = threading.Thread(target=self._run, name="trainprog-http", daemon=True)
         self._thread.start()
 
@@ -169,6 +170,9 @@ class HttpTracker:
 
     def flush(self, timeout):
         with self._mu:
+            # As the library's flush: an update waiting out the interval goes now.
+            self._hurry = True
+            self._mu.notify_all()
             # The sender notifies after each post, and close() when it stops it.
             if not self._mu.wait_for(lambda: not self._queue or self._stop, timeout):
                 raise Timeout("flush: not everything was written in time", self._problem)
@@ -221,10 +225,11 @@ class HttpTracker:
                         ev = self._queue[0]
                         due = self._last_write + self._interval
                         waiting_update = ev.body["event"] == "update" and len(self._queue) == 1
-                        if not waiting_update or now >= due:
+                        if not waiting_update or now >= due or self._hurry:
                             break
                         self._mu.wait(due - now)
                         continue
+                    self._hurry = False     # everything asked for has gone
                     if (self._heartbeat > 0 and self._step >= 0 and self._finished is None
                             and now - self._last_write >= self._heartbeat):
                         # An update with no field, under a seq of its own.
