@@ -179,6 +179,11 @@ bool	 utf8_valid(const char *s, size_t len);
  */
 size_t	 utf8_prefix(const char *s, size_t max);
 /*
+ * The length of the longest prefix of s[0..len), at most max bytes, that
+ * does not cut a character of valid UTF-8 in two: where to cut a text.
+ */
+size_t	 utf8_cut(const char *s, size_t len, size_t max);
+/*
  * A copy of s with every byte that is not part of valid UTF-8 replaced by
  * U+FFFD, for text echoed into a JSON document.  The caller frees it; NULL
  * when out of memory.

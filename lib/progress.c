@@ -773,8 +773,7 @@ job_complete(struct job_state *js, const char **why)
 	return TP_OK;
 }
 
-/* The longest prefix of s[0..len) that is at most max bytes and ends on a character. */
-static size_t
+size_t
 utf8_cut(const char *s, size_t len, size_t max)
 {
 	if (len <= max)

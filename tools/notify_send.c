@@ -333,8 +333,12 @@ summarize(const char *doc, cJSON **root, struct summary *s)
 			n += (size_t)snprintf(s->params + n, n < sizeof(s->params) ?
 			    sizeof(s->params) - n : 0, "%s%s %s", n ? ", " : "", v->string, val);
 			free(val);
-			if (n >= sizeof(s->params))
+			if (n >= sizeof(s->params)) {
+				/* Cut short, but not inside a character. */
+				n = utf8_cut(s->params, sizeof(s->params) - 1, sizeof(s->params) - 4);
+				memcpy(s->params + n, "...", 4);
 				break;
+			}
 		}
 	if (n == 0)
 		snprintf(s->params, sizeof(s->params), "none");
@@ -354,19 +358,29 @@ summarize(const char *doc, cJSON **root, struct summary *s)
 	return 0;
 }
 
-/* Slack's mrkdwn: &, < and > are the only characters it wants escaped. */
+/*
+ * Slack's mrkdwn: &, < and > are the only characters it wants escaped.  A
+ * text too long for out is cut before a whole character or escape.
+ */
 static void
 mrkdwn(char *out, size_t size, const char *s)
 {
-	size_t	 n = 0;
-	const char *rep;
+	size_t		 n = 0, k;
+	const char	*rep;
 
-	for (; *s != '\0' && n + 6 < size; s++) {
+	for (; *s != '\0'; s += k) {
 		rep = *s == '&' ? "&amp;" : *s == '<' ? "&lt;" : *s == '>' ? "&gt;" : NULL;
+		/* A UTF-8 character's lead byte and its continuation bytes. */
+		for (k = 1; rep == NULL && k < 4 && ((unsigned char)s[k] & 0xc0) == 0x80; k++)
+			;
+		if (n + (rep != NULL ? strlen(rep) : k) >= size)
+			break;
 		if (rep != NULL)
 			n += (size_t)snprintf(out + n, size - n, "%s", rep);
-		else
-			out[n++] = *s;
+		else {
+			memcpy(out + n, s, k);
+			n += k;
+		}
 	}
 	out[n] = '\0';
 }
@@ -463,43 +477,200 @@ done:
 	return out;
 }
 
+static void
+base64(const unsigned char *in, size_t n, char *out)
+{
+	static const char digits[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	size_t		 i;
+	uint32_t	 v;
+
+	for (i = 0; i + 2 < n; i += 3, out += 4) {
+		v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
+		out[0] = digits[v >> 18];
+		out[1] = digits[v >> 12 & 63];
+		out[2] = digits[v >> 6 & 63];
+		out[3] = digits[v & 63];
+	}
+	if (i < n) {
+		v = (uint32_t)in[i] << 16 | (i + 1 < n ? (uint32_t)in[i + 1] << 8 : 0);
+		out[0] = digits[v >> 18];
+		out[1] = digits[v >> 12 & 63];
+		out[2] = i + 1 < n ? digits[v >> 6 & 63] : '=';
+		out[3] = '=';
+		out += 4;
+	}
+	*out = '\0';
+}
+
+/*
+ * A header's unstructured text (Subject), for a line that already holds
+ * col characters: as it is when it is printable ASCII, otherwise RFC 2047
+ * encoded words ("=?UTF-8?B?...?=") of whole characters, folded so that no
+ * line is longer than 76 characters.  The caller frees it.
+ */
+static char *
+header_text(const char *s, size_t col)
+{
+	size_t	 n = strlen(s), i, k, o = 0;
+	char	*out;
+
+	for (i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7e)
+			break;
+	if (i == n)
+		return strdup(s);
+	/* At least 39 bytes a word (col < 10), each at most 76 characters with its line. */
+	if (col > 10 || (out = malloc(n / 39 * 80 + n * 2 + 80)) == NULL)
+		return NULL;
+	for (i = 0; i < n; i += k) {
+		if (i > 0) {
+			o += (size_t)sprintf(out + o, "\r\n ");
+			col = 1;
+		}
+		/* "=?UTF-8?B?" and "?=" are 12 characters; base64 is 4 for each 3 bytes. */
+		if ((k = utf8_prefix(s + i, (76 - col - 12) / 4 * 3)) == 0)
+			k = 1;
+		o += (size_t)sprintf(out + o, "=?UTF-8?B?");
+		base64((const unsigned char *)s + i, k, out + o);
+		o += strlen(out + o);
+		o += (size_t)sprintf(out + o, "?=");
+	}
+	return out;
+}
+
+/*
+ * Quoted-printable (RFC 2045) of text whose lines end in "\n": lines end
+ * in CRLF and are at most 76 characters long (soft breaks), '=', control
+ * bytes and bytes above 0x7e are encoded, and so is a space or tab that
+ * ends a line.  An SMTP server may refuse or cut a line of over 998 bytes,
+ * and a bare LF or CR: an error message can hold both.  The caller frees it.
+ */
+static char *
+quoted_printable(const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t		 n = strlen(s), i, o = 0, col = 0, w;
+	unsigned char	 c;
+	bool		 enc;
+	char		*out;
+
+	if ((out = malloc(n * 4 + 16)) == NULL)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		c = (unsigned char)s[i];
+		if (c == '\n') {
+			out[o++] = '\r';
+			out[o++] = '\n';
+			col = 0;
+			continue;
+		}
+		enc = c == '=' || (c < 0x20 && c != '\t') || c > 0x7e ||
+		    ((c == ' ' || c == '\t') && (s[i + 1] == '\n' || s[i + 1] == '\0'));
+		w = enc ? 3 : 1;
+		if (col + w > 75) {
+			memcpy(out + o, "=\r\n", 3);
+			o += 3;
+			col = 0;
+		}
+		if (enc) {
+			out[o++] = '=';
+			out[o++] = hex[c >> 4];
+			out[o++] = hex[c & 15];
+		} else
+			out[o++] = (char)c;
+		col += w;
+	}
+	out[o] = '\0';
+	return out;
+}
+
+/*
+ * s with each of its line breaks (CRLF, LF or CR) turned into "\n" and
+ * followed by indent, so that a multi-line value stays under its label.
+ * The caller frees it.
+ */
+static char *
+indent_lines(const char *s, const char *indent)
+{
+	size_t	 n = strlen(s), k = strlen(indent), o = 0, i;
+	char	*out;
+
+	if ((out = malloc(n * (k + 1) + 1)) == NULL)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		if (s[i] == '\r' || s[i] == '\n') {
+			if (s[i] == '\r' && s[i + 1] == '\n')
+				i++;
+			out[o++] = '\n';
+			memcpy(out + o, indent, k);
+			o += k;
+		} else
+			out[o++] = s[i];
+	}
+	out[o] = '\0';
+	return out;
+}
+
 char *
 send_email_text(const char *doc, const char *from, const char *to,
     const char *delivery_id, const char *public_url)
 {
 	struct summary	 s;
 	cJSON		*root = NULL;
-	char		 date[64], *link, *out = NULL;
+	char		 date[64], *link = NULL, *subject = NULL, *error = NULL, *text = NULL;
+	char		*body = NULL, *out = NULL, *line = NULL;
 	size_t		 n;
 	time_t		 now = time(NULL);
 	struct tm	 tm;
+	bool		 failed;
 
 	if (summarize(doc, &root, &s) == -1)
 		goto done;
+	failed = s.error != NULL && strcmp(s.status, "completed") != 0;
 	gmtime_r(&now, &tm);
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
 	link = job_link(public_url, s.job_id);
-	n = 2048 + strlen(s.job_id) * 2 + (s.error ? strlen(s.error) : 0) + strlen(s.params) +
-	    (link ? strlen(link) : 0) + strlen(from) + strlen(to);
+	n = strlen(s.job_id) + strlen(s.status) + 32;
+	if ((line = malloc(n)) == NULL)
+		goto done;
+	snprintf(line, n, "Training job %s %s", s.job_id, s.status);
+	if ((subject = header_text(line, strlen("Subject: "))) == NULL ||
+	    (failed && (error = indent_lines(s.error, "             ")) == NULL))
+		goto done;
+	/* The text, with "\n" line ends; quoted-printable makes them CRLF. */
+	n = 1024 + strlen(line) + (error ? strlen(error) : 0) + strlen(s.params) +
+	    (link ? strlen(link) : 0) + strlen(delivery_id);
+	if ((text = malloc(n)) == NULL)
+		goto done;
+	snprintf(text, n,
+	    "%s.\n\n"
+	    "Outcome:     %s\nBest score:  %s\nBest params: %s\nDuration:    %s\n"
+	    "%s%s%s"
+	    "%s%s%s"
+	    "\nDelivery %s\n",
+	    line, s.status, s.best, s.params, s.duration,
+	    error ? "Error:       " : "", error ? error : "", error ? "\n" : "",
+	    link ? "\n" : "", link ? link : "", link ? "\n" : "", delivery_id);
+	if ((body = quoted_printable(text)) == NULL)
+		goto done;
+	n = 512 + strlen(from) + strlen(to) + strlen(subject) + strlen(delivery_id) +
+	    strlen(body);
 	if ((out = malloc(n)) != NULL)
 		snprintf(out, n,
-		    "From: %s\r\nTo: %s\r\nSubject: Training job %s %s\r\nDate: %s\r\n"
+		    "From: %s\r\nTo: %s\r\nSubject: %s\r\nDate: %s\r\n"
 		    "Message-ID: <%s@trainprog>\r\nMIME-Version: 1.0\r\n"
-		    "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n"
-		    "\r\n"
-		    "Training job %s %s.\r\n\r\n"
-		    "Outcome:     %s\r\nBest score:  %s\r\nBest params: %s\r\nDuration:    %s\r\n"
-		    "%s%s%s"
-		    "%s%s%s"
-		    "\r\nDelivery %s\r\n",
-		    from, to, s.job_id, s.status, date, delivery_id, s.job_id, s.status, s.status,
-		    s.best, s.params, s.duration,
-		    s.error && strcmp(s.status, "completed") ? "Error:       " : "",
-		    s.error && strcmp(s.status, "completed") ? s.error : "",
-		    s.error && strcmp(s.status, "completed") ? "\r\n" : "",
-		    link ? "\r\n" : "", link ? link : "", link ? "\r\n" : "", delivery_id);
-	free(link);
+		    "Content-Type: text/plain; charset=utf-8\r\n"
+		    "Content-Transfer-Encoding: quoted-printable\r\n"
+		    "\r\n%s",
+		    from, to, subject, date, delivery_id, body);
 done:
+	free(line);
+	free(link);
+	free(subject);
+	free(error);
+	free(text);
+	free(body);
 	cJSON_Delete(root);
 	return out;
 }

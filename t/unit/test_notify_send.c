@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -152,8 +153,131 @@ Test(notify_send, email)
 	cr_assert_not_null(strstr(mail, "From: trainprog@example.com\r\nTo: ops@example.com\r\n"
 	    "Subject: Training job j1 failed\r\n"));
 	cr_assert_not_null(strstr(mail, "Message-ID: <d-1@trainprog>\r\n"));
+	cr_assert_not_null(strstr(mail, "Content-Transfer-Encoding: quoted-printable\r\n"));
 	cr_assert_not_null(strstr(mail, "\r\n\r\nTraining job j1 failed.\r\n"));
 	cr_assert_not_null(strstr(mail, "Error:       out of candles\r\n"));
 	cr_assert_not_null(strstr(mail, "Best score:  none\r\n"));
 	free(mail);
+}
+
+/* Every line of mail ends in CRLF and has at most max characters. */
+static void
+assert_lines(const char *mail, size_t max)
+{
+	const char	*p, *eol;
+
+	for (p = mail; *p != '\0'; p = eol + 2) {
+		eol = strstr(p, "\r\n");
+		cr_assert_not_null(eol, "the mail ends in CRLF: ...%s", p);
+		cr_assert_leq((size_t)(eol - p), max, "a line of %zu: %.*s", (size_t)(eol - p),
+		    (int)(eol - p), p);
+		cr_assert_null(memchr(p, '\n', (size_t)(eol - p)), "a bare LF: %.*s",
+		    (int)(eol - p), p);
+		cr_assert_null(memchr(p, '\r', (size_t)(eol - p)), "a bare CR: %.*s",
+		    (int)(eol - p), p);
+	}
+}
+
+/*
+ * An error of several lines (bare LF, bare CR, CRLF) and of one long line,
+ * a non-ASCII job id: lines end in CRLF, none longer than 76 characters
+ * (quoted-printable), the Subject is RFC 2047 encoded words.
+ */
+Test(notify_send, email_lines_and_encoding)
+{
+	char		 docbuf[8192], big[3001];
+	char		*mail;
+
+	memset(big, 'x', 3000);
+	big[3000] = '\0';
+	snprintf(docbuf, sizeof(docbuf),
+	    "{\"job_id\":\"r\u00e9gime-\u65e5\u672c\",\"status\":\"failed\","
+	    "\"error_message\":\"Traceback:\\n  line 1\\r  line 2\\r\\n=end %s \","
+	    "\"best_score\":null,\"best_params\":{\"a\":\"caf\u00e9\"}}", big);
+	mail = send_email_text(docbuf, "trainprog@example.com", "ops@example.com", "d-2", NULL);
+	cr_assert_not_null(mail);
+	assert_lines(mail, 76);
+	/* "Training job régime-日本 failed", in UTF-8, base64. */
+	cr_assert_not_null(strstr(mail,
+	    "Subject: =?UTF-8?B?VHJhaW5pbmcgam9iIHLDqWdpbWUt5pel5pysIGZhaWxlZA==?=\r\n"),
+	    "%s", mail);
+	cr_assert_not_null(strstr(mail, "Error:       Traceback:\r\n"
+	    "               line 1\r\n               line 2\r\n             =3Dend xxx"),
+	    "the error's lines, under its label: %s", mail);
+	cr_assert_not_null(strstr(mail, "Training job r=C3=A9gime-=E6=97=A5=E6=9C=AC failed."));
+	cr_assert_not_null(strstr(mail, "Best params: a \"caf=C3=A9\"\r\n"));
+	cr_assert_not_null(strstr(mail, "xxx=20\r\n"), "a space ending a line is encoded");
+	free(mail);
+}
+
+/* A long non-ASCII subject is several encoded words, each of whole characters. */
+Test(notify_send, email_subject_folded)
+{
+	char		 id[256], docbuf[1024];
+	char		*mail, *subj, *end;
+	int		 i, words = 0;
+
+	/* 85 three-byte characters: 255 bytes, the longest job id. */
+	for (i = 0; i < 85; i++)
+		memcpy(id + i * 3, "\xe6\x97\xa5", 3);
+	id[255] = '\0';
+	snprintf(docbuf, sizeof(docbuf), "{\"job_id\":\"%s\",\"status\":\"completed\","
+	    "\"error_message\":null,\"best_score\":1,\"best_params\":{}}", id);
+	mail = send_email_text(docbuf, "a@b", "c@d", "d-3", NULL);
+	cr_assert_not_null(mail);
+	assert_lines(mail, 76);
+	subj = strstr(mail, "Subject: ");
+	end = strstr(subj, "\r\nDate: ");
+	cr_assert_not_null(end);
+	for (char *p = subj; p < end && (p = strstr(p, "=?UTF-8?B?")) != NULL && p < end; p++) {
+		char	*q = strstr(p, "?=");
+
+		cr_assert_leq((size_t)(q + 2 - p), 75, "an encoded word of at most 75 characters");
+		/* Whole characters: each word's base64 decodes to a multiple of 3 bytes here. */
+		cr_assert_eq((size_t)(q - (p + 10)) % 4, 0);
+		words++;
+	}
+	cr_assert_geq(words, 6, "folded into several words (%d)", words);
+	free(mail);
+}
+
+/*
+ * Text cut to fit a Slack field is cut between characters, so the message
+ * is valid UTF-8: an error of 2,000 two-byte characters (4,000 bytes).
+ */
+Test(notify_send, slack_cuts_between_characters)
+{
+	char		*docbuf, *body;
+	size_t		 i, n = 0;
+	cJSON		*j;
+
+	cr_assert_not_null(docbuf = malloc(16384));
+	n += (size_t)sprintf(docbuf, "{\"job_id\":\"j\",\"status\":\"failed\",\"error_message\":\"");
+	for (i = 0; i < 2000; i++) {
+		memcpy(docbuf + n, "\xc3\xa9", 2);
+		n += 2;
+	}
+	sprintf(docbuf + n, "\",\"best_score\":null,\"best_params\":{\"k\":\"");
+	n += strlen(docbuf + n);
+	for (i = 0; i < 400; i++) {
+		memcpy(docbuf + n, "\xe2\x82\xac", 3);
+		n += 3;
+	}
+	sprintf(docbuf + n, "\"}}");
+	body = send_slack_body(docbuf, NULL);
+	cr_assert_not_null(body);
+	cr_assert_not_null(j = cJSON_Parse(body));
+	for (i = 0; body[i] != '\0'; i++) {
+		unsigned char	 c = (unsigned char)body[i];
+		size_t		 k = c < 0x80 ? 1 : c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 0;
+
+		cr_assert_neq(k, 0, "a continuation byte without its lead at %zu", i);
+		for (size_t m = 1; m < k; m++)
+			cr_assert_eq((unsigned char)body[i + m] & 0xc0, 0x80,
+			    "a character cut in two at %zu", i);
+		i += k - 1;
+	}
+	cJSON_Delete(j);
+	free(body);
+	free(docbuf);
 }
