@@ -667,6 +667,23 @@ hx_refused tp_writer "cannot make itself superuser" "permission denied|must be s
 hx_refused tp_writer "cannot SET ROLE postgres" "permission denied" "SET ROLE postgres"
 hx_refused tp_writer "cannot run a program through COPY" "permission denied|must be superuser|pg_execute_server_program" \
     "COPY (SELECT 1) TO PROGRAM 'true'"
+# notify_targets (schema/013): the writer adds targets only for a job it
+# creates in the same transaction, as POST /jobs does; never one for every
+# job, nor one on a job that exists already.
+HX_RLS='row-level security'
+hx_refused tp_writer "cannot add a notification target for every job" "$HX_RLS" \
+    "INSERT INTO notify_targets (kind, address) VALUES ('webhook', 'https://evil.example/x')"
+sql "INSERT INTO training_jobs (job_id, request, request_sha256, claimed_at, claimed_by)
+    VALUES ('$HX-tj', '{}', sha256(''::bytea), now(), 'hx')" >/dev/null
+hx_refused tp_writer "cannot add a notification target to a job created before" "$HX_RLS" \
+    "INSERT INTO notify_targets (kind, address, job_id) VALUES ('webhook', 'https://evil.example/x', '$HX-tj')"
+hx_refused tp_writer "cannot read notification targets" "$HX_DENIED" "SELECT address FROM notify_targets"
+hx_out=$(hx_psql_as tp_writer "BEGIN READ WRITE" \
+    "INSERT INTO training_jobs (job_id, request, request_sha256) VALUES ('$HX-tj2', '{}', sha256(''::bytea))" \
+    "INSERT INTO notify_targets (kind, address, job_id) VALUES ('webhook', 'https://h.example/x', '$HX-tj2')" \
+    "ROLLBACK")
+is "$?:$hx_out" "0:" "tp_writer adds a target for the job it creates in the same transaction"
+sql "DELETE FROM training_jobs WHERE job_id = '$HX-tj'" >/dev/null
 is "$(sql "SELECT coalesce(string_agg(nspname, ','), '') FROM pg_namespace
     WHERE has_schema_privilege('tp_writer', oid, 'CREATE')")" "" "tp_writer may CREATE in no schema"
 is "$(sql "SELECT has_database_privilege('tp_writer', current_database(), 'CREATE')")" f \
