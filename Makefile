@@ -44,7 +44,7 @@ XCFLAGS	:= -std=c11 $(WARN) $(OPT) -fPIC -fvisibility=hidden $(SANFLAGS) $(CFLAG
 XLDFLAGS := $(SANFLAGS) $(LDFLAGS)
 
 LIB_SRC	 := lib/clock.c lib/conn.c lib/eta.c lib/pgoutput.c lib/progress.c lib/publisher.c \
-	    lib/render.c lib/sha256.c lib/store.c lib/threads.c lib/token.c lib/tracker.c
+	    lib/render.c lib/sha256.c lib/store.c lib/target.c lib/threads.c lib/token.c lib/tracker.c
 FCGI_SRC := fcgi/auth.c fcgi/cache.c fcgi/config.c fcgi/db.c fcgi/body.c fcgi/guard.c \
 	    fcgi/handler_cancel.c fcgi/handler_history.c fcgi/handler_jobs.c fcgi/handler_ping.c \
 	    fcgi/handler_progress.c fcgi/handler_publish.c fcgi/handler_stream.c fcgi/handler_submit.c \
@@ -57,7 +57,7 @@ TRAIN_SRC := tools/train/backtest.c tools/train/candles.c tools/train/jobreq.c \
 	     tools/train/optimize.c tools/train/rng.c tools/train/walkforward.c
 UNIT_TESTS := test_progress test_eta test_render test_store test_router test_config test_guard \
 	      test_token test_body test_cache test_query test_http test_publisher test_pgoutput \
-	      test_pubhttp test_train test_jobreq test_sse test_sha256 test_notify_send
+	      test_pubhttp test_train test_jobreq test_sse test_sha256 test_notify_send test_target
 
 LIB_OBJ	 := $(LIB_SRC:%.c=$(B)/obj/%.o)
 FCGI_OBJ := $(FCGI_SRC:%.c=$(B)/obj/%.o)

@@ -190,6 +190,18 @@ size_t	 utf8_cut(const char *s, size_t len, size_t max);
  */
 char	*utf8_scrub(const char *s);
 
+/*
+ * An http(s) URL as tp_target_problem() reads it: scheme, host (without
+ * brackets) and port.  Returns NULL, or what is wrong with the URL (a
+ * predicate, as tp_target_problem() words it).
+ */
+struct target_url {
+	bool	 tu_https;
+	char	 tu_host[256];
+	int	 tu_port;
+};
+const char *target_parse_url(const char *url, struct target_url *u);
+
 /* One job of the dashboard's list (STMT_JOBS_LIST), as decoded. */
 struct job_item {
 	const char	*ji_job_id;

@@ -46,6 +46,8 @@
 #include <curl/curl.h>
 #include <libpq-fe.h>
 
+#include <tp/notify.h>
+
 #include "../lib/internal.h"
 #include "notify_send.h"
 #include "pgwait.h"
@@ -66,63 +68,7 @@
 
 static void (*log_fn)(const char *level, const char *fmt, ...);
 
-/* --- URLs and addresses ----------------------------------------------------- */
-
-int
-send_parse_url(const char *url, struct send_url *u, char *err, size_t errsz)
-{
-	const char	*p, *host, *end, *colon;
-	size_t		 hlen;
-	long		 port;
-	char		*e;
-
-	memset(u, 0, sizeof(*u));
-	if (strncasecmp(url, "https://", 8) == 0) {
-		u->su_https = true;
-		p = url + 8;
-		u->su_port = 443;
-	} else if (strncasecmp(url, "http://", 7) == 0) {
-		p = url + 7;
-		u->su_port = 80;
-	} else {
-		snprintf(err, errsz, "only http and https URLs are allowed");
-		return -1;
-	}
-	end = p + strcspn(p, "/?#");
-	if (memchr(p, '@', (size_t)(end - p)) != NULL) {
-		snprintf(err, errsz, "a URL with user information is not allowed");
-		return -1;
-	}
-	if (*p == '[') {
-		host = p + 1;
-		if ((colon = memchr(host, ']', (size_t)(end - host))) == NULL) {
-			snprintf(err, errsz, "an IPv6 address without its closing bracket");
-			return -1;
-		}
-		hlen = (size_t)(colon - host);
-		colon = colon + 1 < end && colon[1] == ':' ? colon + 1 : NULL;
-	} else {
-		host = p;
-		colon = memchr(p, ':', (size_t)(end - p));
-		hlen = (size_t)((colon != NULL ? colon : end) - host);
-	}
-	if (hlen == 0 || hlen >= sizeof(u->su_host)) {
-		snprintf(err, errsz, "the URL has no host, or too long a one");
-		return -1;
-	}
-	memcpy(u->su_host, host, hlen);
-	u->su_host[hlen] = '\0';
-	if (colon != NULL) {
-		errno = 0;
-		port = strtol(colon + 1, &e, 10);
-		if (errno != 0 || e != end || port < 1 || port > 65535) {
-			snprintf(err, errsz, "the URL's port is not a number from 1 to 65535");
-			return -1;
-		}
-		u->su_port = (int)port;
-	}
-	return 0;
-}
+/* --- addresses ----------------------------------------------------------------- */
 
 const char *
 send_address_refused(const void *sa, unsigned allow)
@@ -169,12 +115,12 @@ send_address_refused(const void *sa, unsigned allow)
 }
 
 /*
- * Does libcurl read the same host and port in url as send_parse_url did?
+ * Does libcurl read the same host and port in url as target_parse_url() did?
  * The address checked is pinned under that host: were curl to connect to
  * another (a URL the two parsers read apart), it would resolve it freely.
  */
 static bool
-curl_agrees(const char *url, const struct send_url *u)
+curl_agrees(const char *url, const struct target_url *u)
 {
 	CURLU	*h = curl_url();
 	char	*host = NULL, *port = NULL;
@@ -187,10 +133,10 @@ curl_agrees(const char *url, const struct send_url *u)
 		n = strlen(host);
 		/* An IPv6 literal comes back in brackets. */
 		if (n >= 2 && host[0] == '[' && host[n - 1] == ']')
-			ok = strlen(u->su_host) == n - 2 && strncasecmp(host + 1, u->su_host, n - 2) == 0;
+			ok = strlen(u->tu_host) == n - 2 && strncasecmp(host + 1, u->tu_host, n - 2) == 0;
 		else
-			ok = strcasecmp(host, u->su_host) == 0;
-		ok = ok && atoi(port) == u->su_port;
+			ok = strcasecmp(host, u->tu_host) == 0;
+		ok = ok && atoi(port) == u->tu_port;
 	}
 	curl_free(host);
 	curl_free(port);
@@ -205,7 +151,7 @@ curl_agrees(const char *url, const struct send_url *u)
  * as opposed to a DNS failure).
  */
 static int
-resolve_allowed(const struct send_url *u, unsigned allow, char *pin, size_t pinsz,
+resolve_allowed(const struct target_url *u, unsigned allow, char *pin, size_t pinsz,
     char *err, size_t errsz, bool *permanent)
 {
 	struct addrinfo	 hints, *res = NULL, *ai;
@@ -216,10 +162,10 @@ resolve_allowed(const struct send_url *u, unsigned allow, char *pin, size_t pins
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
-	snprintf(port, sizeof(port), "%d", u->su_port);
+	snprintf(port, sizeof(port), "%d", u->tu_port);
 	*permanent = false;
-	if ((rc = getaddrinfo(u->su_host, port, &hints, &res)) != 0) {
-		snprintf(err, errsz, "cannot resolve %s: %s", u->su_host, gai_strerror(rc));
+	if ((rc = getaddrinfo(u->tu_host, port, &hints, &res)) != 0) {
+		snprintf(err, errsz, "cannot resolve %s: %s", u->tu_host, gai_strerror(rc));
 		return -1;
 	}
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
@@ -231,14 +177,14 @@ resolve_allowed(const struct send_url *u, unsigned allow, char *pin, size_t pins
 		else
 			inet_ntop(AF_INET6, &((struct sockaddr_in6 *)(void *)ai->ai_addr)->sin6_addr,
 			    ip, sizeof(ip));
-		snprintf(pin, pinsz, "%s:%d:%s%s%s", u->su_host, u->su_port,
+		snprintf(pin, pinsz, "%s:%d:%s%s%s", u->tu_host, u->tu_port,
 		    ai->ai_family == AF_INET6 ? "[" : "", ip, ai->ai_family == AF_INET6 ? "]" : "");
 		freeaddrinfo(res);
 		return 0;
 	}
 	freeaddrinfo(res);
 	snprintf(err, errsz, "refused: %s resolves to %s (tp-notify --allow-loopback or "
-	    "--allow-private to permit it)", u->su_host, why != NULL ? why : "nothing usable");
+	    "--allow-private to permit it)", u->tu_host, why != NULL ? why : "nothing usable");
 	*permanent = true;
 	return -1;
 }
@@ -729,17 +675,24 @@ static int
 deliver_one(const struct send_options *opt, const struct item *it, const char *doc, size_t len,
     char *err, size_t errsz, bool *permanent)
 {
-	struct send_url		 u;
+	struct target_url	 u;
 	struct curl_slist	*hdrs = NULL, *pins = NULL, *rcpt = NULL;
 	struct answer		 ans = { 0, false };
 	struct upload		 up;
 	CURL			*h = NULL;
 	CURLcode		 cc;
 	char			*body = NULL, pin[400], sig[128], line[300], *mail = NULL;
+	const char		*why, *part;
 	long			 status = 0;
 	int64_t			 now_us = wall_us();
 	int			 rc = -1;
 
+	/* Rows stored before the rule was one (or by hand) are held to it here. */
+	if ((why = tp_target_problem(it->it_kind, it->it_address, it->it_secret, &part)) != NULL) {
+		snprintf(err, errsz, "refused: the target's %s %s", part, why);
+		*permanent = true;
+		return -1;
+	}
 	*permanent = false;
 	if ((h = curl_easy_init()) == NULL) {
 		snprintf(err, errsz, "libcurl could not start a transfer");
@@ -785,7 +738,8 @@ deliver_one(const struct send_options *opt, const struct item *it, const char *d
 		goto done;
 	}
 
-	if (send_parse_url(it->it_address, &u, err, errsz) == -1) {
+	if ((why = target_parse_url(it->it_address, &u)) != NULL) {
+		snprintf(err, errsz, "refused: the URL %s", why);
 		*permanent = true;
 		goto done;
 	}
@@ -835,11 +789,11 @@ deliver_one(const struct send_options *opt, const struct item *it, const char *d
 	cc = curl_easy_perform(h);
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
 	if (cc != CURLE_OK && !(cc == CURLE_WRITE_ERROR && ans.a_capped)) {
-		snprintf(err, errsz, "%s:%d: %s", u.su_host, u.su_port, curl_easy_strerror(cc));
+		snprintf(err, errsz, "%s:%d: %s", u.tu_host, u.tu_port, curl_easy_strerror(cc));
 		goto done;
 	}
 	if (status < 200 || status > 299) {
-		snprintf(err, errsz, "%s:%d answered %ld", u.su_host, u.su_port, status);
+		snprintf(err, errsz, "%s:%d answered %ld", u.tu_host, u.tu_port, status);
 		goto done;
 	}
 	rc = 0;

@@ -30,13 +30,6 @@ int	 send_main(const struct send_options *opt, volatile sig_atomic_t *stop,
  * sentence into err when it cannot.
  */
 
-/* A parsed http(s) URL: scheme, host (no brackets), port. */
-struct send_url {
-	bool	 su_https;
-	char	 su_host[256];
-	int	 su_port;
-};
-int	 send_parse_url(const char *url, struct send_url *u, char *err, size_t errsz);
 /*
  * May a target resolve to this address (a struct sockaddr of family
  * AF_INET or AF_INET6)?  NULL: yes; else why not ("a loopback address").

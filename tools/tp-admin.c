@@ -9,7 +9,7 @@
  *	tp-admin notify add webhook URL [--secret S] [--job JOB_ID]
  *	tp-admin notify add slack URL [--job JOB_ID]
  *	tp-admin notify add email ADDRESS [--job JOB_ID]
- *	tp-admin notify list
+ *	tp-admin notify list [--full]
  *	tp-admin notify remove ID
  *	tp-admin notify dead [--retry ID|all]
  *
@@ -24,6 +24,8 @@
 #include <string.h>
 
 #include <libpq-fe.h>
+
+#include <tp/notify.h>
 
 #include "../lib/internal.h"
 
@@ -43,7 +45,7 @@ usage(FILE *fp)
 	    "       %s [--database-url URL] notify add webhook URL [--secret S] [--job JOB_ID]\n"
 	    "       %s [--database-url URL] notify add slack URL [--job JOB_ID]\n"
 	    "       %s [--database-url URL] notify add email ADDRESS [--job JOB_ID]\n"
-	    "       %s [--database-url URL] notify list | remove ID | dead [--retry ID|all]\n"
+	    "       %s [--database-url URL] notify list [--full] | remove ID | dead [--retry ID|all]\n"
 	    "\n"
 	    "SCOPES is a comma-separated list of publish (POST .../progress), cancel\n"
 	    "(POST .../cancel), read (GETs, when the pool has read_token_required) and\n"
@@ -55,8 +57,10 @@ usage(FILE *fp)
 	    "notify: where tp-notify's sender delivers a notification when a job ends\n"
 	    "(completed, failed, cancelled): a JSON webhook (signed with --secret:\n"
 	    "X-Trainprog-Signature), a Slack or Mattermost incoming webhook, or an email;\n"
-	    "for every job, or with --job for one.  dead lists the notifications given up\n"
-	    "on; --retry gives one (or all) another round of tries.\n"
+	    "for every job, or with --job for one.  list shows a URL up to its first path\n"
+	    "segment (a webhook's URL is often its credential; --full shows it whole).\n"
+	    "dead lists the notifications given up on; --retry gives one (or all)\n"
+	    "another round of tries.\n"
 	    "\n"
 	    "Exit status: 0 done, 1 database unreachable or refusing, 2 bad usage,\n"
 	    "3 no such token or target.\n", progname, progname, progname, progname, progname,
@@ -297,7 +301,7 @@ notify_add(PGconn *conn, int argc, char **argv)
 		{ "job", required_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 }
 	};
-	const char	*kind, *address, *secret = NULL, *job = NULL, *why, *params[4];
+	const char	*kind, *address, *secret = NULL, *job = NULL, *why, *part, *params[4];
 	PGresult	*res;
 	int		 c;
 
@@ -314,23 +318,17 @@ notify_add(PGconn *conn, int argc, char **argv)
 		    "address");
 	kind = argv[optind];
 	address = argv[optind + 1];
-	if (strcmp(kind, "webhook") != 0 && strcmp(kind, "slack") != 0 &&
-	    strcmp(kind, "email") != 0)
-		return fail(EXIT_USAGE, "unknown kind \"%s\": webhook, slack or email", kind);
-	if (strcmp(kind, "email") == 0) {
-		if (strchr(address, '@') == NULL || strpbrk(address, " \t\r\n<>") != NULL ||
-		    strchr(address, '@') != strrchr(address, '@'))
-			return fail(EXIT_USAGE, "\"%s\" is not an email address", address);
-	} else if (strncmp(address, "http://", 7) != 0 && strncmp(address, "https://", 8) != 0)
-		return fail(EXIT_USAGE, "a %s target is an http:// or https:// URL", kind);
-	if (strlen(address) > 2048)
-		return fail(EXIT_USAGE, "the address is longer than 2048 bytes");
-	if (strpbrk(address, " \t\r\n") != NULL)
-		return fail(EXIT_USAGE, "the address has spaces or line breaks");
-	if (secret != NULL && strcmp(kind, "webhook") != 0)
-		return fail(EXIT_USAGE, "--secret goes with webhook targets only");
-	if (secret != NULL && (strlen(secret) < 1 || strlen(secret) > 256))
-		return fail(EXIT_USAGE, "--secret takes 1 to 256 bytes");
+	if (secret != NULL && *secret == '\0')
+		return fail(EXIT_USAGE, "--secret takes 1 to %d bytes", TP_TARGET_SECRET_MAX);
+	/* The rule POST /jobs and the sender follow: what is stored can be sent. */
+	if ((why = tp_target_problem(kind, address, secret, &part)) != NULL) {
+		if (strcmp(part, "kind") == 0)
+			return fail(EXIT_USAGE, "unknown kind \"%s\": webhook, slack or email", kind);
+		if (strcmp(part, "secret") == 0)
+			return fail(EXIT_USAGE, "--secret %s", why);
+		return fail(EXIT_USAGE, "\"%s\": the %s %s", address,
+		    strcmp(part, "url") == 0 ? "URL" : "address", why);
+	}
 	if (job != NULL && (why = tp_job_id_problem(job, strlen(job))) != NULL)
 		return fail(EXIT_USAGE, "--job: %s", why);
 	params[0] = kind;
@@ -347,14 +345,39 @@ notify_add(PGconn *conn, int argc, char **argv)
 	return 0;
 }
 
+/*
+ * A URL as notify list shows it: scheme, host, port and first path segment,
+ * then "/..." for the rest, which in a Slack webhook's URL is its token.
+ */
+static void
+shown_url(const char *url, char *out, size_t size)
+{
+	const char	*p = strstr(url, "://");
+	size_t		 n;
+
+	if (p == NULL) {
+		snprintf(out, size, "%s", url);
+		return;
+	}
+	p += 3;
+	p += strcspn(p, "/?#");
+	if (*p == '/')
+		p += 1 + strcspn(p + 1, "/?#");
+	n = (size_t)(p - url);
+	snprintf(out, size, "%.*s%s", (int)n, url, *p == '\0' ? "" : *p == '/' ? "/..." : "...");
+}
+
 static int
-notify_list(PGconn *conn, int argc)
+notify_list(PGconn *conn, int argc, char **argv)
 {
 	PGresult	*res;
+	char		 shown[TP_TARGET_URL_MAX + 8];
+	const char	*address;
+	bool		 full = argc == 2 && strcmp(argv[1], "--full") == 0;
 	int		 r;
 
-	if (argc != 1)
-		return fail(EXIT_USAGE, "notify list takes no arguments");
+	if (argc != 1 && !full)
+		return fail(EXIT_USAGE, "notify list takes --full or nothing");
 	if ((res = exec(conn, "SELECT id, kind, CASE WHEN secret IS NULL THEN '-' ELSE 'yes' END,"
 	    " coalesce(job_id, '*'), to_char(created_at AT TIME ZONE 'UTC',"
 	    " 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), address FROM notify_targets ORDER BY id",
@@ -362,10 +385,17 @@ notify_list(PGconn *conn, int argc)
 		return EXIT_DB;
 	printf("%-6s  %-7s  %-6s  %-20s  %-20s  %s\n", "ID", "KIND", "SIGNED", "JOB", "CREATED",
 	    "ADDRESS");
-	for (r = 0; r < PQntuples(res); r++)
+	for (r = 0; r < PQntuples(res); r++) {
+		address = PQgetvalue(res, r, 5);
+		/* A webhook's URL is often its credential (Slack's is): shown cut short. */
+		if (!full && strcmp(PQgetvalue(res, r, 1), "email") != 0) {
+			shown_url(address, shown, sizeof(shown));
+			address = shown;
+		}
 		printf("%-6s  %-7s  %-6s  %-20s  %-20s  %s\n", PQgetvalue(res, r, 0),
 		    PQgetvalue(res, r, 1), PQgetvalue(res, r, 2), PQgetvalue(res, r, 3),
-		    PQgetvalue(res, r, 4), PQgetvalue(res, r, 5));
+		    PQgetvalue(res, r, 4), address);
+	}
 	PQclear(res);
 	return 0;
 }
@@ -464,7 +494,7 @@ notify_command(const char *url, int argc, char **argv)
 	if (strcmp(argv[0], "add") == 0)
 		status = notify_add(conn, argc, argv);
 	else if (strcmp(argv[0], "list") == 0)
-		status = notify_list(conn, argc);
+		status = notify_list(conn, argc, argv);
 	else if (strcmp(argv[0], "remove") == 0)
 		status = notify_remove(conn, argc, argv);
 	else

@@ -47,6 +47,8 @@
 
 #include <libpq-fe.h>
 
+#include <tp/notify.h>
+
 #include "../lib/internal.h"
 #include "../lib/pgoutput.h"
 #include "notify_send.h"
@@ -1087,6 +1089,8 @@ main(int argc, char **argv)
 			    .publication = "trainprog_feed", .push = true,
 			    .send = { .db_url = getenv("SENDER_DATABASE_URL"),
 				.mail_from = "trainprog@localhost", .idle_max_ms = 60000 } };
+	struct target_url base;
+	const char	*why;
 	FILE		*fp;
 	int		 c, rc;
 
@@ -1130,14 +1134,15 @@ main(int argc, char **argv)
 		fprintf(stderr, "%s: --smtp-url takes smtp://HOST[:PORT] or smtps://\n", progname);
 		return EXIT_USAGE;
 	}
-	if (opt.send.public_url != NULL && strncmp(opt.send.public_url, "http://", 7) != 0 &&
-	    strncmp(opt.send.public_url, "https://", 8) != 0) {
-		fprintf(stderr, "%s: --public-url takes an http:// or https:// URL\n", progname);
+	/* The rules a target's URL and address follow (tp_target_problem()). */
+	if (opt.send.public_url != NULL &&
+	    (why = target_parse_url(opt.send.public_url, &base)) != NULL) {
+		fprintf(stderr, "%s: --public-url %s\n", progname, why);
 		return EXIT_USAGE;
 	}
-	if (strchr(opt.send.mail_from, '@') == NULL || strpbrk(opt.send.mail_from, " \r\n<>") != NULL) {
-		fprintf(stderr, "%s: --mail-from takes an address such as trainprog@example.com\n",
-		    progname);
+	if ((why = tp_target_problem("email", opt.send.mail_from, NULL, NULL)) != NULL) {
+		fprintf(stderr, "%s: --mail-from %s (such as trainprog@example.com)\n", progname,
+		    why);
 		return EXIT_USAGE;
 	}
 	if (strlen(opt.nchan) > 400) {

@@ -4,6 +4,7 @@
 
 #include <tp/progress.h>
 #include <tp/tracker.h>
+#include <tp/notify.h>
 
 #define TP_VERSION	"0.1.0"
 

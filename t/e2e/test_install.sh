@@ -9,7 +9,7 @@ if ! make -s -C "$E2E_ROOT" install DESTDIR="$d" PREFIX="$prefix" >"$E2E_TMP/ins
 	return 0
 fi
 for f in bin/tp-fcgi bin/tp-publish bin/tp-trainer bin/tp-notify bin/tp-ohlcv bin/tp-watch lib/libtrainprog.so.0 lib/libtrainprog.a \
-    lib/pkgconfig/trainprog.pc include/tp/tracker.h include/tp/progress.h \
+    lib/pkgconfig/trainprog.pc include/tp/tracker.h include/tp/progress.h include/tp/notify.h \
     share/trainprog/schema/001_training_progress.sql share/trainprog/nginx/trainprog-server.conf \
     share/trainprog/nginx/trainprog-stream-http.conf share/trainprog/nginx/trainprog-stream-server.conf \
     share/trainprog/nginx/trainprog-web.conf share/trainprog/web/index.html share/trainprog/web/job.html \

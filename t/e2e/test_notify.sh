@@ -52,12 +52,24 @@ list=$(admin notify list)
 ok grep -q "^$hook_id  *webhook  *yes  *\*" <<<"$list" -- "notify list: the webhook, signed, for every job"
 ok grep -q "^$mail_id  *email  *-  *\*  .*ops@example.com" <<<"$list" -- "notify list: the email target"
 if grep -q "$secret" <<<"$list"; then fail "notify list never shows a secret"; else pass "notify list never shows a secret"; fi
-for bad in "ftp://x/y" "file:///etc/passwd" "javascript:alert(1)"; do
+# A webhook's URL is often its credential (Slack's is): cut short unless --full.
+ok grep -q "^$slack_id  *slack .* http://localhost:$slack_PORT/services/\.\.\.\$" <<<"$list" -- \
+    "notify list shows a Slack URL up to its first path segment"
+if grep -q "T0/B0" <<<"$list"; then fail "notify list hides the rest of the URL"; else pass "notify list hides the rest of the URL"; fi
+ok grep -q "http://localhost:$slack_PORT/services/T0/B0/x\$" <<<"$(admin notify list --full)" -- \
+    "notify list --full shows it whole"
+# The rule tp-admin follows is POST /jobs' and the sender's (tests below).
+bad_urls=("ftp://x/y" "file:///etc/passwd" "javascript:alert(1)" "http://user:pw@127.0.0.1/x"
+    "http://127.0.0.1:99999/x" $'http://h\xc3\xa9.example/x' "https://[::1/x" "http:///x")
+for bad in "${bad_urls[@]}"; do
 	admin notify add webhook "$bad" >/dev/null
 	is "$?" 2 "notify add refuses $bad"
 done
-admin notify add email "not an address" >/dev/null
-is "$?" 2 "notify add refuses a bad email address"
+for bad in "not an address" "a@b@c" '"q"@example.com' "a@b,c@d"; do
+	admin notify add email "$bad" >/dev/null
+	is "$?" 2 "notify add refuses the email address $bad"
+done
+ok grep -q "the address must be an email address" "$E2E_TMP/admin.err" -- "and says why: $(cat "$E2E_TMP/admin.err")"
 admin notify add slack "http://x" --secret s >/dev/null
 is "$?" 2 "--secret goes with webhooks only"
 admin notify add sms "+1555" >/dev/null
@@ -202,6 +214,19 @@ if grep -q "$secret" "$TP_STATE_DIR/logs/tp-notify.log"; then
 else
 	pass "the webhook's secret is never logged"
 fi
+# A row stored without the rule (by hand, or before it was one) is held to it
+# when sent: dead at once, with the rule's reason, nothing sent.
+# (A raw non-ASCII byte in the path: what the sender's URL parser alone let by.)
+hand_id=$(sql "INSERT INTO notify_targets (kind, address, job_id) VALUES ('webhook',
+    'http://127.0.0.1:$hook_PORT/by-hand-café', 'nt-hand') RETURNING id" | head -n 1)
+pub --job nt-hand start optimization && pub --job nt-hand complete
+wait_until 30 owed_is 1 "WHERE target_id = $hand_id AND dead_at IS NOT NULL AND attempts = 1" &&
+    pass "a stored target the rule refuses is a dead letter at once" ||
+    fail "a stored target the rule refuses is a dead letter at once" \
+        "$(outbox "target_id, attempts, last_error" "WHERE target_id = $hand_id")"
+ok grep -q "refused: the target's url has a space, a control character or a byte that is not ASCII" \
+    <<<"$(outbox "last_error" "WHERE target_id = $hand_id")" -- "with the rule's reason"
+if grep -q "by-hand" "$N/hook.log"; then fail "nothing was sent to it"; else pass "nothing was sent to it"; fi
 removed=$(admin notify remove "$priv_id" 2>&1 >/dev/null; echo "rc=$?")
 ok grep -q "rc=0" <<<"$removed" -- "tp-admin notify remove"
 is "$(outbox "count(*)" "WHERE target_id = $priv_id")" 0 "what a removed target was owed goes with it"
@@ -233,10 +258,17 @@ ok grep -q '"/api"' "$N/hook.log" -- "the job's webhook got it"
 ok grep -q '"<owner@example.com>"' "$N/smtp.log" -- "the job's email address got it"
 for bad in '{"notify": [{"kind": "webhook", "url": "gopher://x"}]}|notify[0].url' \
     '{"notify": [{"kind": "email", "address": "nobody"}]}|notify[0].address' \
+    '{"notify": [{"kind": "webhook", "url": "https://h/x", "secret": "a\nb"}]}|notify[0].secret' \
     '{"notify": "http://x"}|notify'; do
 	submit "${bad%|*}"
 	is "$STATUS $(jq -r .field "$BODY_FILE" 2>/dev/null)" "400 ${bad##*|}" "POST /jobs refuses ${bad%|*}"
 done
+# The URLs tp-admin refused above, refused here too: one rule.
+for bad in "${bad_urls[@]}"; do
+	submit "$(jq -cn --arg u "$bad" '{notify: [{kind: "slack", url: $u}]}')"
+	is "$STATUS $(jq -r .field "$BODY_FILE" 2>/dev/null)" "400 notify[0].url" "POST /jobs refuses $bad"
+done
+ok grep -q "notify\[0\].url has no host" "$BODY_FILE" -- "and says why: $(cat "$BODY_FILE")"
 
 stop_receiver hook
 stop_receiver slack

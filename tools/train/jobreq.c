@@ -16,6 +16,7 @@
 
 #include <cjson/cJSON.h>
 
+#include <tp/notify.h>
 #include <tp/progress.h>
 
 #include "train.h"
@@ -333,43 +334,11 @@ static const char *const field_names[F_COUNT] = {
 	"n_calls", "seed", "fee", "params", "validation", "notify"
 };
 
-/* Is s an http(s) URL with a host and no space or control character? */
-static bool
-web_url(const char *s)
-{
-	const char	*p;
-
-	if (strncmp(s, "https://", 8) == 0)
-		p = s + 8;
-	else if (strncmp(s, "http://", 7) == 0)
-		p = s + 7;
-	else
-		return false;
-	if (*p == '\0' || *p == '/' || *p == '?' || *p == '#')
-		return false;
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s <= ' ' || *s == 0x7f)
-			return false;
-	return true;
-}
-
-/* An email address: one @, something on each side, no space, control or <>. */
-static bool
-email_address(const char *s)
-{
-	const char	*at = strchr(s, '@');
-
-	if (at == NULL || at == s || at[1] == '\0' || strchr(at + 1, '@') != NULL)
-		return false;
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s <= ' ' || *s == 0x7f || *s == '<' || *s == '>')
-			return false;
-	return true;
-}
-
 /*
  * "notify": [{"kind": "webhook", "url": U, "secret": S?}, {"kind": "slack",
  * "url": U}, {"kind": "email", "address": A}], at most JOBREQ_NOTIFY_MAX.
+ * The JSON's shape is checked here; what a target may be is the library's
+ * rule (tp_target_problem()), which tp-admin and the sender follow too.
  */
 static int
 get_notify(struct refusal *rf, const cJSON *v, struct jobreq *r)
@@ -377,8 +346,9 @@ get_notify(struct refusal *rf, const cJSON *v, struct jobreq *r)
 	static const char *const names[] = { "kind", "url", "address", "secret" };
 	const cJSON	*t, *m[4];
 	struct jobreq_notify *n;
-	const char	*kind, *addr = NULL;
+	const char	*kind, *addr, *secret, *why, *part;
 	char		 prefix[32], field[48];
+	bool		 email;
 	int		 i = 0;
 
 	if (!cJSON_IsArray(v))
@@ -393,43 +363,43 @@ get_notify(struct refusal *rf, const cJSON *v, struct jobreq *r)
 		if (members(rf, t, prefix, names, 4, m) == -1)
 			return -1;
 		snprintf(field, sizeof(field), "notify[%d].kind", i);
+		/* (With no address, the rule's first complaint is about the kind, if any.) */
 		if (m[0] == NULL || !cJSON_IsString(m[0]) ||
-		    (strcmp(m[0]->valuestring, "webhook") != 0 &&
-		    strcmp(m[0]->valuestring, "slack") != 0 && strcmp(m[0]->valuestring, "email") != 0))
+		    (tp_target_problem(m[0]->valuestring, NULL, NULL, &part) != NULL &&
+		    strcmp(part, "kind") == 0))
 			return refuse(rf, field, "%s must be webhook, slack or email", field);
 		kind = m[0]->valuestring;
+		email = strcmp(kind, "email") == 0;
+		/* An email target takes an address; the others a url. */
+		if (m[email ? 1 : 2] != NULL || (email && m[3] != NULL)) {
+			snprintf(field, sizeof(field), "notify[%d].%s", i,
+			    email ? (m[1] != NULL ? "url" : "secret") : "address");
+			return refuse(rf, field, email ? "an email target takes an address only" :
+			    "a %s target takes a url", kind);
+		}
+		snprintf(field, sizeof(field), "notify[%d].%s", i, email ? "address" : "url");
+		if (m[email ? 2 : 1] == NULL || !cJSON_IsString(m[email ? 2 : 1]))
+			return refuse(rf, field, "%s must be %s", field,
+			    email ? "an email address" : "an http:// or https:// URL");
+		addr = m[email ? 2 : 1]->valuestring;
+		secret = NULL;
+		if (m[3] != NULL) {
+			snprintf(field, sizeof(field), "notify[%d].secret", i);
+			if (!cJSON_IsString(m[3]) || *m[3]->valuestring == '\0')
+				return refuse(rf, field, "%s must be a string of 1 to %d bytes",
+				    field, TP_TARGET_SECRET_MAX);
+			secret = m[3]->valuestring;
+		}
+		if ((why = tp_target_problem(kind, addr, secret, &part)) != NULL) {
+			snprintf(field, sizeof(field), "notify[%d].%s", i, part);
+			return refuse(rf, field, "%s %s", field, why);
+		}
 		n = &r->jr_notify[i];
 		memset(n, 0, sizeof(*n));
 		snprintf(n->jn_kind, sizeof(n->jn_kind), "%s", kind);
-		if (strcmp(kind, "email") == 0) {
-			snprintf(field, sizeof(field), "notify[%d].%s", i, m[1] ? "url" : "secret");
-			if (m[1] != NULL || m[3] != NULL)
-				return refuse(rf, field, "an email target takes an address only");
-			snprintf(field, sizeof(field), "notify[%d].address", i);
-			if (m[2] == NULL || !cJSON_IsString(m[2]) ||
-			    strlen(addr = m[2]->valuestring) > JOBREQ_ADDRESS_MAX || !email_address(addr))
-				return refuse(rf, field, "%s must be an email address", field);
-		} else {
-			snprintf(field, sizeof(field), "notify[%d].address", i);
-			if (m[2] != NULL)
-				return refuse(rf, field, "a %s target takes a url", kind);
-			snprintf(field, sizeof(field), "notify[%d].url", i);
-			if (m[1] == NULL || !cJSON_IsString(m[1]) ||
-			    strlen(addr = m[1]->valuestring) > JOBREQ_ADDRESS_MAX || !web_url(addr))
-				return refuse(rf, field, "%s must be an http:// or https:// URL of at "
-				    "most %d bytes", field, JOBREQ_ADDRESS_MAX);
-			if (m[3] != NULL) {
-				snprintf(field, sizeof(field), "notify[%d].secret", i);
-				if (strcmp(kind, "webhook") != 0)
-					return refuse(rf, field, "only a webhook target takes a secret");
-				if (!cJSON_IsString(m[3]) || strlen(m[3]->valuestring) < 1 ||
-				    strlen(m[3]->valuestring) > JOBREQ_SECRET_MAX)
-					return refuse(rf, field, "%s must be a string of 1 to %d bytes",
-					    field, JOBREQ_SECRET_MAX);
-				snprintf(n->jn_secret, sizeof(n->jn_secret), "%s", m[3]->valuestring);
-			}
-		}
 		snprintf(n->jn_address, sizeof(n->jn_address), "%s", addr);
+		if (secret != NULL)
+			snprintf(n->jn_secret, sizeof(n->jn_secret), "%s", secret);
 		i++;
 	}
 	r->jr_nnotify = i;

@@ -15,6 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <tp/notify.h>
+
 /* --- candles (candles.c) ----------------------------------------------- */
 
 struct candle {
@@ -173,12 +175,10 @@ size_t	 wf_windows(size_t n, size_t train, size_t gap, size_t test,
 
 /* A notification target asked for with the job ("notify" in POST /jobs). */
 #define JOBREQ_NOTIFY_MAX	8
-#define JOBREQ_ADDRESS_MAX	2048
-#define JOBREQ_SECRET_MAX	256
 struct jobreq_notify {
 	char		 jn_kind[8];		/* webhook, slack, email */
-	char		 jn_address[JOBREQ_ADDRESS_MAX + 1];	/* a URL, or an email address */
-	char		 jn_secret[JOBREQ_SECRET_MAX + 1];	/* "" : none (webhook only) */
+	char		 jn_address[TP_TARGET_URL_MAX + 1];	/* a URL, or an email address */
+	char		 jn_secret[TP_TARGET_SECRET_MAX + 1];	/* "" : none (webhook only) */
 };
 
 struct jobreq {
