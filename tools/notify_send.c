@@ -26,7 +26,12 @@
  * Between rounds it sleeps: it LISTENs on trainprog_outbox, which a row
  * owed and due now announces at its commit (schema/011), and otherwise
  * wakes when the earliest retry falls due, or after idle_max_ms at most.
- * An idle sender sends the database nothing.
+ * An idle sender looks at the outbox once every idle_max_ms, and prunes
+ * hourly (below); otherwise it sends the database nothing.
+ *
+ * After connecting, and then every hour, it calls notify_prune()
+ * (schema/014), which deletes delivered rows and finished jobs' own
+ * targets older than notify_settings.keep_delivered.
  */
 #include <sys/socket.h>
 #include <netinet/in.h>
@@ -65,6 +70,8 @@
 #define RETRY_MAX_S		3600.0
 #define RECONNECT_MAX_MS	10000
 #define BUSY_PAUSE_MS		500
+#define PRUNE_EVERY_MS		3600000	/* notify_prune() (schema/014): hourly */
+#define PRUNE_BATCH		1000
 
 static void (*log_fn)(const char *level, const char *fmt, ...);
 
@@ -988,6 +995,47 @@ next_due_ms(PGconn *db, long cap)
 	return ms;
 }
 
+/*
+ * Deletes what notify_settings.keep_delivered no longer keeps, a batch at a
+ * time until a batch comes back short.  False only when the connection
+ * failed; an error of the statement's (no schema/014 yet, say) is logged
+ * and tried again at the next hour.
+ */
+static bool
+prune(PGconn *db, volatile sig_atomic_t *stop)
+{
+	const char	*params[1] = { STR(PRUNE_BATCH) };
+	const char	*state;
+	PGresult	*res = NULL;
+	enum conn_trip	 t;
+	long		 n, total = 0;
+
+	do {
+		t = conn_exec_params(db, "SELECT notify_prune($1::integer)", 1, params, 0,
+		    mono_ms() + DB_TIMEOUT_MS, &res);
+		if (t == CONN_ERROR) {
+			state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+			log_fn("warning", "pruning the outbox: %s%s", PQresultErrorMessage(res),
+			    state != NULL && strcmp(state, "42883") == 0 ? " (apply schema/014: until "
+			    "then, delivered notifications are kept)" : "");
+			PQclear(res);
+			return true;
+		}
+		if (t != CONN_OK || PQntuples(res) != 1) {
+			log_fn("warning", "pruning the outbox: %s", PQerrorMessage(db));
+			PQclear(res);
+			return t == CONN_OK;
+		}
+		n = atol(PQgetvalue(res, 0, 0));
+		total += n;
+		PQclear(res);
+		res = NULL;
+	} while (n >= PRUNE_BATCH && !*stop);
+	if (total > 0)
+		log_fn("info", "pruned %ld delivered notifications and finished jobs' targets", total);
+	return true;
+}
+
 int
 send_main(const struct send_options *opt, volatile sig_atomic_t *stop,
     void (*say)(const char *level, const char *fmt, ...))
@@ -997,7 +1045,7 @@ send_main(const struct send_options *opt, volatile sig_atomic_t *stop,
 	char			 err[512];
 	long			 sent = 0, failed = 0, wait;
 	int			 n, pause = 250;
-	int64_t			 until;
+	int64_t			 until, prune_at = 0;
 
 	log_fn = say;
 	srandom((unsigned)(wall_us() ^ getpid()));
@@ -1030,6 +1078,15 @@ send_main(const struct send_options *opt, volatile sig_atomic_t *stop,
 				db = NULL;
 				continue;
 			}
+			prune_at = 0;	/* at once on each connection */
+		}
+		if (mono_ms() >= prune_at) {
+			if (!prune(db, stop)) {
+				PQfinish(db);
+				db = NULL;
+				continue;
+			}
+			prune_at = mono_ms() + PRUNE_EVERY_MS;
 		}
 		if ((n = round_of(opt, db, stop, &sent, &failed)) == -1) {
 			PQfinish(db);
@@ -1039,6 +1096,8 @@ send_main(const struct send_options *opt, volatile sig_atomic_t *stop,
 		if (n == BATCH)
 			continue;	/* more may be due */
 		wait = next_due_ms(db, opt->idle_max_ms);
+		if (wait > prune_at - mono_ms())
+			wait = prune_at - mono_ms() > 0 ? (long)(prune_at - mono_ms()) : 0;
 		/* Due, yet none was taken: another sender holds them; let it work. */
 		if (n == 0 && wait >= 0 && wait < BUSY_PAUSE_MS)
 			wait = BUSY_PAUSE_MS;

@@ -270,6 +270,32 @@ for bad in "${bad_urls[@]}"; do
 done
 ok grep -q "notify\[0\].url has no host" "$BODY_FILE" -- "and says why: $(cat "$BODY_FILE")"
 
+# --- retention (schema/014): delivered rows and finished jobs' own targets go ------------
+
+# nt-api and nt-hand finished two hours ago, as far as notify_prune() can
+# tell, and nt-api's deliveries are as old; what is kept is an hour.
+sql "UPDATE notify_settings SET keep_delivered = '1 hour'" >/dev/null
+sql "UPDATE notify_outbox SET delivered_at = now() - interval '2 hours' WHERE job_id = 'nt-api'" >/dev/null
+sql "UPDATE training_progress SET finished_at = now() - interval '2 hours'
+    WHERE job_id IN ('nt-api', 'nt-hand')" >/dev/null
+targets_before=$(sql "SELECT count(*) FROM notify_targets")
+done_rows=$(outbox "count(*)" "WHERE job_id = 'nt-done'")
+# The sender prunes when it connects (and hourly): make it connect again.
+"$DEV_STACK" db-stop >/dev/null
+"$DEV_STACK" db-start >/dev/null
+pruned() { owed_is 0 "WHERE job_id = 'nt-api'" && [ "$(sql "SELECT count(*) FROM notify_targets WHERE job_id = 'nt-api'")" = 0 ]; }
+wait_until 30 pruned && pass "the sender deletes deliveries past keep_delivered, and the finished job's own targets" ||
+    fail "the sender deletes deliveries past keep_delivered, and the finished job's own targets" \
+        "$(outbox "target_id, delivered_at" "WHERE job_id = 'nt-api'")"
+is "$(sql "SELECT count(*) FROM notify_targets")" "$((targets_before - 2))" "only those two targets went"
+is "$(sql "SELECT count(*) FROM notify_targets WHERE id = $hand_id")" 1 \
+    "a finished job's target with a dead letter stays (the letter can be retried)"
+is "$(outbox "count(*)" "WHERE job_id = 'nt-done'")" "$done_rows" "deliveries younger than keep_delivered stay"
+is "$(sql "SELECT count(*) FROM notify_targets WHERE job_id IS NULL")" 3 "targets for every job stay"
+# tp_sender prunes through the function only.
+is "$(sql "SELECT has_table_privilege('tp_sender', 'notify_outbox', 'DELETE') OR
+    has_table_privilege('tp_sender', 'notify_targets', 'DELETE')")" f "tp_sender may not DELETE itself"
+
 stop_receiver hook
 stop_receiver slack
 stop_receiver smtp
