@@ -377,11 +377,29 @@ await group('dashboard', async () => {
 	await waitIn(page, 'start: a bad field is named next to it',
 	    () => document.querySelector('#start-form input[name="n_calls"]').getAttribute('aria-invalid') === 'true' &&
 	        /n_calls/.test(document.querySelector('#start-form .field-error')?.textContent ?? ''));
+	// Whom to tell when it ends: a bad address is named under its own input,
+	// in words without the API's field name.
 	await page.fill('#start-form input[name="n_calls"]', '5');
+	await page.fill('#start-form input[name="notify_email"]', 'not an address');
+	await page.click('#start-form button[type="submit"]');
+	await waitIn(page, 'start: a bad email to notify is named under its own input',
+	    () => { const i = document.querySelector('#start-form input[name="notify_email"]');
+	        return i.getAttribute('aria-invalid') === 'true' &&
+	            /^must be an email address/.test(i.closest('label').querySelector('.field-error')?.textContent ?? ''); });
+	check(await page.evaluate(() => document.activeElement?.name) === 'notify_email', 'start: and it has the focus');
+	await page.fill('#start-form input[name="notify_email"]', 'owner@example.com');
+	await page.fill('#start-form input[name="notify_slack"]', 'https://hooks.slack.com/services/T0/B0/x');
+	await shot(page, 'start-form');
 	await page.click('#start-form button[type="submit"]');
 	await page.waitForURL(/\/jobs\/job-[0-9a-f]{24}$/, { timeout: WAIT_MS }).then(
 	    () => pass('start: the new job opens in the job view'),
 	    () => fail('start: the new job opens in the job view', page.url()));
+	const started = decodeURIComponent(page.url().split('/jobs/')[1] ?? '');
+	const { stdout: targets } = await run(env('DEV_STACK'), ['psql', '-q', '-tA', '-v', 'ON_ERROR_STOP=1', '-c',
+	    `SELECT string_agg(kind || ' ' || address, ',' ORDER BY id) FROM notify_targets WHERE job_id = '${started}'`],
+	    { env: process.env });
+	eq(targets.trim(), 'email owner@example.com,slack https://hooks.slack.com/services/T0/B0/x',
+	    'start: the job is started with the targets to tell when it ends');
 	await waitIn(page, 'start: it reads Queued (no trainer in this stack)',
 	    () => document.getElementById('status').textContent === 'Queued');
 	await page.context().close();

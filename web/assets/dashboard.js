@@ -198,10 +198,21 @@ function clearFieldErrors(form) {
 		i.removeAttribute('aria-invalid');
 }
 
-function fieldError(form, field, message) {
-	const input = form.elements.namedItem(field.split('.')[0]);
+// Where to say that the job ended: an input, the target's kind, and the
+// member the input fills.  POST /jobs names a bad one "notify[i].url".
+const NOTIFY = [['notify_email', 'email', 'address'], ['notify_slack', 'slack', 'url']];
+
+// Marks the input that a refusal names (field: the API's name, or the
+// input's own), with the message next to it.  False when no input matches.
+function fieldError(form, field, message, notifyInputs = []) {
+	const target = /^notify\[(\d+)\]/.exec(field);
+	const input = form.elements.namedItem(target ? notifyInputs[Number(target[1])] ?? '' :
+	    field.split('.')[0]);
 	if (!input)
 		return false;
+	// "notify[0].address must be ..." reads "must be ..." under its own label.
+	if (target && message.startsWith(`${field} `))
+		message = message.slice(field.length + 1);
 	input.setAttribute('aria-invalid', 'true');
 	const p = document.createElement('span');
 	p.className = 'field-error';
@@ -237,6 +248,14 @@ async function startJob(e) {
 		}
 		req[name] = v;
 	}
+	const notifyInputs = [];
+	for (const [name, kind, member] of NOTIFY) {
+		const v = form.elements[name].value.trim();
+		if (v === '')
+			continue;
+		(req.notify ??= []).push({ kind, [member]: v });
+		notifyInputs.push(name);
+	}
 	submit.disabled = true;
 	try {
 		const answer = await authorized(LIST, {
@@ -247,7 +266,8 @@ async function startJob(e) {
 		if (answer !== null)
 			location.assign(jobPath(answer.body.job_id));
 	} catch (err) {
-		if (!(err instanceof ApiError && err.field && fieldError(form, err.field, err.message))) {
+		if (!(err instanceof ApiError && err.field &&
+		    fieldError(form, err.field, err.message, notifyInputs))) {
 			error.textContent = `The job was not started: ${err.message}`;
 			error.hidden = false;
 		}
