@@ -243,11 +243,25 @@ token_list(PGconn *conn, int argc, char **argv)
 	return 0;
 }
 
+/* The count of rows a statement changed (PQcmdTuples), as a number. */
+static int
+count_of(PGresult *res, long *n)
+{
+	const char	*tuples = PQcmdTuples(res);
+	char		*end;
+
+	errno = 0;
+	*n = strtol(tuples, &end, 10);
+	if (tuples[0] < '0' || tuples[0] > '9' || *end != '\0' || errno != 0)
+		return fail(EXIT_DB, "the server did not say how many rows changed");
+	return 0;
+}
+
 static int
 token_revoke(PGconn *conn, int argc, char **argv)
 {
-	char		 id[TOKEN_ID_LEN + 1], *end;
-	const char	*secret, *params[1] = { id }, *tuples;
+	char		 id[TOKEN_ID_LEN + 1];
+	const char	*secret, *params[1] = { id };
 	PGresult	*res;
 	long		 n;
 
@@ -264,12 +278,9 @@ token_revoke(PGconn *conn, int argc, char **argv)
 	    " WHERE token_id = $1", 1, params)) == NULL)
 		return EXIT_DB;
 	/* The count of rows the UPDATE matched: "0" or "1". */
-	tuples = PQcmdTuples(res);
-	errno = 0;
-	n = strtol(tuples, &end, 10);
-	if (tuples[0] < '0' || tuples[0] > '9' || *end != '\0' || errno != 0) {
+	if (count_of(res, &n) != 0) {
 		PQclear(res);
-		return fail(EXIT_DB, "the server did not say how many tokens it revoked");
+		return EXIT_DB;
 	}
 	PQclear(res);
 	if (n == 0)
@@ -279,19 +290,6 @@ token_revoke(PGconn *conn, int argc, char **argv)
 }
 
 /* --- notify ------------------------------------------------------------------ */
-
-static int
-count_of(PGresult *res, long *n)
-{
-	const char	*tuples = PQcmdTuples(res);
-	char		*end;
-
-	errno = 0;
-	*n = strtol(tuples, &end, 10);
-	if (tuples[0] < '0' || tuples[0] > '9' || *end != '\0' || errno != 0)
-		return fail(EXIT_DB, "the server did not say how many rows changed");
-	return 0;
-}
 
 static int
 notify_add(PGconn *conn, int argc, char **argv)
