@@ -271,6 +271,65 @@ await group('markup', async () => {
 	await page.context().close();
 });
 
+// --- 2b'. a desktop notification when the job ends --------------------------------------
+// The browser's Notification is replaced by a recorder that grants what it
+// is asked: what the page shows, and when, is what is checked.
+
+const FAKE_NOTIFICATION = () => {
+	window.__notes = [];
+	window.__asked = 0;
+	class Recorder {
+		constructor(title, options) {
+			window.__notes.push({ title, body: options?.body, tag: options?.tag });
+		}
+		close() {}
+	}
+	// A permission given lasts, as the browser's does (here: for the tab).
+	Recorder.permission = sessionStorage.getItem('test.permission') ?? 'default';
+	Recorder.requestPermission = async () => {
+		window.__asked++;
+		sessionStorage.setItem('test.permission', 'granted');
+		return (Recorder.permission = 'granted');
+	};
+	window.Notification = Recorder;
+};
+
+await group('notification', async () => {
+	const job = `ui-note-${tag}`;
+	await publish(job, 'start', 'optimization');
+	const page = await newPage();
+	await page.addInitScript(FAKE_NOTIFICATION);
+	await page.goto(`${BASE}/jobs/${encodeURIComponent(job)}`);
+	await waitIn(page, 'notification: a running job offers "Notify me when it ends"',
+	    () => !document.getElementById('notify-me').hidden &&
+	        document.getElementById('notify-me').getAttribute('aria-pressed') === 'false');
+	await page.click('#notify-me');
+	await waitIn(page, 'notification: a click asks for permission, and the button is pressed',
+	    () => window.__asked === 1 && document.getElementById('notify-me').getAttribute('aria-pressed') === 'true');
+	// A reload keeps the request (for this tab).
+	await page.reload();
+	await waitIn(page, 'notification: still asked for after a reload',
+	    () => document.getElementById('status')?.textContent === 'Running' &&
+	        document.getElementById('notify-me').getAttribute('aria-pressed') === 'true');
+	await publish(job, 'update', '--step-pct', '60', '--iteration', '30', '--total', '50', '--best-score', '1.85');
+	await waitIn(page, 'notification: an update arrives', () => document.getElementById('iteration').textContent === '30 / 50');
+	await publish(job, 'complete');
+	await waitIn(page, 'notification: the end is notified, with the best score',
+	    (j) => window.__notes.length === 1 && window.__notes[0].title === `Training job ${j}: Completed` &&
+	        window.__notes[0].body === 'Best score 1.85.', job);
+	await waitIn(page, 'notification: the stream ends, the button goes',
+	    () => /no more updates/.test(document.getElementById('conn').textContent) &&
+	        document.getElementById('notify-me').hidden);
+	eq(await page.evaluate(() => window.__notes.length), 1, 'notification: one notification, not one per document');
+	// A job that ended before the page opened notifies nothing.
+	await page.reload();
+	await waitIn(page, 'notification: reopened, the job reads Completed',
+	    () => document.getElementById('status')?.textContent === 'Completed' &&
+	        /no more updates/.test(document.getElementById('conn').textContent));
+	eq(await page.evaluate(() => window.__notes.length), 0, 'notification: none for a job that had already ended');
+	await page.context().close();
+});
+
 // --- 2c. a stalled job ------------------------------------------------------------------
 
 await group('stalled', async () => {

@@ -15,6 +15,7 @@ let doc = null;			// the newest progress document
 let announced = null;		// the status last announced
 let cancelAsked = false;
 let chart = null;
+let notifyWanted = false;	// a desktop notification when the job ends
 
 // The job id from the path: /jobs/<one percent-encoded segment>.
 function jobIdFromPath() {
@@ -188,7 +189,10 @@ function render(d) {
 	cancel.textContent = d.status === 'cancelling' ? 'Cancelling…' : 'Cancel training';
 
 	document.title = `${pct(d.percentage)} · ${statusLabel(d.status)} · ${d.job_id}`;
+	renderNotify(d);
 	if (announced !== null && announced !== d.status) {
+		if (FINISHED.has(d.status) && !cancelAsked)	// (not for one's own cancel)
+			notifyEnd(d);
 		if (d.status === 'completed')
 			announce(`Training completed. Best score ${score(d.best_score)}.`);
 		else if (d.status === 'failed')
@@ -199,6 +203,69 @@ function render(d) {
 			announce('The job has stalled: no news from its trainer.');
 	}
 	announced = d.status;
+}
+
+// --- a desktop notification when the job ends ----------------------------------
+// Asked for with the button while the job runs, and kept for the tab
+// (sessionStorage), so that a reload does not forget it.  Only a change to
+// an end seen by this page notifies: a job that had ended before it opened
+// does not.
+
+const notifyKey = (id) => `trainprog.notify.${id}`;
+
+function renderNotify(d) {
+	const button = $('notify-me');
+	button.hidden = !('Notification' in window) || FINISHED.has(d.status);
+	if (button.hidden)
+		return;
+	const blocked = Notification.permission === 'denied';
+	button.disabled = blocked;
+	button.title = blocked ? 'Notifications are blocked for this site in the browser\'s settings' : '';
+	button.setAttribute('aria-pressed', String(notifyWanted && Notification.permission === 'granted'));
+}
+
+async function toggleNotify(id) {
+	if (!notifyWanted && Notification.permission !== 'granted') {
+		let permission = 'denied';
+		try {
+			permission = await Notification.requestPermission();
+		} catch {
+			// an old browser's callback form, or none: treated as refused
+		}
+		if (permission !== 'granted') {
+			announce('Notifications are not allowed for this site.');
+			if (doc)
+				renderNotify(doc);
+			return;
+		}
+	}
+	notifyWanted = !notifyWanted;
+	if (notifyWanted)
+		sessionStorage.setItem(notifyKey(id), '1');
+	else
+		sessionStorage.removeItem(notifyKey(id));
+	announce(notifyWanted ? 'You will be notified when the job ends.' : 'No notification when the job ends.');
+	if (doc)
+		renderNotify(doc);
+}
+
+function notifyEnd(d) {
+	if (!notifyWanted || !('Notification' in window) || Notification.permission !== 'granted')
+		return;
+	notifyWanted = false;
+	sessionStorage.removeItem(notifyKey(d.job_id));
+	const body = d.status === 'completed' ? `Best score ${score(d.best_score)}.` :
+	    d.status === 'failed' ? (d.error_message ?? 'It failed.') : 'It was cancelled.';
+	try {
+		const n = new Notification(`Training job ${d.job_id}: ${statusLabel(d.status)}`,
+		    { body, tag: `trainprog-${d.job_id}` });
+		n.onclick = () => {
+			window.focus();
+			n.close();
+		};
+	} catch {
+		// a browser that shows notifications only from a service worker
+	}
 }
 
 function renderConn(state) {
@@ -290,6 +357,8 @@ function main() {
 	}
 	$('job-id').textContent = id;
 	$('cancel').addEventListener('click', () => cancelJob(id));
+	notifyWanted = sessionStorage.getItem(notifyKey(id)) === '1';
+	$('notify-me').addEventListener('click', () => toggleNotify(id));
 	// Relative times age: "in 4 min" becomes "in 3 min".
 	setInterval(() => {
 		if (doc) {
