@@ -306,8 +306,6 @@ queue(struct submit *s)
 		    "job_id", NULL);
 		goto out;
 	}
-	if (s->s_req.jr_nnotify > 0 && !add_targets(s, &a))
-		goto out;
 	s->s_in_txn = false;
 	if ((st = db_commit(s->s_db, http_db_deadline(s->s_rq))) != DB_OK) {
 		/* Unavailable: committed or not, the same request again tells. */
@@ -324,7 +322,8 @@ out:
 
 /*
  * One attempt: in a transaction, the progress row locked (if there is
- * one), the request inserted under the id, then the queued progress.
+ * one), the request inserted under the id, its notification targets, then
+ * the queued progress.
  * ATTEMPT_AGAIN only for a server-made id that turned out to be taken.
  */
 static enum attempt
@@ -337,6 +336,7 @@ store(struct submit *s)
 			    s->s_rq->rq_token_id[0] != '\0' ? s->s_rq->rq_token_id : NULL };
 	PGresult	*res = NULL;
 	enum db_status	 st;
+	enum attempt	 a;
 	bool		 had_progress, inserted;
 
 	if ((st = db_begin(s->s_db, http_db_deadline(s->s_rq))) != DB_OK)
@@ -378,6 +378,10 @@ store(struct submit *s)
 		    "job_id", NULL);
 		return ATTEMPT_DONE;
 	}
+	/* Before its progress row: the database lets the writer add targets only
+	   to a job its transaction created and that has no progress (schema/013). */
+	if (s->s_req.jr_nnotify > 0 && !add_targets(s, &a))
+		return a;
 	return queue(s);
 }
 

@@ -11,7 +11,10 @@
 --     (a target with a dead letter stays, so the letter can be retried).
 -- Targets for every job are never pruned.  tp-notify's sender calls it
 -- after connecting and then every hour; it returns how many rows went.
--- tp_sender may call it and nothing more: it deletes nothing itself.
+-- tp_sender may call it and nothing more: it deletes nothing itself.  And
+-- since what it prunes is what was marked delivered, tp_sender may mark a
+-- row delivered only once and only as of now() (a trigger): it cannot age
+-- a dead letter or a row still owed into the pruning.
 
 ALTER TABLE notify_settings
     ADD COLUMN keep_delivered INTERVAL NOT NULL DEFAULT '30 days'
@@ -53,3 +56,19 @@ CREATE INDEX notify_outbox_delivered ON notify_outbox (delivered_at)
     WHERE delivered_at IS NOT NULL;
 -- A target's rows, for the check above and for ON DELETE CASCADE.
 CREATE INDEX notify_outbox_target ON notify_outbox (target_id);
+
+-- The sender records a delivery once, as of now(): never moved, never
+-- back-dated.  (The owner may: tests age rows this way.)
+CREATE FUNCTION notify_outbox_delivered_once() RETURNS trigger
+    LANGUAGE plpgsql SET search_path = pg_catalog, public, pg_temp AS $$
+BEGIN
+    IF current_user = 'tp_sender' AND NEW.delivered_at IS DISTINCT FROM OLD.delivered_at
+       AND (OLD.delivered_at IS NOT NULL OR NEW.delivered_at IS DISTINCT FROM now()) THEN
+        RAISE EXCEPTION 'notify_outbox: a delivery is recorded once, as of now()'
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER notify_outbox_delivered_once BEFORE UPDATE OF delivered_at ON notify_outbox
+    FOR EACH ROW EXECUTE FUNCTION notify_outbox_delivered_once();

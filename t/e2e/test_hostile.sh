@@ -677,7 +677,28 @@ sql "INSERT INTO training_jobs (job_id, request, request_sha256, claimed_at, cla
     VALUES ('$HX-tj', '{}', sha256(''::bytea), now(), 'hx')" >/dev/null
 hx_refused tp_writer "cannot add a notification target to a job created before" "$HX_RLS" \
     "INSERT INTO notify_targets (kind, address, job_id) VALUES ('webhook', 'https://evil.example/x', '$HX-tj')"
+# ... nor by making up a training_jobs row for a job a trainer published on its own.
+sql "INSERT INTO training_progress (job_id, current_step) VALUES ('$HX-pub', 'Data Collection')" >/dev/null
+hx_refused tp_writer "cannot add a notification target to a published job, even with a made-up request" "$HX_RLS" \
+    "INSERT INTO training_jobs (job_id, request, request_sha256, claimed_at, claimed_by)
+     VALUES ('$HX-pub', '{}', sha256(''::bytea), now(), 'hx');
+     INSERT INTO notify_targets (kind, address, job_id) VALUES ('webhook', 'https://evil.example/x', '$HX-pub')"
 hx_refused tp_writer "cannot read notification targets" "$HX_DENIED" "SELECT address FROM notify_targets"
+# tp_sender marks deliveries; what is marked delivered long enough ago is
+# pruned (schema/014), so it may mark a row once, as of now(), and no other way.
+hx_target=$(sql "INSERT INTO notify_targets (kind, address, job_id) VALUES ('webhook', 'https://h.example/x', '$HX-sent')
+    RETURNING id" | head -n 1)
+sql "INSERT INTO notify_outbox (target_id, job_id, event, dead_at) VALUES ($hx_target, '$HX-sent', 'job.failed', now())" >/dev/null
+hx_refused tp_sender "cannot back-date a delivery (to have a dead letter pruned)" "recorded once, as of now" \
+    "UPDATE notify_outbox SET delivered_at = '-infinity', dead_at = NULL WHERE job_id = '$HX-sent'"
+hx_out=$(hx_psql_as tp_sender "BEGIN READ WRITE" \
+    "UPDATE notify_outbox SET delivered_at = now() WHERE job_id = '$HX-sent'" "ROLLBACK")
+is "$?:$hx_out" "0:" "tp_sender records a delivery as of now()"
+hx_refused tp_sender "cannot move a delivery once recorded" "recorded once, as of now" \
+    "UPDATE notify_outbox SET delivered_at = now() WHERE job_id = '$HX-sent';
+     UPDATE notify_outbox SET delivered_at = now() - interval '1 day' WHERE job_id = '$HX-sent'"
+hx_refused tp_sender "cannot DELETE from notify_outbox" "$HX_DENIED" "DELETE FROM notify_outbox"
+sql "DELETE FROM notify_targets WHERE id = $hx_target" >/dev/null
 hx_out=$(hx_psql_as tp_writer "BEGIN READ WRITE" \
     "INSERT INTO training_jobs (job_id, request, request_sha256) VALUES ('$HX-tj2', '{}', sha256(''::bytea))" \
     "INSERT INTO notify_targets (kind, address, job_id) VALUES ('webhook', 'https://h.example/x', '$HX-tj2')" \
