@@ -72,6 +72,8 @@
 #define BUSY_PAUSE_MS		500
 #define PRUNE_EVERY_MS		3600000	/* notify_prune() (schema/014): hourly */
 #define PRUNE_BATCH		1000
+#define PRUNE_BATCHES		5	/* at most, between two rounds of sending */
+#define PRUNE_AGAIN_MS		1000	/* the next batches of a backlog */
 
 static void (*log_fn)(const char *level, const char *fmt, ...);
 
@@ -997,11 +999,13 @@ next_due_ms(PGconn *db, long cap)
 
 /*
  * Deletes what notify_settings.keep_delivered no longer keeps, a batch at a
- * time until a batch comes back short.  False only when the connection
- * failed; an error of the statement's (no schema/014 yet, say) is logged
- * and tried again at the next hour.
+ * time, at most PRUNE_BATCHES of them: a backlog (after an upgrade, say) is
+ * worked off between rounds of sending, never in their way.  Returns when
+ * to prune next (mono_ms()), or -1 when the connection failed; an error of
+ * the statement's (no schema/014 yet, say) is logged and tried again at
+ * the next hour.
  */
-static bool
+static int64_t
 prune(PGconn *db, volatile sig_atomic_t *stop)
 {
 	const char	*params[1] = { STR(PRUNE_BATCH) };
@@ -1009,6 +1013,7 @@ prune(PGconn *db, volatile sig_atomic_t *stop)
 	PGresult	*res = NULL;
 	enum conn_trip	 t;
 	long		 n, total = 0;
+	int		 batches = 0;
 
 	do {
 		t = conn_exec_params(db, "SELECT notify_prune($1::integer)", 1, params, 0,
@@ -1019,21 +1024,22 @@ prune(PGconn *db, volatile sig_atomic_t *stop)
 			    state != NULL && strcmp(state, "42883") == 0 ? " (apply schema/014: until "
 			    "then, delivered notifications are kept)" : "");
 			PQclear(res);
-			return true;
+			return mono_ms() + PRUNE_EVERY_MS;
 		}
 		if (t != CONN_OK || PQntuples(res) != 1) {
 			log_fn("warning", "pruning the outbox: %s", PQerrorMessage(db));
 			PQclear(res);
-			return t == CONN_OK;
+			return t == CONN_OK ? mono_ms() + PRUNE_EVERY_MS : -1;
 		}
 		n = atol(PQgetvalue(res, 0, 0));
 		total += n;
 		PQclear(res);
 		res = NULL;
-	} while (n >= PRUNE_BATCH && !*stop);
+	} while (n >= PRUNE_BATCH && ++batches < PRUNE_BATCHES && !*stop);
 	if (total > 0)
-		log_fn("info", "pruned %ld delivered notifications and finished jobs' targets", total);
-	return true;
+		log_fn("info", "pruned %ld delivered notifications and finished jobs' targets%s",
+		    total, n >= PRUNE_BATCH ? " (more to come)" : "");
+	return mono_ms() + (n >= PRUNE_BATCH ? PRUNE_AGAIN_MS : PRUNE_EVERY_MS);
 }
 
 int
@@ -1080,13 +1086,10 @@ send_main(const struct send_options *opt, volatile sig_atomic_t *stop,
 			}
 			prune_at = 0;	/* at once on each connection */
 		}
-		if (mono_ms() >= prune_at) {
-			if (!prune(db, stop)) {
-				PQfinish(db);
-				db = NULL;
-				continue;
-			}
-			prune_at = mono_ms() + PRUNE_EVERY_MS;
+		if (mono_ms() >= prune_at && (prune_at = prune(db, stop)) == -1) {
+			PQfinish(db);
+			db = NULL;
+			continue;
 		}
 		if ((n = round_of(opt, db, stop, &sent, &failed)) == -1) {
 			PQfinish(db);
