@@ -65,15 +65,16 @@ target_parse_url(const char *url, struct target_url *u)
 	char		*e;
 
 	memset(u, 0, sizeof(*u));
-	if (strncasecmp(url, "https://", 8) == 0) {
+	/* In lower case, as the table's CHECK has it (schema/009). */
+	if (strncmp(url, "https://", 8) == 0) {
 		u->tu_https = true;
 		p = url + 8;
 		u->tu_port = 443;
-	} else if (strncasecmp(url, "http://", 7) == 0) {
+	} else if (strncmp(url, "http://", 7) == 0) {
 		p = url + 7;
 		u->tu_port = 80;
 	} else
-		return "must be an http:// or https:// URL";
+		return "must be an http:// or https:// URL (the scheme in lower case)";
 	if (strlen(url) > TP_TARGET_URL_MAX)
 		return "is longer than 2048 bytes";
 	if (!printable_ascii(url))

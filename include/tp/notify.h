@@ -22,7 +22,8 @@ extern "C" {
  * ask this one function.
  *
  *   kind     "webhook", "slack" or "email";
- *   address  for webhook and slack, an http:// or https:// URL of at most
+ *   address  for webhook and slack, an http:// or https:// URL (in lower
+ *            case, as the table's CHECK wants it) of at most
  *            TP_TARGET_URL_MAX bytes of printable ASCII, with a host (a
  *            name of letters, digits, '-', '_' and '.', or an IP address,
  *            IPv6 in brackets), an optional port from 1 to 65535 and no

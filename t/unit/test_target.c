@@ -28,8 +28,9 @@ Test(target, urls_parsed)
 	cr_assert_null(target_parse_url("http://[::ffff:10.0.0.1]", &u));
 	cr_assert_str_eq(u.tu_host, "::ffff:10.0.0.1");
 	cr_assert_eq(u.tu_port, 80);
-	cr_assert_null(target_parse_url("HTTP://Example.COM", &u));
+	cr_assert_null(target_parse_url("http://Example.COM", &u));
 	cr_assert_eq(u.tu_port, 80);
+	cr_assert_str_eq(u.tu_host, "Example.COM");
 	cr_assert_null(target_parse_url("https://h_1.example.com.:443#frag", &u));
 	cr_assert_str_eq(u.tu_host, "h_1.example.com.");
 }
@@ -38,6 +39,7 @@ Test(target, urls_refused)
 {
 	static const char *const bad[] = {
 		"ftp://x/", "file:///etc/passwd", "gopher://h/", "//h/x", "h/x", "",
+		"HTTP://h/", "Https://h/",
 		"http://", "http:///path", "http://?q", "http://#f", "http://:80/",
 		"http://user:pw@host/", "http://user@host/", "http://@host/",
 		"http://host:0/", "http://host:65536/", "http://host:80x/", "http://host:/",
@@ -60,7 +62,8 @@ Test(target, urls_refused)
 	cr_assert_str_eq(target_parse_url("http://host:99999/", &u),
 	    "has a port that is not a number from 1 to 65535");
 	cr_assert_str_eq(target_parse_url("http:///x", &u), "has no host");
-	cr_assert_str_eq(target_parse_url("gopher://h/", &u), "must be an http:// or https:// URL");
+	cr_assert_str_eq(target_parse_url("gopher://h/", &u),
+	    "must be an http:// or https:// URL (the scheme in lower case)");
 	cr_assert_str_eq(target_parse_url("http://h\xc3\xa9/", &u),
 	    "has a space, a control character or a byte that is not ASCII (percent-encode it)");
 }
