@@ -57,8 +57,8 @@ usage(FILE *fp)
 	    "notify: where tp-notify's sender delivers a notification when a job ends\n"
 	    "(completed, failed, cancelled): a JSON webhook (signed with --secret:\n"
 	    "X-Trainprog-Signature), a Slack or Mattermost incoming webhook, or an email;\n"
-	    "for every job, or with --job for one.  list shows a URL up to its first path\n"
-	    "segment (a webhook's URL is often its credential; --full shows it whole).\n"
+	    "for every job, or with --job for one.  list shows a URL's scheme, host and\n"
+	    "port only (a webhook's URL is often its credential; --full shows it whole).\n"
 	    "dead lists the notifications given up on; --retry gives one (or all)\n"
 	    "another round of tries.\n"
 	    "\n"
@@ -344,14 +344,14 @@ notify_add(PGconn *conn, int argc, char **argv)
 }
 
 /*
- * A URL as notify list shows it: scheme, host, port and first path segment,
- * then "/..." for the rest, which in a Slack webhook's URL is its token.
+ * A URL as notify list shows it: scheme, host and port, then "/..." for the
+ * rest, which is often the credential (a Slack webhook's token, an ntfy
+ * topic, a URL's secret path segment).
  */
 static void
 shown_url(const char *url, char *out, size_t size)
 {
 	const char	*p = strstr(url, "://");
-	size_t		 n;
 
 	if (p == NULL) {
 		snprintf(out, size, "%s", url);
@@ -359,10 +359,8 @@ shown_url(const char *url, char *out, size_t size)
 	}
 	p += 3;
 	p += strcspn(p, "/?#");
-	if (*p == '/')
-		p += 1 + strcspn(p + 1, "/?#");
-	n = (size_t)(p - url);
-	snprintf(out, size, "%.*s%s", (int)n, url, *p == '\0' ? "" : *p == '/' ? "/..." : "...");
+	snprintf(out, size, "%.*s%s", (int)(p - url), url, *p == '\0' || strcmp(p, "/") == 0 ?
+	    p : "/...");
 }
 
 static int
