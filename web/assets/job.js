@@ -16,6 +16,7 @@ let announced = null;		// the status last announced
 let cancelAsked = false;
 let chart = null;
 let notifyWanted = false;	// a desktop notification when the job ends
+let notifyAsking = false;	// the browser's permission prompt is open
 
 // The job id from the path: /jobs/<one percent-encoded segment>.
 function jobIdFromPath() {
@@ -191,7 +192,8 @@ function render(d) {
 	document.title = `${pct(d.percentage)} · ${statusLabel(d.status)} · ${d.job_id}`;
 	renderNotify(d);
 	if (announced !== null && announced !== d.status) {
-		if (FINISHED.has(d.status) && !cancelAsked)	// (not for one's own cancel)
+		// (Not for the cancel one asked for here; for any other end, yes.)
+		if (FINISHED.has(d.status) && !(cancelAsked && d.status === 'cancelled'))
 			notifyEnd(d);
 		if (d.status === 'completed')
 			announce(`Training completed. Best score ${score(d.best_score)}.`);
@@ -219,18 +221,31 @@ function renderNotify(d) {
 	if (button.hidden)
 		return;
 	const blocked = Notification.permission === 'denied';
-	button.disabled = blocked;
+	button.disabled = blocked || notifyAsking;
 	button.title = blocked ? 'Notifications are blocked for this site in the browser\'s settings' : '';
-	button.setAttribute('aria-pressed', String(notifyWanted && Notification.permission === 'granted'));
+	button.setAttribute('aria-pressed', String(notifyOn()));
+}
+
+// What the button shows, and what a click turns around.
+function notifyOn() {
+	return notifyWanted && Notification.permission === 'granted';
 }
 
 async function toggleNotify(id) {
-	if (!notifyWanted && Notification.permission !== 'granted') {
+	if (notifyAsking)
+		return;
+	const on = !notifyOn();
+	if (on && Notification.permission !== 'granted') {
 		let permission = 'denied';
+		notifyAsking = true;
+		if (doc)
+			renderNotify(doc);
 		try {
 			permission = await Notification.requestPermission();
 		} catch {
 			// an old browser's callback form, or none: treated as refused
+		} finally {
+			notifyAsking = false;
 		}
 		if (permission !== 'granted') {
 			announce('Notifications are not allowed for this site.');
@@ -239,7 +254,7 @@ async function toggleNotify(id) {
 			return;
 		}
 	}
-	notifyWanted = !notifyWanted;
+	notifyWanted = on;
 	if (notifyWanted)
 		sessionStorage.setItem(notifyKey(id), '1');
 	else
