@@ -56,6 +56,14 @@ class Result(unittest.TestResult):
     def addSkip(self, test, reason):
         self._print("SKIP", self._name(test), reason)
 
+    def addExpectedFailure(self, test, err):
+        super().addExpectedFailure(test, err)
+        self._print("PASS", self._name(test) + " (failed, as expected)")
+
+    def addUnexpectedSuccess(self, test):
+        super().addUnexpectedSuccess(test)
+        self._print("FAIL", self._name(test), "expected to fail, it passed")
+
 
 def main():
     suite = unittest.defaultTestLoader.discover("tests", top_level_dir=".")

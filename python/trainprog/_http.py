@@ -65,7 +65,7 @@ class HttpTracker:
                                      "reconnects", "seq", "committed_seq", "heartbeats"), 0)
         self._stop = False
         self._sending = None        # the event being posted: nothing merges into it
-        self._hurry = False         # flush(): an update held by the interval goes now
+        self._hurry = None          # flush(): the last event then queued goes without waiting
         self._thread = threading.Thread(target=self._run, name="trainprog-http", daemon=True)
         self._thread.start()
 
@@ -170,9 +170,11 @@ class HttpTracker:
 
     def flush(self, timeout):
         with self._mu:
-            # As the library's flush: an update waiting out the interval goes now.
-            self._hurry = True
-            self._mu.notify_all()
+            # As the library's flush: an update waiting out the interval goes now
+            # (only what is queued now: later updates wait their turn again).
+            if self._queue:
+                self._hurry = self._queue[-1]
+                self._mu.notify_all()
             # The sender notifies after each post, and close() when it stops it.
             if not self._mu.wait_for(lambda: not self._queue or self._stop, timeout):
                 raise Timeout("flush: not everything was written in time", self._problem)
@@ -225,11 +227,10 @@ class HttpTracker:
                         ev = self._queue[0]
                         due = self._last_write + self._interval
                         waiting_update = ev.body["event"] == "update" and len(self._queue) == 1
-                        if not waiting_update or now >= due or self._hurry:
+                        if not waiting_update or now >= due or ev is self._hurry:
                             break
                         self._mu.wait(due - now)
                         continue
-                    self._hurry = False     # everything asked for has gone
                     if (self._heartbeat > 0 and self._step >= 0 and self._finished is None
                             and now - self._last_write >= self._heartbeat):
                         # An update with no field, under a seq of its own.
@@ -247,13 +248,19 @@ class HttpTracker:
                 if status == 0 or status >= 500:
                     self._stats["failures"] += 1
                     self._problem = answer.get("message", f"the service answered {status}")
-                    self._mu.wait(pause)        # the same seq again: a retry
+                    # The same seq again after the pause (other notifications,
+                    # a flush's say, do not cut it short; a stop does).
+                    resume = time.monotonic() + pause
+                    while not self._stop and time.monotonic() < resume:
+                        self._mu.wait(resume - time.monotonic())
                     pause = min(pause * 2, RETRY_MAX)
                     continue
                 pause = RETRY_MIN
                 heartbeat = ev not in self._queue
                 if not heartbeat:
                     self._queue.remove(ev)
+                if self._hurry is ev:
+                    self._hurry = None
                 self._settle(ev, status, answer, heartbeat)
                 self._mu.notify_all()
 
