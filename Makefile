@@ -46,7 +46,8 @@ XLDFLAGS := $(SANFLAGS) $(LDFLAGS)
 LIB_SRC	 := lib/clock.c lib/conn.c lib/eta.c lib/pgoutput.c lib/progress.c lib/publisher.c \
 	    lib/render.c lib/sha256.c lib/store.c lib/target.c lib/threads.c lib/token.c lib/tracker.c
 FCGI_SRC := fcgi/auth.c fcgi/cache.c fcgi/config.c fcgi/db.c fcgi/body.c fcgi/guard.c \
-	    fcgi/handler_cancel.c fcgi/handler_history.c fcgi/handler_jobs.c fcgi/handler_ping.c \
+	    fcgi/handler_cancel.c fcgi/handler_history.c fcgi/handler_jobs.c \
+	    fcgi/handler_notifications.c fcgi/handler_ping.c \
 	    fcgi/handler_progress.c fcgi/handler_publish.c fcgi/handler_stream.c fcgi/handler_submit.c \
 	    fcgi/http.c fcgi/listen.c \
 	    fcgi/log.c fcgi/master.c fcgi/priv.c fcgi/query.c fcgi/router.c \

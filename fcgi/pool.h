@@ -495,6 +495,7 @@ enum route_id {
 	ROUTE_PUBLISH,		/* POST /api/v2/training/jobs/{job_id}/progress */
 	ROUTE_CANCEL,		/* POST /api/v2/training/jobs/{job_id}/cancel */
 	ROUTE_HISTORY,		/* GET, HEAD /api/v2/training/jobs/{job_id}/progress/history */
+	ROUTE_NOTIFICATIONS,	/* GET, HEAD /api/v2/training/jobs/{job_id}/notifications */
 	ROUTE_STREAM,		/* GET /api/v2/training/jobs/{job_id}/progress/stream */
 	ROUTE_JOBS,		/* GET, HEAD /api/v2/training/jobs */
 	ROUTE_SUBMIT,		/* POST /api/v2/training/jobs: start a job */
@@ -812,6 +813,7 @@ void	 handle_submit(struct request *rq);
 
 /* GET/HEAD /api/v2/training/jobs/{job_id}/progress/history: the job's snapshots. */
 void	 handle_history(struct request *rq);
+void	 handle_notifications(struct request *rq);
 void	 handle_stream(struct request *rq);
 
 /* handler_cancel.c */

@@ -175,6 +175,11 @@ route_match(const char *method, const char *uri, struct route *rt)
 		if (strcmp(method, "POST") != 0)
 			return ROUTE_METHOD_NOT_ALLOWED;
 		rt->rt_id = ROUTE_CANCEL;
+	} else if (segment_is(&seg[2], "notifications")) {
+		rt->rt_allow = "GET, HEAD";
+		if (!rt->rt_head && strcmp(method, "GET") != 0)
+			return ROUTE_METHOD_NOT_ALLOWED;
+		rt->rt_id = ROUTE_NOTIFICATIONS;
 	} else
 		return ROUTE_NOT_FOUND;
 

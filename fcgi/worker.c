@@ -54,6 +54,9 @@ worker_dispatch(struct request *rq, void *arg)
 		case ROUTE_HISTORY:
 			handle_history(rq);
 			break;
+		case ROUTE_NOTIFICATIONS:
+			handle_notifications(rq);
+			break;
 		case ROUTE_STREAM:
 			handle_stream(rq);
 			break;

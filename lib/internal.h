@@ -367,6 +367,7 @@ enum store_stmt {
 	STMT_JOB_INSERT,	/* $1 job, $2 request, $3 its SHA-256, $4 token: a job to train (a row: new) */
 	STMT_JOB_HASH,		/* $1 job: the stored request's SHA-256 (bytea) */
 	STMT_NOTIFY_ADD,	/* $1..$3 text[] kinds, addresses, secrets; $4 job: its targets */
+	STMT_NOTIFICATIONS,	/* $1 job: whom its end is told, and how that went (a NULL row: none) */
 	STMT_COUNT
 };
 
@@ -443,6 +444,35 @@ struct snapshot {
  * column does not have the type expected.  Strings point into res.
  */
 int	 store_decode_snapshot(const PGresult *res, int row, struct snapshot *out);
+
+/* One target a job's end is told to (STMT_NOTIFICATIONS, schema/015), as decoded. */
+struct job_notification {
+	const char	*jn_kind;		/* webhook, slack, email */
+	const char	*jn_target;		/* cut short: no credential */
+	bool		 jn_every_job;		/* a target for every job, not the job's own */
+	const char	*jn_event;		/* job.completed ...; NULL before the end */
+	const char	*jn_state;		/* waiting, pending, retrying, delivered, dead, none */
+	int32_t		 jn_attempts;
+	bool		 jn_has_delivered_at;
+	int64_t		 jn_delivered_at;
+	bool		 jn_has_next_attempt_at;
+	int64_t		 jn_next_attempt_at;
+	const char	*jn_last_error;		/* NULL: none */
+};
+
+/*
+ * Decodes row `row` of a STMT_NOTIFICATIONS result.  0; 1 when the row says
+ * the job has no target at all (the outer join's NULLs); -1 when the result
+ * is not what this build expects.
+ */
+int	 store_decode_notification(const PGresult *res, int row, struct job_notification *out);
+/*
+ * Renders whom a job's end is told: {"job_id": id, "notifications": [{kind,
+ * target, every_job, event, state, attempts, delivered_at, next_attempt_at,
+ * last_error}, ...]}.  A string the caller frees, or NULL out of memory.
+ */
+char	*render_notifications(const char *job_id, const struct job_notification *items,
+	    int n, size_t *len);
 
 /* A row STMT_PUT returned: a state it applied. */
 struct store_applied {

@@ -321,6 +321,48 @@ done:
 }
 
 char *
+render_notifications(const char *job_id, const struct job_notification *items, int n,
+    size_t *len)
+{
+	const struct job_notification	*jn;
+	cJSON				*doc, *list, *item;
+	char				*out = NULL;
+	int				 i;
+
+	if ((doc = cJSON_CreateObject()) == NULL)
+		return NULL;
+	if (add_string(doc, "job_id", job_id) == -1 ||
+	    (list = cJSON_AddArrayToObject(doc, "notifications")) == NULL)
+		goto done;
+	for (i = 0; i < n; i++) {
+		jn = &items[i];
+		if ((item = cJSON_CreateObject()) == NULL)
+			goto done;
+		if (!cJSON_AddItemToArray(list, item)) {
+			cJSON_Delete(item);
+			goto done;
+		}
+		if (add_string(item, "kind", jn->jn_kind) == -1 ||
+		    add_string(item, "target", jn->jn_target) == -1 ||
+		    attach(item, "every_job", cJSON_CreateBool(jn->jn_every_job)) == -1 ||
+		    add_string(item, "event", jn->jn_event) == -1 ||
+		    add_string(item, "state", jn->jn_state) == -1 ||
+		    add_integer(item, "attempts", jn->jn_attempts) == -1 ||
+		    add_timestamp(item, "delivered_at", jn->jn_has_delivered_at,
+		    jn->jn_delivered_at) == -1 ||
+		    add_timestamp(item, "next_attempt_at", jn->jn_has_next_attempt_at,
+		    jn->jn_next_attempt_at) == -1 ||
+		    add_string(item, "last_error", jn->jn_last_error) == -1)
+			goto done;
+	}
+	if ((out = cJSON_PrintUnformatted(doc)) != NULL && len != NULL)
+		*len = strlen(out);
+done:
+	cJSON_Delete(doc);
+	return out;
+}
+
+char *
 render_error(const char *code, const char *message, size_t *len)
 {
 	return render_error_field(code, message, NULL, len);

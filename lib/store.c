@@ -406,6 +406,48 @@ store_decode_snapshot(const PGresult *res, int row, struct snapshot *out)
 	return 0;
 }
 
+/* The columns of STMT_NOTIFICATIONS, in its order. */
+enum {
+	NCOL_KIND, NCOL_TARGET, NCOL_EVERY_JOB, NCOL_EVENT, NCOL_STATE, NCOL_ATTEMPTS,
+	NCOL_DELIVERED_AT, NCOL_NEXT_ATTEMPT_AT, NCOL_LAST_ERROR, NCOL_COUNT
+};
+static const Oid ncol_types[NCOL_COUNT] = {
+	[NCOL_KIND] = OID_TEXT, [NCOL_TARGET] = OID_TEXT, [NCOL_EVERY_JOB] = OID_BOOL,
+	[NCOL_EVENT] = OID_TEXT, [NCOL_STATE] = OID_TEXT, [NCOL_ATTEMPTS] = OID_INT4,
+	[NCOL_DELIVERED_AT] = OID_TIMESTAMPTZ, [NCOL_NEXT_ATTEMPT_AT] = OID_TIMESTAMPTZ,
+	[NCOL_LAST_ERROR] = OID_TEXT,
+};
+
+int
+store_decode_notification(const PGresult *res, int row, struct job_notification *out)
+{
+	const char	*v[NCOL_COUNT];
+	uint32_t	 nullable = BIT(NCOL_EVENT) | BIT(NCOL_DELIVERED_AT) |
+			    BIT(NCOL_NEXT_ATTEMPT_AT) | BIT(NCOL_LAST_ERROR);
+	bool		 none;
+
+	/* The job, without a target: the outer join's NULLs. */
+	none = PQnfields(res) == NCOL_COUNT && row >= 0 && row < PQntuples(res) &&
+	    PQgetisnull(res, row, NCOL_KIND);
+	if (decode_row(res, row, ncol_types, NCOL_COUNT, none ? UINT32_MAX : nullable, v) == -1)
+		return -1;
+	if (none)
+		return 1;
+	memset(out, 0, sizeof(*out));
+	out->jn_kind = v[NCOL_KIND];
+	out->jn_target = v[NCOL_TARGET];
+	out->jn_every_job = v[NCOL_EVERY_JOB][0] != 0;
+	out->jn_event = v[NCOL_EVENT];
+	out->jn_state = v[NCOL_STATE];
+	out->jn_attempts = get_int32(v[NCOL_ATTEMPTS]);
+	if ((out->jn_has_delivered_at = v[NCOL_DELIVERED_AT] != NULL))
+		out->jn_delivered_at = get_timestamp(v[NCOL_DELIVERED_AT]);
+	if ((out->jn_has_next_attempt_at = v[NCOL_NEXT_ATTEMPT_AT] != NULL))
+		out->jn_next_attempt_at = get_timestamp(v[NCOL_NEXT_ATTEMPT_AT]);
+	out->jn_last_error = v[NCOL_LAST_ERROR];
+	return 0;
+}
+
 /*
  * heartbeat_at is indexed (the dashboard's order, stall detection), and an
  * update that changes an indexed column cannot be HOT.  So writes move it
@@ -640,6 +682,17 @@ static const char job_insert_sql[] =
 static const char job_hash_sql[] =
     "SELECT request_sha256 FROM training_jobs WHERE job_id = $1";
 
+/*
+ * Whom the job's end is told, through schema/015's function (the reader
+ * may not read the targets themselves).  No row: no such job; one row of
+ * NULLs: a job without targets.
+ */
+static const char notifications_sql[] =
+    "SELECT n.kind, n.target, n.every_job, n.event, n.state, n.attempts, n.delivered_at,"
+    " n.next_attempt_at, n.last_error"
+    " FROM training_progress AS t LEFT JOIN LATERAL job_notifications(t.job_id) AS n ON true"
+    " WHERE t.job_id = $1";
+
 /* $1 kinds, $2 addresses, $3 secrets ('' for none): text[]; $4 the job.  Its targets. */
 static const char notify_add_sql[] =
     "INSERT INTO notify_targets (kind, address, secret, job_id)"
@@ -662,6 +715,7 @@ const struct store_statement store_statements[STMT_COUNT] = {
 	    false },
 	[STMT_TOKEN] = { "tp_token", token_sql, 1, ROLE_READER | ROLE_WRITER, false },
 	[STMT_HISTORY] = { "tp_history", history_sql, 3, ROLE_READER, false },
+	[STMT_NOTIFICATIONS] = { "tp_notifications", notifications_sql, 1, ROLE_READER, false },
 	/* It writes the history, not a progress document: no read cache forgets. */
 	[STMT_PRUNE_HISTORY] = { "tp_prune_history", prune_history_sql, 1, ROLE_WRITER, false },
 	[STMT_RUNNING] = { "tp_running", running_sql, 2, ROLE_NOTIFY, false },

@@ -69,7 +69,8 @@ async function waitIn(page, what, fn, arg) {
 		pass(what);
 		return true;
 	} catch (e) {
-		fail(what, `not within ${WAIT_MS / 1000} s`);
+		// A predicate that threw is not a slow page: say what it threw.
+		fail(what, e.name === 'TimeoutError' ? `not within ${WAIT_MS / 1000} s` : e.message);
 		return false;
 	}
 }
@@ -463,6 +464,23 @@ await group('dashboard', async () => {
 	    'start: the job is started with the targets to tell when it ends');
 	await waitIn(page, 'start: it reads Queued (no trainer in this stack)',
 	    () => document.getElementById('status').textContent === 'Queued');
+	// Its page says whom its end will be told, cut short (GET .../notifications).
+	await waitIn(page, 'start: its page lists whom the end will be told, cut short',
+	    () => { const li = [...document.querySelectorAll('#notifications li')].map((l) => l.textContent);
+	        return !document.getElementById('notifications-panel').hidden && li.length === 2 &&
+	            li[0] === 'Email o...@example.com (this job): to be told when the job ends' &&
+	            li[1] === 'Slack https://hooks.slack.com (this job): to be told when the job ends'; });
+	// Its end: this stack has no mail server, so the email is tried and
+	// fails, and the page shows that, with the reason, without a reload.
+	// (The Slack target goes first: resolving its host can take the
+	// sender longer than this test waits, where DNS is slow to say no.)
+	await run(env('DEV_STACK'), ['psql', '-q', '-tA', '-v', 'ON_ERROR_STOP=1', '-c',
+	    `DELETE FROM notify_targets WHERE job_id = '${started}' AND kind = 'slack'`], { env: process.env });
+	await publish(started, 'start', 'data_collection');
+	await publish(started, 'complete');
+	await waitIn(page, 'start: after the end, the page shows the email not delivered yet, why, and when next',
+	    () => /^Email o\.\.\.@example\.com \(this job\): not delivered yet \(no SMTP server.*\); next try /
+	        .test(document.querySelector('#notifications li')?.textContent ?? ''));
 	await page.context().close();
 });
 

@@ -9,7 +9,7 @@ out=$("$E2E_ROOT/deploy/migrate" "$super_url" 2>&1)
 is "$?" 0 "migrate on an up-to-date database succeeds"
 case $out in *"0 applied now"*) pass "and applies nothing" ;; *) fail "and applies nothing" "$out" ;; esac
 is "$(sql "SELECT version || ' ' || name || ' ' || length(checksum) FROM schema_migrations ORDER BY version" | tr '\n' ',')" \
-    "001 training_progress 64,002 job_states 64,003 notify 64,004 harden 64,005 history 64,006 history_cheaper 64,007 change_feed 64,008 training_jobs 64,009 notifications 64,010 notify_per_job 64,011 notify_wake 64,012 jobs_wake 64,013 notify_targets_rls 64,014 notify_retention 64," "schema_migrations records each migration with its checksum"
+    "001 training_progress 64,002 job_states 64,003 notify 64,004 harden 64,005 history 64,006 history_cheaper 64,007 change_feed 64,008 training_jobs 64,009 notifications 64,010 notify_per_job 64,011 notify_wake 64,012 jobs_wake 64,013 notify_targets_rls 64,014 notify_retention 64,015 job_notifications 64," "schema_migrations records each migration with its checksum"
 out=$("$E2E_ROOT/deploy/migrate" --status "$super_url" 2>&1)
 case $out in *"applied 001 training_progress"*) pass "--status lists what is applied" ;; *) fail "--status lists what is applied" "$out" ;; esac
 

@@ -249,12 +249,37 @@ if sql "SELECT request::text FROM training_jobs WHERE job_id = 'nt-api'" | grep 
 else
 	pass "the secret is not stored in the request"
 fi
+# GET .../notifications (schema/015): whom its end will be told, cut short.
+notes() { http GET "/api/v2/training/jobs/$1/notifications"; [ -s "$BODY_FILE" ] || echo '{}' >"$BODY_FILE"; }
+notes nt-api
+is "$STATUS" 200 "GET .../notifications: 200"
+is "$(jq -c '[.notifications[] | [.kind, .target, .every_job, .state, .event]]' "$BODY_FILE")" \
+    "$(jq -cn --arg h "http://127.0.0.1:$hook_PORT" --arg s "http://localhost:$slack_PORT" '[
+        ["webhook", $h, true, "waiting", null], ["slack", $s, true, "waiting", null],
+        ["email", "o...@example.com", true, "waiting", null],
+        ["webhook", $h, false, "waiting", null], ["email", "o...@example.com", false, "waiting", null]]')" \
+    "before its end: every target that applies, waiting, each cut to scheme, host and port or a letter and the domain"
+if grep -qE 'k2|/api|/services|owner@|ops@' "$BODY_FILE"; then
+	fail "no secret, path or whole address in it" "$(cat "$BODY_FILE")"
+else
+	pass "no secret, path or whole address in it"
+fi
 pub --job nt-api start data_collection && pub --job nt-api complete
 wait_until 60 owed_is 5 "WHERE job_id = 'nt-api' AND delivered_at IS NOT NULL" &&
     pass "its end notifies its own two targets and the three for every job" ||
     fail "its end notifies its own two targets and the three for every job" \
         "$(outbox "target_id, attempts, last_error" "WHERE job_id = 'nt-api'")"
 ok grep -q '"/api"' "$N/hook.log" -- "the job's webhook got it"
+notes nt-api
+is "$(jq -c '[.notifications[] | [.state, .event, .attempts, (.delivered_at | type), .next_attempt_at]] | unique' "$BODY_FILE")" \
+    '[["delivered","job.completed",1,"string",null]]' "after its end: each delivered, when, in one try"
+notes nt-hand
+is "$(jq -c '[.notifications[] | select(.every_job | not) | [.state, .target, (.last_error | test("^refused: the target"))]]' "$BODY_FILE")" \
+    "[[\"dead\",\"http://127.0.0.1:$hook_PORT\",true]]" "a dead letter reads dead, with its reason"
+notes nt-nothing-here
+is "$STATUS $(jq -r .error "$BODY_FILE")" "404 not_found" "GET .../notifications of an unknown job: 404"
+http POST /api/v2/training/jobs/nt-api/notifications
+is "$STATUS" 405 "POST .../notifications: 405"
 ok grep -q '"<owner@example.com>"' "$N/smtp.log" -- "the job's email address got it"
 for bad in '{"notify": [{"kind": "webhook", "url": "gopher://x"}]}|notify[0].url' \
     '{"notify": [{"kind": "email", "address": "nobody"}]}|notify[0].address' \

@@ -423,3 +423,37 @@ Test(render, a_channel_is_the_job_ids_sha256)
 	cr_assert_str_eq(c, "93a6ed8b4588798dbeee69299781b215", "no escaping needed");
 	cr_assert_eq(strlen(c) + 1, RENDER_CHANNEL_MAX);
 }
+
+Test(render, notifications)
+{
+	struct job_notification	 jn[2];
+	char			*out;
+	size_t			 len;
+
+	memset(jn, 0, sizeof(jn));
+	jn[0].jn_kind = "email";
+	jn[0].jn_target = "o...@example.com";
+	jn[0].jn_state = "waiting";
+	jn[1].jn_kind = "webhook";
+	jn[1].jn_target = "https://h.example";
+	jn[1].jn_every_job = true;
+	jn[1].jn_event = "job.failed";
+	jn[1].jn_state = "retrying";
+	jn[1].jn_attempts = 3;
+	jn[1].jn_has_next_attempt_at = true;
+	jn[1].jn_next_attempt_at = INT64_C(1796180000000000);
+	jn[1].jn_last_error = "h.example:443 answered 503";
+	cr_assert_not_null(out = render_notifications("j\"1", jn, 2, &len));
+	cr_assert_eq(len, strlen(out));
+	cr_assert_str_eq(out, "{\"job_id\":\"j\\\"1\",\"notifications\":["
+	    "{\"kind\":\"email\",\"target\":\"o...@example.com\",\"every_job\":false,\"event\":null,"
+	    "\"state\":\"waiting\",\"attempts\":0,\"delivered_at\":null,\"next_attempt_at\":null,"
+	    "\"last_error\":null},"
+	    "{\"kind\":\"webhook\",\"target\":\"https://h.example\",\"every_job\":true,"
+	    "\"event\":\"job.failed\",\"state\":\"retrying\",\"attempts\":3,\"delivered_at\":null,"
+	    "\"next_attempt_at\":\"2026-12-02T02:53:20Z\",\"last_error\":\"h.example:443 answered 503\"}]}");
+	free(out);
+	cr_assert_not_null(out = render_notifications("j", NULL, 0, NULL));
+	cr_assert_str_eq(out, "{\"job_id\":\"j\",\"notifications\":[]}");
+	free(out);
+}

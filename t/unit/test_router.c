@@ -197,6 +197,20 @@ Test(router, the_ping)
 	cr_assert_eq(get("/_trainprog/status"), ROUTE_NOT_FOUND, "the status page is not the workers'");
 }
 
+Test(router, the_notifications)
+{
+	cr_assert_eq(get(P "a%2Fb/notifications"), ROUTE_OK);
+	cr_assert_eq(rt.rt_id, ROUTE_NOTIFICATIONS);
+	cr_assert_str_eq(rt.rt_job_id, "a/b");
+	cr_assert_eq(route_match("HEAD", P "j/notifications?x=1", &rt), ROUTE_OK);
+	cr_assert_eq(rt.rt_id, ROUTE_NOTIFICATIONS);
+	cr_assert_eq(route_match("POST", P "j/notifications", &rt), ROUTE_METHOD_NOT_ALLOWED);
+	cr_assert_str_eq(rt.rt_allow, "GET, HEAD");
+	cr_assert_eq(get(P "j/notifications/"), ROUTE_NOT_FOUND);
+	cr_assert_eq(get(P "j/progress/notifications"), ROUTE_NOT_FOUND);
+	cr_assert_eq(get(P "%01/notifications"), ROUTE_BAD_REQUEST);
+}
+
 Test(router, the_history)
 {
 	cr_assert_eq(get(P "a%2Fb/progress/history?since_seq=5"), ROUTE_OK);

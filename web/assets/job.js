@@ -10,6 +10,8 @@ import {
 
 const $ = (id) => document.getElementById(id);
 const HISTORY_PAGES_MAX = 20;
+const NOTES_RECHECK_MS = 5000;		// while a notification is being sent
+const NOTES_RECHECKS_MAX = 60;
 
 let doc = null;			// the newest progress document
 let announced = null;		// the status last announced
@@ -195,6 +197,10 @@ function render(d) {
 		// (Not for the cancel one asked for here; for any other end, yes.)
 		if (FINISHED.has(d.status) && !(cancelAsked && d.status === 'cancelled'))
 			notifyEnd(d);
+		if (FINISHED.has(d.status)) {
+			notesRechecks = 0;
+			loadNotifications(d.job_id);
+		}
 		if (d.status === 'completed')
 			announce(`Training completed. Best score ${score(d.best_score)}.`);
 		else if (d.status === 'failed')
@@ -281,6 +287,70 @@ function notifyEnd(d) {
 	} catch {
 		// a browser that shows notifications only from a service worker
 	}
+}
+
+// --- whom the job's end is told (GET .../notifications) ---------------------------
+
+const KIND_LABEL = { email: 'Email', slack: 'Slack', webhook: 'Webhook' };
+let notesTimer = null;
+let notesRechecks = 0;
+
+function noteText(n) {
+	const when = (s) => {
+		const t = parseTime(s);
+		return t ? `${relative(t)} (${localTime(t)})` : '';
+	};
+	switch (n.state) {
+	case 'waiting':
+		return 'to be told when the job ends';
+	case 'pending':
+		return 'being sent';
+	case 'retrying':
+		return `not delivered yet (${n.last_error ?? 'no answer'}); next try ${when(n.next_attempt_at)}`;
+	case 'delivered':
+		return `delivered ${when(n.delivered_at)}`;
+	case 'dead':
+		return `given up after ${n.attempts} tries: ${n.last_error ?? 'no reason'}`;
+	default:
+		return 'nothing sent for this job';
+	}
+}
+
+function renderNotifications(items) {
+	const list = $('notifications');
+	list.replaceChildren();
+	for (const n of items) {
+		const li = document.createElement('li');
+		li.className = `note ${n.state}`;
+		const who = document.createElement('span');
+		who.className = 'who';
+		who.textContent = `${KIND_LABEL[n.kind] ?? n.kind} ${n.target}`;
+		const scope = document.createElement('span');
+		scope.className = 'muted';
+		scope.textContent = n.every_job ? ' (every job)' : ' (this job)';
+		const what = document.createElement('span');
+		what.className = 'what';
+		what.textContent = `: ${noteText(n)}`;
+		li.append(who, scope, what);
+		list.append(li);
+	}
+	$('notifications-panel').hidden = items.length === 0;
+}
+
+// Asks again while something is being sent, every 5 s for 5 minutes at most.
+async function loadNotifications(id) {
+	clearTimeout(notesTimer);
+	let answer;
+	try {
+		answer = await request(`${apiJobPath(id)}/notifications`);
+	} catch {
+		return;		// an older server, or reads that need a token: no panel
+	}
+	const items = answer.body?.notifications ?? [];
+	renderNotifications(items);
+	if (items.some((n) => n.state === 'pending' || n.state === 'retrying') &&
+	    notesRechecks++ < NOTES_RECHECKS_MAX)
+		notesTimer = setTimeout(() => loadNotifications(id), NOTES_RECHECK_MS);
 }
 
 function renderConn(state) {
@@ -384,6 +454,7 @@ function main() {
 	const feed = new JobFeed(id, { onDoc: render, onState: renderConn });
 	feed.start();
 	loadHistory(id);
+	loadNotifications(id);
 }
 
 main();

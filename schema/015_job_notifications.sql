@@ -1,0 +1,50 @@
+-- 015_job_notifications.sql: whom a job's end was told, or will be, for
+-- GET /api/v2/training/jobs/{job_id}/notifications and the job's page.
+--
+-- The pool's reader may not read notify_targets: a webhook's URL is often
+-- its credential and a secret is a key.  job_notifications(job) shows each
+-- target that applies to the job (its own, and those for every job) cut to
+-- what tells it apart without giving it away: an email address's first
+-- letter and domain, a URL's scheme, host and port.  Never a secret.  With
+-- it, the state of the job's notification to that target:
+--   waiting    the job has not ended;
+--   pending    owed, not tried yet (or being sent);
+--   retrying   tried and failed, to be tried again at next_attempt_at;
+--   delivered  at delivered_at;
+--   dead       given up on (tp-admin notify dead);
+--   none       nothing is owed: the target came after the job's end, or
+--              the delivery has been pruned (schema/014).
+-- Run migrate before restarting the pool: its reader prepares the query.
+
+CREATE FUNCTION job_notifications(job text)
+    RETURNS TABLE (kind text, target text, every_job boolean, event text, state text,
+                   attempts integer, delivered_at timestamptz, next_attempt_at timestamptz,
+                   last_error text)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, public, pg_temp AS $$
+    SELECT t.kind,
+           CASE WHEN t.kind = 'email'
+                THEN left(split_part(t.address, '@', 1), 1) || '...@' ||
+                     split_part(t.address, '@', 2)
+                -- (a user@ a row written by hand may hold is left out too)
+                ELSE coalesce(split_part(t.address, '://', 1) || '://' ||
+                     substring(t.address FROM '^[a-z]+://(?:[^/?#]*@)?([^/?#@]*)'), '?') END,
+           t.job_id IS NULL,
+           o.event,
+           CASE WHEN o.id IS NULL THEN CASE WHEN p.is_complete THEN 'none' ELSE 'waiting' END
+                WHEN o.delivered_at IS NOT NULL THEN 'delivered'
+                WHEN o.dead_at IS NOT NULL THEN 'dead'
+                WHEN o.attempts = 0 THEN 'pending'
+                ELSE 'retrying' END,
+           coalesce(o.attempts, 0),
+           o.delivered_at,
+           CASE WHEN o.delivered_at IS NULL AND o.dead_at IS NULL THEN o.next_attempt_at END,
+           o.last_error
+    FROM public.notify_targets AS t
+    LEFT JOIN public.training_progress AS p ON p.job_id = job
+    LEFT JOIN public.notify_outbox AS o ON o.target_id = t.id AND o.job_id = job
+    WHERE t.job_id IS NULL OR t.job_id = job
+    ORDER BY t.id, o.id
+$$;
+REVOKE ALL ON FUNCTION job_notifications(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION job_notifications(text) TO tp_reader;
