@@ -10,13 +10,10 @@
 
 #include "pool.h"
 
-/* More targets than any job has: the rest are left out of the answer. */
-#define NOTIFICATIONS_MAX	64
-
 void
 handle_notifications(struct request *rq)
 {
-	struct job_notification	 items[NOTIFICATIONS_MAX];
+	struct job_notification	*items = NULL;
 	const char		*params[1] = { rq->rq_route.rt_job_id };
 	PGresult		*res = NULL;
 	char			*body;
@@ -32,7 +29,12 @@ handle_notifications(struct request *rq)
 		http_reply_no_job(rq);
 		goto done;
 	}
-	for (i = 0; i < rows && n < NOTIFICATIONS_MAX; i++) {
+	/* As many as there are targets: an operator may add any number. */
+	if ((items = calloc((size_t)rows, sizeof(*items))) == NULL) {
+		http_reply_error(rq, 500, "internal_error", "out of memory", NULL);
+		goto done;
+	}
+	for (i = 0; i < rows; i++) {
 		if ((rc = store_decode_notification(res, i, &items[n])) == -1) {
 			log_error("decode_failed", "the notifications do not have the columns and "
 			    "types this build expects: run deploy/migrate");
@@ -50,5 +52,6 @@ handle_notifications(struct request *rq)
 	http_reply_json(rq, 200, body, len, NULL);
 	free(body);
 done:
+	free(items);
 	PQclear(res);
 }

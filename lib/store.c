@@ -690,8 +690,9 @@ static const char job_hash_sql[] =
 static const char notifications_sql[] =
     "SELECT n.kind, n.target, n.every_job, n.event, n.state, n.attempts, n.delivered_at,"
     " n.next_attempt_at, n.last_error"
-    " FROM training_progress AS t LEFT JOIN LATERAL job_notifications(t.job_id) AS n ON true"
-    " WHERE t.job_id = $1";
+    " FROM training_progress AS t"
+    " LEFT JOIN LATERAL job_notifications(t.job_id) WITH ORDINALITY AS n ON true"
+    " WHERE t.job_id = $1 ORDER BY n.ordinality";
 
 /* $1 kinds, $2 addresses, $3 secrets ('' for none): text[]; $4 the job.  Its targets. */
 static const char notify_add_sql[] =

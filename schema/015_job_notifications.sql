@@ -23,12 +23,16 @@ CREATE FUNCTION job_notifications(job text)
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path = pg_catalog, public, pg_temp AS $$
     SELECT t.kind,
+           -- Shown only when it is plainly a host (and port) or a domain; a row
+           -- written by hand with anything else there (user:password@, a
+           -- stray character) shows as "?" rather than risk a credential.
            CASE WHEN t.kind = 'email'
-                THEN left(split_part(t.address, '@', 1), 1) || '...@' ||
-                     split_part(t.address, '@', 2)
-                -- (a user@ a row written by hand may hold is left out too)
-                ELSE coalesce(split_part(t.address, '://', 1) || '://' ||
-                     substring(t.address FROM '^[a-z]+://(?:[^/?#]*@)?([^/?#@]*)'), '?') END,
+                THEN CASE WHEN t.address ~ '^[^@]+@[A-Za-z0-9.-]+$'
+                          THEN left(t.address, 1) || '...@' || split_part(t.address, '@', 2)
+                          ELSE '?' END
+                ELSE coalesce(substring(t.address FROM
+                     '^(https?://(?:[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?)(?:[/?#]|$)'),
+                     coalesce(substring(t.address FROM '^([a-z]+)://'), '?') || '://?') END,
            t.job_id IS NULL,
            o.event,
            CASE WHEN o.id IS NULL THEN CASE WHEN p.is_complete THEN 'none' ELSE 'waiting' END
@@ -42,9 +46,13 @@ CREATE FUNCTION job_notifications(job text)
            o.last_error
     FROM public.notify_targets AS t
     LEFT JOIN public.training_progress AS p ON p.job_id = job
-    LEFT JOIN public.notify_outbox AS o ON o.target_id = t.id AND o.job_id = job
+    -- The newest, should a job have ended twice (a writer that sets
+    -- is_complete back and forth owes a notification each time).
+    LEFT JOIN LATERAL (SELECT r.* FROM public.notify_outbox AS r
+                       WHERE r.target_id = t.id AND r.job_id = job
+                       ORDER BY r.id DESC LIMIT 1) AS o ON true
     WHERE t.job_id IS NULL OR t.job_id = job
-    ORDER BY t.id, o.id
+    ORDER BY t.id
 $$;
 REVOKE ALL ON FUNCTION job_notifications(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION job_notifications(text) TO tp_reader;

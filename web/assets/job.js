@@ -199,6 +199,7 @@ function render(d) {
 			notifyEnd(d);
 		if (FINISHED.has(d.status)) {
 			notesRechecks = 0;
+			notesFollowing = true;
 			loadNotifications(d.job_id);
 		}
 		if (d.status === 'completed')
@@ -294,6 +295,8 @@ function notifyEnd(d) {
 const KIND_LABEL = { email: 'Email', slack: 'Slack', webhook: 'Webhook' };
 let notesTimer = null;
 let notesRechecks = 0;
+let notesAsked = 0;		// requests sent: an older answer is not shown over a newer
+let notesFollowing = false;	// since the end, or while one is in flight: a failed look is retried
 
 function noteText(n) {
 	const when = (s) => {
@@ -340,17 +343,30 @@ function renderNotifications(items) {
 // Asks again while something is being sent, every 5 s for 5 minutes at most.
 async function loadNotifications(id) {
 	clearTimeout(notesTimer);
+	const asked = ++notesAsked;
+	const again = () => {
+		notesFollowing = true;
+		if (notesRechecks++ < NOTES_RECHECKS_MAX)
+			notesTimer = setTimeout(() => loadNotifications(id), NOTES_RECHECK_MS);
+	};
 	let answer;
 	try {
 		answer = await request(`${apiJobPath(id)}/notifications`);
 	} catch {
-		return;		// an older server, or reads that need a token: no panel
+		// An older server, or reads that need a token: no panel.  A failure
+		// while following a delivery is tried again, as the next look would.
+		if (asked === notesAsked && notesFollowing)
+			again();
+		return;
 	}
+	if (asked !== notesAsked)
+		return;
 	const items = answer.body?.notifications ?? [];
 	renderNotifications(items);
-	if (items.some((n) => n.state === 'pending' || n.state === 'retrying') &&
-	    notesRechecks++ < NOTES_RECHECKS_MAX)
-		notesTimer = setTimeout(() => loadNotifications(id), NOTES_RECHECK_MS);
+	if (items.some((n) => n.state === 'pending' || n.state === 'retrying'))
+		again();
+	else
+		notesFollowing = false;
 }
 
 function renderConn(state) {
