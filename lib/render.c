@@ -88,6 +88,19 @@ attach(cJSON *obj, const char *name, cJSON *item)
 	return 0;
 }
 
+/* A new object at the end of list, or NULL out of memory. */
+static cJSON *
+append_object(cJSON *list)
+{
+	cJSON	*item = cJSON_CreateObject();
+
+	if (item != NULL && !cJSON_AddItemToArray(list, item)) {
+		cJSON_Delete(item);
+		item = NULL;
+	}
+	return item;
+}
+
 /* Adds `name` as a string, or null when s is NULL.  Returns 0 or -1. */
 static int
 add_string(cJSON *obj, const char *name, const char *s)
@@ -202,12 +215,8 @@ render_jobs(const struct job_item *items, int n, const char *next_cursor,
 		goto done;
 	for (i = 0; i < n; i++) {
 		ji = &items[i];
-		if ((item = cJSON_CreateObject()) == NULL)
+		if ((item = append_object(list)) == NULL)
 			goto done;
-		if (!cJSON_AddItemToArray(list, item)) {
-			cJSON_Delete(item);
-			goto done;
-		}
 		if (add_string(item, "job_id", ji->ji_job_id) == -1 ||
 		    add_string(item, "status", ji->ji_status) == -1 ||
 		    add_number(item, "percentage", true, ji->ji_percentage) == -1 ||
@@ -290,12 +299,8 @@ render_history(const char *job_id, const struct snapshot *snaps, int n,
 		goto done;
 	for (i = 0; i < n; i++) {
 		sn = &snaps[i];
-		if ((item = cJSON_CreateObject()) == NULL)
+		if ((item = append_object(list)) == NULL)
 			goto done;
-		if (!cJSON_AddItemToArray(list, item)) {
-			cJSON_Delete(item);
-			goto done;
-		}
 		if (add_integer(item, "seq", sn->sn_seq) == -1 ||
 		    add_timestamp(item, "at", true, sn->sn_at) == -1 ||
 		    add_string(item, "status", sn->sn_status) == -1 ||
@@ -336,12 +341,8 @@ render_notifications(const char *job_id, const struct job_notification *items, i
 		goto done;
 	for (i = 0; i < n; i++) {
 		jn = &items[i];
-		if ((item = cJSON_CreateObject()) == NULL)
+		if ((item = append_object(list)) == NULL)
 			goto done;
-		if (!cJSON_AddItemToArray(list, item)) {
-			cJSON_Delete(item);
-			goto done;
-		}
 		if (add_string(item, "kind", jn->jn_kind) == -1 ||
 		    add_string(item, "target", jn->jn_target) == -1 ||
 		    attach(item, "every_job", cJSON_CreateBool(jn->jn_every_job)) == -1 ||
