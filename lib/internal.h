@@ -338,6 +338,8 @@ int	 token_parse(const char *token, char id[TOKEN_ID_LEN + 1], const char **secr
  * alphabet or a non-canonical ending.  The length, or -1.
  */
 long	 b64url_encode(const void *data, size_t len, char *out, size_t size);
+/* Standard base64, padded (MIME's, for email headers): as b64url_encode. */
+long	 b64_encode(const void *data, size_t len, char *out, size_t size);
 long	 b64url_decode(const char *s, size_t len, unsigned char *out, size_t size);
 /* Makes a new random token (getrandom) into buf (TOKEN_LEN + 1 bytes). 0 or -1. */
 int	 token_generate(char *buf, size_t size);

@@ -50,28 +50,47 @@ random_bytes(unsigned char *buf, size_t n)
 	return 0;
 }
 
-long
-b64url_encode(const void *data, size_t len, char *out, size_t size)
+/* RFC 4648 base64 in `digits`, padded with '=' to a multiple of 4 when pad. */
+static long
+b64_encode_in(const char *digits, bool pad, const void *data, size_t len, char *out,
+    size_t size)
 {
 	const unsigned char	*p = data;
 	size_t			 i, o = 0;
 	uint32_t		 v = 0;
 	int			 bits = 0;
 
-	if (size < (len * 4 + 2) / 3 + 1)
+	if (size < (pad ? (len + 2) / 3 * 4 : (len * 4 + 2) / 3) + 1)
 		return -1;
 	for (i = 0; i < len; i++) {
 		v = v << 8 | p[i];
 		bits += 8;
 		while (bits >= 6) {
-			out[o++] = b64url[(v >> (bits - 6)) & 0x3f];
+			out[o++] = digits[(v >> (bits - 6)) & 0x3f];
 			bits -= 6;
 		}
 	}
 	if (bits > 0)
-		out[o++] = b64url[(v << (6 - bits)) & 0x3f];
+		out[o++] = digits[(v << (6 - bits)) & 0x3f];
+	while (pad && o % 4 != 0)
+		out[o++] = '=';
 	out[o] = '\0';
 	return (long)o;
+}
+
+long
+b64url_encode(const void *data, size_t len, char *out, size_t size)
+{
+	return b64_encode_in(b64url, false, data, len, out, size);
+}
+
+long
+b64_encode(const void *data, size_t len, char *out, size_t size)
+{
+	static const char digits[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+	return b64_encode_in(digits, true, data, len, out, size);
 }
 
 long

@@ -432,32 +432,6 @@ done:
 	return out;
 }
 
-static void
-base64(const unsigned char *in, size_t n, char *out)
-{
-	static const char digits[] =
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	size_t		 i;
-	uint32_t	 v;
-
-	for (i = 0; i + 2 < n; i += 3, out += 4) {
-		v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
-		out[0] = digits[v >> 18];
-		out[1] = digits[v >> 12 & 63];
-		out[2] = digits[v >> 6 & 63];
-		out[3] = digits[v & 63];
-	}
-	if (i < n) {
-		v = (uint32_t)in[i] << 16 | (i + 1 < n ? (uint32_t)in[i + 1] << 8 : 0);
-		out[0] = digits[v >> 18];
-		out[1] = digits[v >> 12 & 63];
-		out[2] = i + 1 < n ? digits[v >> 6 & 63] : '=';
-		out[3] = '=';
-		out += 4;
-	}
-	*out = '\0';
-}
-
 /*
  * A header's unstructured text (Subject), for a line that already holds
  * col characters: as it is when it is printable ASCII, otherwise RFC 2047
@@ -467,7 +441,7 @@ base64(const unsigned char *in, size_t n, char *out)
 static char *
 header_text(const char *s, size_t col)
 {
-	size_t	 n = strlen(s), i, k, o = 0;
+	size_t	 n = strlen(s), i, k, o = 0, size = n / 39 * 80 + n * 2 + 80;
 	char	*out;
 
 	for (i = 0; i < n; i++)
@@ -476,7 +450,7 @@ header_text(const char *s, size_t col)
 	if (i == n)
 		return strdup(s);
 	/* At least 39 bytes a word (col < 10), each at most 76 characters with its line. */
-	if (col > 10 || (out = malloc(n / 39 * 80 + n * 2 + 80)) == NULL)
+	if (col > 10 || (out = malloc(size)) == NULL)
 		return NULL;
 	for (i = 0; i < n; i += k) {
 		if (i > 0) {
@@ -487,8 +461,7 @@ header_text(const char *s, size_t col)
 		if ((k = utf8_prefix(s + i, (76 - col - 12) / 4 * 3)) == 0)
 			k = 1;
 		o += (size_t)sprintf(out + o, "=?UTF-8?B?");
-		base64((const unsigned char *)s + i, k, out + o);
-		o += strlen(out + o);
+		o += (size_t)b64_encode(s + i, k, out + o, size - o);
 		o += (size_t)sprintf(out + o, "?=");
 	}
 	return out;

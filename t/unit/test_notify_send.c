@@ -17,6 +17,7 @@
 #include <cjson/cJSON.h>
 #include <criterion/criterion.h>
 
+#include "../../lib/internal.h"
 #include "../../tools/notify_send.h"
 
 static const char doc[] =
@@ -185,45 +186,20 @@ Test(notify_send, email_lines_and_encoding)
 	free(mail);
 }
 
-/* Decodes base64 text[0..n) into out; returns the length. */
+/* Decodes standard base64 text[0..n) into out with the library's base64url decoder. */
 static size_t
-unbase64(const char *text, size_t n, unsigned char *out)
+unbase64(const char *text, size_t n, unsigned char *out, size_t size)
 {
-	static const char digits[] =
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	uint32_t	 v = 0;
-	size_t		 i, o = 0;
-	int		 bits = 0;
+	char	 url[128];
+	size_t	 i, k = 0;
+	long	 len;
 
-	for (i = 0; i < n && text[i] != '='; i++) {
-		const char *d = strchr(digits, text[i]);
-
-		cr_assert(d != NULL && *d != '\0', "not base64: %.*s", (int)n, text);
-		v = v << 6 | (uint32_t)(d - digits);
-		if ((bits += 6) >= 8) {
-			bits -= 8;
-			out[o++] = (unsigned char)(v >> bits);
-		}
-	}
-	return o;
-}
-
-/* Is s[0..n) whole UTF-8 characters (no sequence cut at either end)? */
-static bool
-whole_utf8(const unsigned char *s, size_t n)
-{
-	size_t	 i = 0, k;
-
-	while (i < n) {
-		k = s[i] < 0x80 ? 1 : s[i] >= 0xf0 ? 4 : s[i] >= 0xe0 ? 3 : s[i] >= 0xc0 ? 2 : 0;
-		if (k == 0 || i + k > n)
-			return false;
-		for (size_t m = 1; m < k; m++)
-			if ((s[i + m] & 0xc0) != 0x80)
-				return false;
-		i += k;
-	}
-	return true;
+	cr_assert_lt(n, sizeof(url));
+	for (i = 0; i < n && text[i] != '=' ; i++)
+		url[k++] = text[i] == '+' ? '-' : text[i] == '/' ? '_' : text[i];
+	len = b64url_decode(url, k, out, size);
+	cr_assert_geq(len, 0, "not base64: %.*s", (int)n, text);
+	return (size_t)len;
 }
 
 /* A long non-ASCII subject is several encoded words, each of whole characters. */
@@ -251,8 +227,10 @@ Test(notify_send, email_subject_folded)
 		size_t		 n;
 
 		cr_assert_leq((size_t)(q + 2 - p), 75, "an encoded word of at most 75 characters");
-		n = unbase64(p + 10, (size_t)(q - (p + 10)), raw);
-		cr_assert(whole_utf8(raw, n), "a word of whole characters: %.*s", (int)(q + 2 - p), p);
+		n = unbase64(p + 10, (size_t)(q - (p + 10)), raw, sizeof(raw));
+		/* Valid UTF-8 on its own: no character cut between two words. */
+		cr_assert(utf8_valid((const char *)raw, n), "a word of whole characters: %.*s",
+		    (int)(q + 2 - p), p);
 		words++;
 	}
 	cr_assert_geq(words, 6, "folded into several words (%d)", words);

@@ -119,3 +119,20 @@ Test(token, parse_refuses_other_shapes)
 	cr_assert_eq(token_parse("tp_0123456789ab_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-", id,
 	    &secret), 0);
 }
+
+/* RFC 4648's test vectors, standard alphabet and padded (email headers). */
+Test(token, base64_standard)
+{
+	static const char *const want[] = { "", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=",
+	    "Zm9vYmFy" };
+	char	 out[16];
+	size_t	 i;
+
+	for (i = 0; i < 7; i++) {
+		cr_assert_eq(b64_encode("foobar", i, out, sizeof(out)), (long)strlen(want[i]));
+		cr_assert_str_eq(out, want[i]);
+	}
+	cr_assert_eq(b64_encode("\xfb\xff", 2, out, sizeof(out)), 4);
+	cr_assert_str_eq(out, "+/8=", "the standard alphabet's last two digits");
+	cr_assert_eq(b64_encode("foo", 3, out, 4), -1, "no room for the NUL");
+}
