@@ -15,6 +15,23 @@
 --   none       nothing is owed: the target came after the job's end, or
 --              the delivery has been pruned (schema/014).
 -- Run migrate before restarting the pool: its reader prepares the query.
+--
+-- notify_target_shown(kind, address) is the cut itself, also what
+-- `tp-admin notify list` shows of a URL: one rule for both.  It is shown
+-- only when it is plainly a host (and port) or a domain; a row written by
+-- hand with anything else there (user:password@, a stray character) shows
+-- as "?" rather than risk a credential.
+CREATE FUNCTION notify_target_shown(kind text, address text) RETURNS text
+    LANGUAGE sql IMMUTABLE STRICT
+    SET search_path = pg_catalog, pg_temp AS $$
+    SELECT CASE WHEN kind = 'email'
+                THEN CASE WHEN address ~ '^[^@]+@[A-Za-z0-9.-]+$'
+                          THEN left(address, 1) || '...@' || split_part(address, '@', 2)
+                          ELSE '?' END
+                ELSE coalesce(substring(address FROM
+                     '^(https?://(?:[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?)(?:[/?#]|$)'),
+                     coalesce(substring(address FROM '^([a-z]+)://'), '?') || '://?') END
+$$;
 
 CREATE FUNCTION job_notifications(job text)
     RETURNS TABLE (kind text, target text, every_job boolean, event text, state text,
@@ -23,16 +40,7 @@ CREATE FUNCTION job_notifications(job text)
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path = pg_catalog, public, pg_temp AS $$
     SELECT t.kind,
-           -- Shown only when it is plainly a host (and port) or a domain; a row
-           -- written by hand with anything else there (user:password@, a
-           -- stray character) shows as "?" rather than risk a credential.
-           CASE WHEN t.kind = 'email'
-                THEN CASE WHEN t.address ~ '^[^@]+@[A-Za-z0-9.-]+$'
-                          THEN left(t.address, 1) || '...@' || split_part(t.address, '@', 2)
-                          ELSE '?' END
-                ELSE coalesce(substring(t.address FROM
-                     '^(https?://(?:[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?)(?:[/?#]|$)'),
-                     coalesce(substring(t.address FROM '^([a-z]+)://'), '?') || '://?') END,
+           public.notify_target_shown(t.kind, t.address),
            t.job_id IS NULL,
            o.event,
            CASE WHEN o.id IS NULL THEN CASE WHEN p.is_complete THEN 'none' ELSE 'waiting' END

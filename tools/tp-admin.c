@@ -343,55 +343,36 @@ notify_add(PGconn *conn, int argc, char **argv)
 	return 0;
 }
 
-/*
- * A URL as notify list shows it: scheme, host and port, then "/..." for the
- * rest, which is often the credential (a Slack webhook's token, an ntfy
- * topic, a URL's secret path segment).
- */
-static void
-shown_url(const char *url, char *out, size_t size)
-{
-	const char	*p = strstr(url, "://");
-
-	if (p == NULL) {
-		snprintf(out, size, "%s", url);
-		return;
-	}
-	p += 3;
-	p += strcspn(p, "/?#");
-	snprintf(out, size, "%.*s%s", (int)(p - url), url, *p == '\0' || strcmp(p, "/") == 0 ?
-	    p : "/...");
-}
-
 static int
 notify_list(PGconn *conn, int argc, char **argv)
 {
 	PGresult	*res;
-	char		 shown[TP_TARGET_URL_MAX + 8];
-	const char	*address;
+	const char	*params[1];
 	bool		 full = argc == 2 && strcmp(argv[1], "--full") == 0;
 	int		 r;
 
 	if (argc != 1 && !full)
 		return fail(EXIT_USAGE, "notify list takes --full or nothing");
+	/*
+	 * A webhook's URL is often its credential (Slack's is): shown as
+	 * GET .../notifications shows it (schema/015's notify_target_shown():
+	 * scheme, host and port, or "?"), then "/..." for what was cut.
+	 */
+	params[0] = full ? "true" : "false";
 	if ((res = exec(conn, "SELECT id, kind, CASE WHEN secret IS NULL THEN '-' ELSE 'yes' END,"
 	    " coalesce(job_id, '*'), to_char(created_at AT TIME ZONE 'UTC',"
-	    " 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), address FROM notify_targets ORDER BY id",
-	    0, NULL)) == NULL)
+	    " 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
+	    " CASE WHEN $1::boolean OR kind = 'email' THEN address"
+	    "  ELSE s.shown || CASE WHEN rtrim(address, '/') = s.shown THEN '' ELSE '/...' END END"
+	    " FROM notify_targets, LATERAL notify_target_shown(kind, address) AS s (shown)"
+	    " ORDER BY id", 1, params)) == NULL)
 		return EXIT_DB;
 	printf("%-6s  %-7s  %-6s  %-20s  %-20s  %s\n", "ID", "KIND", "SIGNED", "JOB", "CREATED",
 	    "ADDRESS");
-	for (r = 0; r < PQntuples(res); r++) {
-		address = PQgetvalue(res, r, 5);
-		/* A webhook's URL is often its credential (Slack's is): shown cut short. */
-		if (!full && strcmp(PQgetvalue(res, r, 1), "email") != 0) {
-			shown_url(address, shown, sizeof(shown));
-			address = shown;
-		}
+	for (r = 0; r < PQntuples(res); r++)
 		printf("%-6s  %-7s  %-6s  %-20s  %-20s  %s\n", PQgetvalue(res, r, 0),
 		    PQgetvalue(res, r, 1), PQgetvalue(res, r, 2), PQgetvalue(res, r, 3),
-		    PQgetvalue(res, r, 4), address);
-	}
+		    PQgetvalue(res, r, 4), PQgetvalue(res, r, 5));
 	PQclear(res);
 	return 0;
 }

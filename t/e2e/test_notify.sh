@@ -285,6 +285,12 @@ notes nt-mask
 is "$(jq -c '[.notifications[] | select(.every_job | not) | .target]' "$BODY_FILE")" \
     '["http://?","http://?","https://?","http://?","https://[::1]:8443","http://h_1.example:80","?"]' \
     "targets written by hand: a host and port, or ? (never a user, password, path or query)"
+# tp-admin notify list cuts them by the same rule.
+if admin notify list | grep -qE 'u:p|svc|s3cret|k#ey|token='; then
+	fail "notify list cuts hand-written targets as the API does" "$(admin notify list | grep nt-mask)"
+else
+	pass "notify list cuts hand-written targets as the API does"
+fi
 notes nt-hand
 is "$(jq -c '[.notifications[] | select(.every_job | not) | [.state, .target, (.last_error | test("^refused: the target"))]]' "$BODY_FILE")" \
     "[[\"dead\",\"http://127.0.0.1:$hook_PORT\",true]]" "a dead letter reads dead, with its reason"
